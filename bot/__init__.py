@@ -1,0 +1,1 @@
+"""A Discord bot that answers questions about news articles with cited excerpts."""

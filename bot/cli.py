@@ -1,0 +1,195 @@
+"""The command line: `ask`, `eval`, `about`, `run`, `sync`, `bench`; it parses, calls, prints.
+
+Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
+token or could not be reached); 2 bad usage or bad input (empty or over-long question,
+unreadable corpus, bad settings, missing token), with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.corpus import CorpusError
+
+if TYPE_CHECKING:
+    from bot.composer import Composer
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Answer questions about the articles in a corpus folder."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--corpus", type=Path, metavar="DIR", help="corpus folder (setting CORPUS_DIR)")
+        return p
+
+    ask = add("ask", "answer a question from the terminal, offline")
+    ask.add_argument("question", help='the question, or "-" to read one question a line from stdin')
+    ask.add_argument("--json", action="store_true", help="print JSON (one object a line with -)")
+    ask.add_argument("--top-k", type=int, metavar="N", help="excerpts at most (setting TOP_K)")
+
+    ev = add("eval", "score a question file (JSON Lines, as in shared/eval)")
+    ev.add_argument("file", type=Path)
+
+    about = add("about", "list the corpus documents and their metadata")
+    about.add_argument("--json", action="store_true")
+
+    add("run", "start the Discord bot (needs DISCORD_TOKEN)")
+    add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
+    bench = add("bench", "benchmark retrieval against rank-bm25 and bm25s (needs the bench extra)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options for the benchmark")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]).upper()
+        raise UsageError(f"bad setting {field}: {first['msg']}") from None
+    updates: dict[str, object] = {}
+    if getattr(args, "corpus", None) is not None:
+        updates["corpus_dir"] = args.corpus
+    if getattr(args, "top_k", None) is not None:
+        if not 1 <= args.top_k <= 10:
+            raise UsageError("--top-k must be between 1 and 10")
+        updates["top_k"] = args.top_k
+    return settings.model_copy(update=updates)
+
+
+def _composer(settings: Settings) -> Composer:
+    from bot import engine
+
+    progress = engine.terminal_progress() if sys.stderr.isatty() else None
+    try:
+        return engine.load(settings, progress=progress)
+    except CorpusError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot import render
+    from bot.composer import Answer, QuestionError
+
+    if args.question != "-":
+        composer = _composer(settings)
+        try:
+            answer = composer.answer(args.question)
+        except QuestionError as exc:
+            raise UsageError(str(exc)) from None
+        if args.json:
+            out.write(json.dumps(render.answer_json(answer), ensure_ascii=False) + "\n")
+        else:
+            out.write(render.answer_terminal(answer, color=out.isatty()) + "\n")
+        return EXIT_OK
+
+    composer = _composer(settings)
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        error = None
+        try:
+            answer = composer.answer(question) if question.strip() else Answer(question.strip(), True)
+        except QuestionError as exc:
+            answer, error = Answer(question.strip()[: settings.max_question_chars], True), str(exc)
+            print(f"warning: {exc}", file=sys.stderr)
+        if args.json:
+            obj = render.answer_json(answer)
+            if error:
+                obj["error"] = error
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        else:
+            out.write(f"Q: {answer.question}\n{render.answer_terminal(answer)}\n\n")
+        out.flush()
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.evaluate import EvalFileError, evaluate, read_cases
+
+    try:
+        cases = read_cases(args.file)
+    except EvalFileError as exc:
+        raise UsageError(str(exc)) from None
+    composer = _composer(settings)
+    report = evaluate(cases, composer.answer)
+    out.write("\n".join(report.lines()) + "\n")
+    return EXIT_OK
+
+
+def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    composer = _composer(settings)
+    docs = composer.corpus.documents
+    rows = [
+        {
+            "document": d.name,
+            "title": d.title,
+            "author": d.author,
+            "source_url": d.source_url,
+            "published": d.published,
+            "sentences": d.sentence_count,
+            "sha256": d.content_hash,
+        }
+        for d in docs
+    ]
+    if args.json:
+        out.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    for row in rows:
+        out.write(f"{row['document']}: {row['title']}\n")
+        for key in ("author", "source_url", "published", "sentences", "sha256"):
+            if row[key] is not None:
+                out.write(f"  {key}: {row[key]}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = _settings(args)
+        if args.command == "ask":
+            return _ask(args, settings, sys.stdout)
+        if args.command == "eval":
+            return _eval(args, settings, sys.stdout)
+        if args.command == "about":
+            return _about(args, settings, sys.stdout)
+        if args.command in ("run", "sync"):
+            from bot import discord_app
+
+            code: int = discord_app.main(settings, sync_globally=args.command == "sync")
+            return code
+        if args.command == "bench":
+            from bot import bench
+
+            code = bench.main(args.bench_args)
+            return code
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE  # pragma: no cover - parser.error exits

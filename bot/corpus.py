@@ -1,0 +1,400 @@
+"""Reading a corpus folder: documents, metadata, paragraphs, sentences and their citations.
+
+A corpus is a folder of UTF-8 `.txt` and `.md` files, one document a file, each with optional
+front matter (`---` lines around `key: value` pairs: title, author, source/url, published/date).
+Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
+million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from bot import segment
+from bot.text import fold_space
+
+SUFFIXES = (".txt", ".md")
+
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_FIELD = re.compile(r"^([A-Za-z_][\w -]*?)\s*:\s*(.*?)\s*$")
+_FIELD_ALIASES = {
+    "title": "title",
+    "headline": "title",
+    "author": "author",
+    "authors": "author",
+    "byline": "author",
+    "by": "author",
+    "source": "source_url",
+    "source_url": "source_url",
+    "url": "source_url",
+    "link": "source_url",
+    "published": "published",
+    "date": "published",
+    "published_date": "published",
+}
+
+# Lines of page furniture rather than content: share prompts, sign-ups, links onward.
+_BOILERPLATE = re.compile(
+    r"""^\W*(?:follow\b.*\b(?:on|at)\b|share\b|subscribe\b|sign\s+up\b|click\b|tap\b|
+    read\s+(?:the\s+)?(?:full|more|original|rest)\b|related\b|advertisement\b|sponsored\b|
+    watch\b.*\bvideo|image\s*:|photo\s*:|copyright\b|©|all\s+rights\s+reserved)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_BOILERPLATE_MAX_WORDS = 16
+_FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
+_BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
+_HEADING = re.compile(r"^#{1,6}\s")
+
+
+class CorpusError(Exception):
+    """The corpus cannot be used at all (missing, empty, or no readable document)."""
+
+
+class Citation(NamedTuple):
+    """Where a sentence stands: document, paragraph and sentence numbers (1-based)."""
+
+    document: str
+    paragraph: int
+    sentence: int
+
+    def __str__(self) -> str:
+        return f"¶{self.paragraph}.{self.sentence}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of the corpus and its metadata."""
+
+    name: str  # the file name inside the corpus folder: the document's id in citations
+    text: str  # the whole file as read (front matter included, so spans index into it)
+    title: str
+    author: str | None = None
+    source_url: str | None = None
+    published: str | None = None
+    content_hash: str = ""
+    sentence_count: int = 0
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: its place, its span in its document's text, and its text (space folded)."""
+
+    id: int
+    document: Document
+    citation: Citation
+    start: int
+    end: int
+    text: str
+    quoted: bool  # all quotation, no attribution: belongs with the sentence before it
+
+
+@dataclass
+class _SentenceTable:
+    """Column store of sentence positions; int32 everywhere keeps a million sentences small."""
+
+    doc: array[int] = field(default_factory=lambda: array("i"))
+    paragraph: array[int] = field(default_factory=lambda: array("i"))  # global paragraph id
+    para_no: array[int] = field(default_factory=lambda: array("i"))
+    sent_no: array[int] = field(default_factory=lambda: array("i"))
+    start: array[int] = field(default_factory=lambda: array("q"))
+    end: array[int] = field(default_factory=lambda: array("q"))
+    in_quote: array[int] = field(default_factory=lambda: array("b"))
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A document and its sentences' spans, before it joins a corpus."""
+
+    document: Document
+    # (paragraph number, sentence number, start, end, an unattributed quotation)
+    sentences: list[tuple[int, int, int, int, bool]]
+
+
+class Problem(NamedTuple):
+    """A document that could not be loaded, and why, in one line."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, str], int]:
+    """Metadata fields of the front matter and the offset where the body starts."""
+    m = _FRONT_MATTER.match(text)
+    if m is None:
+        return {}, 1 if text.startswith("\ufeff") else 0
+    fields: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        fm = _FIELD.match(line)
+        if fm is None:
+            continue
+        key = _FIELD_ALIASES.get(fm.group(1).strip().lower().replace(" ", "_").replace("-", "_"))
+        value = fm.group(2).strip().strip("\"'").strip()
+        if key and value:
+            fields.setdefault(key, value)
+    return fields, m.end()
+
+
+def is_boilerplate(paragraph: str) -> bool:
+    """Page furniture (share prompts, "Read the full article here"), not an answer."""
+    return len(paragraph.split()) <= _BOILERPLATE_MAX_WORDS and _BOILERPLATE.match(paragraph) is not None
+
+
+def _title_from(name: str) -> str:
+    stem = Path(name).stem.replace("_", " ").replace("-", " ").strip()
+    return stem[:1].upper() + stem[1:] if stem else name
+
+
+def parse_document(name: str, text: str) -> ParsedDocument:
+    """Split one document's text into metadata and cited sentence spans."""
+    fields, body_start = parse_front_matter(text)
+    body = text[body_start:]
+    title = fields.get("title")
+    author = fields.get("author")
+    rows: list[tuple[int, int, int, int, bool]] = []
+    para_no = 0
+    for para in segment.paragraphs(body):
+        block = body[para.start : para.end]
+        first_line = block.split("\n", 1)[0].strip()
+        if _HEADING.match(first_line):
+            if title is None:
+                title = first_line.lstrip("#").strip()
+            block_start = para.start + block.find("\n") + 1 if "\n" in block else para.end
+            if block_start >= para.end:
+                continue
+            block = body[block_start : para.end]
+        else:
+            block_start = para.start
+        folded = fold_space(block)
+        if is_boilerplate(folded):
+            if author is None and (m := _FOLLOW_AUTHOR.match(folded)):
+                author = m.group(1)
+            continue
+        if author is None and para_no == 0 and (m := _BYLINE.match(folded)):
+            author = m.group(1)
+            continue
+        spans = segment.sentences(block)
+        if not spans:
+            continue
+        para_no += 1
+        quoted = segment.unattributed_quotes(block, spans)
+        offset = body_start + block_start
+        for number, (span, in_quote) in enumerate(zip(spans, quoted, strict=True), start=1):
+            rows.append((para_no, number, offset + span.start, offset + span.end, in_quote))
+    document = Document(
+        name=name,
+        text=text,
+        title=title or _title_from(name),
+        author=author,
+        source_url=fields.get("source_url"),
+        published=fields.get("published"),
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        sentence_count=len(rows),
+    )
+    return ParsedDocument(document, rows)
+
+
+def decode(name: str, raw: bytes) -> str | Problem:
+    """A file's bytes as text with Unix line ends, or the problem that prevents it."""
+    if not raw.strip():
+        return Problem(name, "is empty")
+    if b"\x00" in raw:
+        return Problem(name, "is not a text file (it contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Problem(name, f"is not UTF-8 text (bad byte at offset {exc.start})")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_bytes(path: Path, name: str) -> bytes | Problem:
+    """A file's bytes, or the problem reading it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return Problem(name, f"cannot be read ({exc.strerror or exc})")
+
+
+def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
+    """Decode and parse one file's bytes; a problem with it comes back as a `Problem`."""
+    text = decode(name, raw)
+    if isinstance(text, Problem):
+        return text
+    parsed = parse_document(name, text)
+    if not parsed.sentences:
+        return Problem(name, "has no sentences to answer from")
+    return parsed
+
+
+def document_paths(folder: Path) -> list[Path]:
+    """The corpus files under `folder`, sorted; raises CorpusError if there is no usable folder."""
+    if not folder.exists():
+        raise CorpusError(f"corpus folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CorpusError(f"corpus path {folder} is not a folder")
+    paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.parts)
+    )
+    if not paths:
+        raise CorpusError(f"corpus folder {folder} has no .txt or .md documents")
+    return paths
+
+
+class Corpus:
+    """The loaded documents and every sentence's position, addressable by sentence id."""
+
+    COLUMNS = ("doc", "paragraph", "para_no", "sent_no", "start", "end", "in_quote")
+
+    def __init__(
+        self,
+        documents: list[Document],
+        columns: dict[str, npt.NDArray[np.int64] | npt.NDArray[np.int32] | npt.NDArray[np.int8]],
+        problems: Iterable[Problem] = (),
+    ) -> None:
+        self.documents = documents
+        self.problems: list[Problem] = list(problems)
+        if not self.documents:
+            raise CorpusError("no document could be loaded: " + "; ".join(map(str, self.problems)))
+        self.doc_of: npt.NDArray[np.int32] = columns["doc"].astype(np.int32, copy=False)
+        self.paragraph_of: npt.NDArray[np.int32] = columns["paragraph"].astype(np.int32, copy=False)
+        self._para_no = columns["para_no"].astype(np.int32, copy=False)
+        self._sent_no = columns["sent_no"].astype(np.int32, copy=False)
+        self._start = columns["start"].astype(np.int64, copy=False)
+        self._end = columns["end"].astype(np.int64, copy=False)
+        self._in_quote = columns["in_quote"].astype(np.int8, copy=False)
+        lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote)}
+        if len(lengths) != 1:
+            raise ValueError("sentence columns differ in length")
+
+    @classmethod
+    def from_parsed(cls, parsed: Iterable[ParsedDocument], problems: Iterable[Problem] = ()) -> Corpus:
+        """A corpus of parsed documents, in order."""
+        documents: list[Document] = []
+        table = _SentenceTable()
+        paragraph_base = 0
+        for item in parsed:
+            doc_index = len(documents)
+            documents.append(item.document)
+            last_para = 0
+            for para_no, sent_no, start, end, in_quote in item.sentences:
+                table.doc.append(doc_index)
+                table.paragraph.append(paragraph_base + para_no)
+                table.para_no.append(para_no)
+                table.sent_no.append(sent_no)
+                table.start.append(start)
+                table.end.append(end)
+                table.in_quote.append(in_quote)
+                last_para = para_no
+            paragraph_base += last_para + 1
+        columns = {
+            "doc": np.frombuffer(table.doc, dtype=np.int32),
+            "paragraph": np.frombuffer(table.paragraph, dtype=np.int32),
+            "para_no": np.frombuffer(table.para_no, dtype=np.int32),
+            "sent_no": np.frombuffer(table.sent_no, dtype=np.int32),
+            "start": np.frombuffer(table.start, dtype=np.int64),
+            "end": np.frombuffer(table.end, dtype=np.int64),
+            "in_quote": np.frombuffer(table.in_quote, dtype=np.int8),
+        }
+        return cls(documents, columns, problems)  # type: ignore[arg-type]
+
+    def columns(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The sentence table as named arrays (for the on-disk cache)."""
+        return {
+            "doc": self.doc_of,
+            "paragraph": self.paragraph_of,
+            "para_no": self._para_no,
+            "sent_no": self._sent_no,
+            "start": self._start,
+            "end": self._end,
+            "in_quote": self._in_quote,
+        }
+
+    def __len__(self) -> int:
+        return len(self.doc_of)
+
+    @property
+    def content_hash(self) -> str:
+        """One hash over every document's name and content."""
+        digest = hashlib.sha256()
+        for doc in self.documents:
+            digest.update(f"{doc.name}\0{doc.content_hash}\0".encode())
+        return digest.hexdigest()
+
+    def sentence(self, i: int) -> Sentence:
+        """Sentence number `i` (0-based, corpus-wide)."""
+        doc = self.documents[int(self.doc_of[i])]
+        start, end = int(self._start[i]), int(self._end[i])
+        return Sentence(
+            id=i,
+            document=doc,
+            citation=Citation(doc.name, int(self._para_no[i]), int(self._sent_no[i])),
+            start=start,
+            end=end,
+            text=fold_space(doc.text[start:end]),
+            quoted=bool(self._in_quote[i]),
+        )
+
+    def texts(self) -> Iterator[str]:
+        """Every sentence's raw text, in id order (for indexing)."""
+        for i in range(len(self)):
+            doc = self.documents[int(self.doc_of[i])]
+            yield doc.text[int(self._start[i]) : int(self._end[i])]
+
+    def same_paragraph(self, i: int, j: int) -> bool:
+        """Whether sentences i and j are both in range and in one paragraph."""
+        n = len(self)
+        return 0 <= i < n and 0 <= j < n and self.paragraph_of[i] == self.paragraph_of[j]
+
+    def same_document(self, i: int, j: int) -> bool:
+        """Whether sentences i and j are both in range and in one document."""
+        n = len(self)
+        return 0 <= i < n and 0 <= j < n and self.doc_of[i] == self.doc_of[j]
+
+    def paragraph_range(self, i: int) -> range:
+        """The ids of the sentences in sentence i's paragraph."""
+        para = self.paragraph_of[i]
+        lo, hi = i, i + 1
+        while lo > 0 and self.paragraph_of[lo - 1] == para:
+            lo -= 1
+        while hi < len(self) and self.paragraph_of[hi] == para:
+            hi += 1
+        return range(lo, hi)
+
+    def find(self, document: str, paragraph: int, sentence: int) -> int | None:
+        """The id of the sentence at a citation, or None."""
+        for index, doc in enumerate(self.documents):
+            if doc.name != document:
+                continue
+            hits = np.flatnonzero(
+                (self.doc_of == index) & (self._para_no == paragraph) & (self._sent_no == sentence)
+            )
+            return int(hits[0]) if len(hits) else None
+        return None
+
+
+def load_corpus(folder: Path) -> Corpus:
+    """Load every document under `folder`; bad ones are reported in `Corpus.problems`."""
+    parsed: list[ParsedDocument] = []
+    problems: list[Problem] = []
+    for path in document_paths(folder):
+        name = path.relative_to(folder).as_posix()
+        raw = read_bytes(path, name)
+        result = raw if isinstance(raw, Problem) else parse_bytes(name, raw)
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            parsed.append(result)
+    return Corpus.from_parsed(parsed, problems)

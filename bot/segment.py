@@ -1,0 +1,161 @@
+"""Splitting a document's body into paragraphs and sentences, with character spans.
+
+Paragraphs are blank-line separated blocks; a body with no blank line is one paragraph a line
+(how many news pages are saved as text). Sentences end at `.`, `!`, `?` or `…` (and any
+closing quotes or brackets after them) when the next word starts a sentence; abbreviations,
+initials, decimals and a quotation followed by its lower-case attribution do not end one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from bot.text import STOP_WORDS
+
+
+class Span(NamedTuple):
+    """A half-open character range [start, end) in a text."""
+
+    start: int
+    end: int
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+_LINE = re.compile(r"[^\n]+")
+
+# Bullets and numbered items start a new sentence even without end punctuation before them.
+_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
+
+# A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space.
+_END = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)""")
+
+_OPENERS = "\"'“‘«([¿¡"
+
+# Words that, followed by a period, usually do not end a sentence. Generic English usage.
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms mx dr prof st sr jr rev gen col lt sgt capt cmdr adm maj gov sen rep pres supt
+    insp det hon messrs mssrs mme mlle fr sr sra srta
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    no nos vol vols fig figs p pp ch sec art ed eds al approx est dept univ assn bros ave blvd rd
+    mt ft inc ltd co corp vs v cf viz ca
+    e.g i.e a.m p.m u.s u.k u.n e.u
+    """.split()
+)
+
+# Abbreviations that end sentences often enough that a capital after them means a new one.
+_MAY_END = frozenset({"inc", "ltd", "co", "corp", "etc", "u.s", "u.k", "u.n", "e.u", "a.m", "p.m"})
+
+_WORD_BEFORE = re.compile(r"([\w.]+)$")
+
+
+def paragraphs(body: str) -> list[Span]:
+    """Spans of the paragraphs of `body`, in order, empty ones dropped."""
+    stripped = body.strip()
+    if not stripped:
+        return []
+    if _BLANK_LINE.search(stripped):
+        spans: list[Span] = []
+        pos = 0
+        for sep in _BLANK_LINE.finditer(body):
+            spans.append(Span(pos, sep.start()))
+            pos = sep.end()
+        spans.append(Span(pos, len(body)))
+    else:
+        spans = [Span(m.start(), m.end()) for m in _LINE.finditer(body)]
+    return [trimmed for s in spans if (trimmed := _trim(body, s)) is not None]
+
+
+def _trim(text: str, span: Span) -> Span | None:
+    start, end = span
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end) if start < end else None
+
+
+def _ends_sentence(block: str, match: re.Match[str]) -> bool:
+    """Whether the punctuation at `match` ends a sentence in `block`."""
+    nxt = match.end()
+    if nxt >= len(block):
+        return True
+    # The next sentence starts with a capital, a digit or an opening quote or bracket.
+    following = block[nxt]
+    if following in _OPENERS:
+        rest = block[nxt + 1 : nxt + 2]
+        if not rest or not (rest[0].isupper() or rest[0].isdigit() or rest[0] in _OPENERS):
+            return False
+    elif not (following.isupper() or following.isdigit()):
+        return False
+    punct = match.group(1)
+    if punct != ".":
+        return True  # ! ? … and runs like ?! or ...
+    if match.group(2):
+        return True  # `... that opportunity.” In December`: closing quote after the period
+    before = _WORD_BEFORE.search(block, 0, match.start())
+    if before is None:
+        return True
+    word = before.group(1)
+    lowered = word.lower().rstrip(".")
+    if len(word) == 1 and word.isalpha() and word.isupper():
+        return False  # an initial: "John F. Kennedy"
+    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", lowered):  # dotted abbreviations such as U.S. or e.g.
+        return lowered in _MAY_END and _starts_sentence(block, nxt)
+    if lowered in ABBREVIATIONS:
+        return lowered in _MAY_END and _starts_sentence(block, nxt)
+    return True
+
+
+def _starts_sentence(block: str, pos: int) -> bool:
+    """After "U.S." or "Inc.", a function word ("The", "In") starts a sentence; "Army" does not."""
+    m = re.match(r"[\w’']+", block[pos:])
+    return m is not None and m.group().lower() in STOP_WORDS
+
+
+def sentences(block: str) -> list[Span]:
+    """Spans of the sentences of one paragraph, relative to `block`."""
+    cuts: list[int] = []
+    for m in _END.finditer(block):
+        if _ends_sentence(block, m):
+            cuts.append(m.start(3))
+    cuts.extend(m.start() for m in _LIST_ITEM.finditer(block))
+    cuts.sort()
+    spans: list[Span] = []
+    pos = 0
+    for cut in [*cuts, len(block)]:
+        span = _trim(block, Span(pos, cut))
+        if span is not None and any(ch.isalnum() for ch in block[span.start : span.end]):
+            spans.append(span)
+        pos = cut
+    return spans
+
+
+_OPEN_QUOTES = "“«"
+_CLOSE_QUOTES = "”»"
+_TRAILING = " \t\n.,;:!?…)]"
+
+
+def unattributed_quotes(block: str, spans: list[Span]) -> list[bool]:
+    """For each sentence, whether it is all quotation with no attribution of its own.
+
+    Such a sentence (`“I think it has done more ...”` after `“...,” said Anthony.`, or the
+    later sentences of a quotation that runs over several) belongs with the one before it.
+    """
+    inside = False
+    flags: list[bool] = []
+    for span in spans:
+        sentence = block[span.start : span.end]
+        starts_quoted = inside or sentence[:1] in _OPEN_QUOTES or sentence[:1] == '"'
+        for ch in sentence:
+            if ch in _OPEN_QUOTES:
+                inside = True
+            elif ch in _CLOSE_QUOTES:
+                inside = False
+            elif ch == '"':
+                inside = not inside
+        tail = sentence.rstrip(_TRAILING)
+        ends_quoted = inside or tail[-1:] in _CLOSE_QUOTES or tail[-1:] == '"'
+        flags.append(starts_quoted and ends_quoted)
+    return flags

@@ -1,0 +1,105 @@
+"""Tokenisation: one function turns sentences and questions alike into index terms.
+
+A term is a word after Unicode normalisation (NFKC), case folding, apostrophe folding,
+possessive stripping, stop-word removal and Snowball stemming. Hyphens and dashes split
+words, so `Jong-un` and `Jong Un` give the same terms.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+import Stemmer
+
+# Letters and digits, joined by apostrophes (straight or curly) inside a word.
+_WORD = re.compile(r"[^\W_]+(?:['’ʼ‘][^\W_]+)*")
+_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'"})
+
+# A general English stop list (function words, auxiliaries, question words). Question words
+# are removed from the terms; the composer reads them separately for the kind of answer asked.
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't
+    doing don't down during each few for from further had hadn't has hasn't have haven't having
+    he he'd he'll her here hers herself him himself his how i i'd i'll i'm i've if in into is
+    isn't it it's its itself let's me more most mustn't my myself no nor not of off on once only
+    or other ought our ours ourselves out over own same shan't she she'd she'll should shouldn't
+    so some such than that that's the their theirs them themselves then there there's these they
+    they'd they'll they're they've this those through to too under until up very was wasn't we
+    we'd we'll we're we've were weren't what what's when when's where where's which while who
+    who's whom why why's will with won't would wouldn't you you'd you'll you're you've your yours
+    yourself yourselves also just may might must shall us via yet whose whether
+    tell me please give show
+    """.split()
+)
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+class TermSpan(NamedTuple):
+    """A term and the character span of the word it came from."""
+
+    term: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str | None:
+    """The index term for one normalised word, or None for a stop word."""
+    if word in STOP_WORDS:
+        return None
+    if word.endswith("'s"):
+        word = word[:-2]
+    elif word.endswith("s'"):
+        word = word[:-1]
+    word = word.replace("'", "")
+    if not word or word in STOP_WORDS:
+        return None
+    stem: str = _stemmer.stemWord(word)
+    return stem
+
+
+def _normalise(word: str) -> str:
+    if not word.isascii():
+        word = unicodedata.normalize("NFKC", word)
+    return word.casefold().translate(_APOSTROPHES)
+
+
+def term_spans(text: str) -> list[TermSpan]:
+    """The terms of `text` with the span of each source word, for highlighting."""
+    spans: list[TermSpan] = []
+    for match in _WORD.finditer(text):
+        # Normalisation can split a word (NFKC turns "½" into "1⁄2"), so find words again.
+        for word in _WORD.findall(_normalise(match.group())):
+            term = _term(word)
+            if term is not None:
+                spans.append(TermSpan(term, match.start(), match.end()))
+    return spans
+
+
+def tokenize(text: str) -> list[str]:
+    """The index terms of a sentence or a question."""
+    if text.isascii():  # fast path, same result: NFKC is the identity on ASCII
+        terms = (_term(word) for word in _WORD.findall(text.lower()))
+        return [term for term in terms if term is not None]
+    return [span.term for span in term_spans(text)]
+
+
+def words(text: str) -> Iterator[str]:
+    """The normalised words of `text`, stop words included (for reading question words)."""
+    for match in _WORD.finditer(text):
+        yield from _WORD.findall(_normalise(match.group()))
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def fold_space(text: str) -> str:
+    """Runs of white space folded to one space, ends trimmed."""
+    return _SPACE.sub(" ", text).strip()

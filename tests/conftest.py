@@ -1,0 +1,49 @@
+"""Shared fixtures: the seed article, corpora in temporary folders, a composer over them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import engine
+from bot.composer import Composer
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "seed" / "article.txt"
+DEV = SHARED / "eval" / "dev.jsonl"
+CORPUS = ROOT / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings that touch nothing outside the test's own folder."""
+    return Settings(_env_file=None, corpus_dir=CORPUS, cache_dir=tmp_path / "cache", use_cache=False)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def composer() -> Composer:
+    """A composer over the shipped corpus (the seed article with its metadata)."""
+    return engine.load(Settings(_env_file=None, corpus_dir=CORPUS, use_cache=False))  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    """A corpus folder holding only the raw seed article, as shared/ has it."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "article.txt")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def two_documents(tmp_path_factory: pytest.TempPathFactory) -> Composer:
+    """A composer over the article and a hard-wrapped Markdown document of another kind."""
+    folder = tmp_path_factory.mktemp("two")
+    shutil.copy(CORPUS / "article.txt", folder / "article.txt")
+    shutil.copy(DATA / "bicycle" / "bicycle.md", folder / "bicycle.md")
+    return engine.load(Settings(_env_file=None, corpus_dir=folder, use_cache=False))  # type: ignore[call-arg]

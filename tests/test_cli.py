@@ -1,0 +1,136 @@
+"""The command line through a real subprocess, as a user (or another program) runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, DEV, ROOT
+
+
+def run(
+    *args: str, stdin: str | None = None, cwd: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "USE_CACHE": "false", **env}
+    environ.pop("DISCORD_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_ask_prints_cited_excerpts() -> None:
+    result = run("ask", "How old is Kim Ju-ae?")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("1. [article.txt ¶2.3]")
+    assert "**old**" in first
+    assert result.stderr == ""
+
+
+def test_ask_json_contract() -> None:
+    result = run("ask", "--json", "How old is Kim Ju-ae?")
+    assert result.returncode == 0
+    obj = json.loads(result.stdout)
+    assert obj["question"] == "How old is Kim Ju-ae?"
+    assert obj["abstained"] is False
+    assert "12 years old" in obj["excerpts"][0]["text"]
+    assert obj["excerpts"][0]["document"] == "article.txt"
+    assert obj["excerpts"][0]["citation"] == "¶2.3"
+
+
+def test_ask_json_from_stdin_one_object_a_line() -> None:
+    questions = ["How old is Kim Ju-ae?", "", "Who discovered penicillin?", "x" * 600, "Who is the author?"]
+    result = run("ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == len(questions)
+    assert [r["abstained"] for r in rows] == [False, True, True, True, False]
+    assert "error" in rows[3] and "limit" in result.stderr
+    assert "Frances Martel" in rows[4]["excerpts"][0]["text"]
+
+
+def test_abstention_in_the_terminal() -> None:
+    result = run("ask", "What is the tallest mountain in Africa?")
+    assert result.returncode == 0
+    assert result.stdout.startswith("The article doesn't say.")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", ""), "empty"),
+        (("ask", "   "), "empty"),
+        (("ask", "q" * 501), "limit is 500"),
+        (("ask", "--corpus", "/nonexistent/folder", "hello"), "does not exist"),
+        (("eval", "/nonexistent.jsonl"), "cannot read"),
+        (("ask", "--top-k", "0", "hello"), "--top-k"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_is_reported_not_raised() -> None:
+    result = run("ask", "hello", TOP_K="many")
+    assert result.returncode == 2
+    assert "TOP_K" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corpus_flag_and_setting_and_broken_document(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    (folder / "broken.txt").write_bytes(b"\xff\xfe broken")
+    by_flag = run("ask", "--json", "--corpus", str(folder), "Where does the walrus live?")
+    by_setting = run("ask", "--json", "Where does the walrus live?", CORPUS_DIR=str(folder))
+    for result in (by_flag, by_setting):
+        assert result.returncode == 0
+        assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
+        assert "broken.txt" in result.stderr and "UTF-8" in result.stderr
+
+
+def test_eval_prints_the_scores() -> None:
+    result = run("eval", str(DEV))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for label in ("hit@1", "hit@3", "MRR@3", "abstentions", "false abstentions"):
+        assert label in out
+
+
+def test_about_lists_documents() -> None:
+    result = run("about", "--json")
+    rows = json.loads(result.stdout)
+    assert rows[0]["document"] == "article.txt" and rows[0]["author"] == "Frances Martel"
+    assert rows[0]["sentences"] > 20 and len(rows[0]["sha256"]) == 64
+
+
+def test_ask_path_does_not_import_discord() -> None:
+    code = "import sys; from bot.cli import main; main(['ask', 'hi']); print('discord' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_run_without_token_names_the_setting(tmp_path: Path) -> None:
+    result = run("run", "--corpus", str(CORPUS), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN" in result.stderr and ".env.example" in result.stderr
+    assert "Traceback" not in result.stderr

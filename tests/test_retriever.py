@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.retriever import Bm25Params, Index, QueryTerm, rank_bm25_model, variants
+
+VOCAB = [f"w{i}" for i in range(30)]
+
+
+@pytest.mark.parametrize("variant", ["okapi", "plus", "l"])
+@settings(max_examples=40, deadline=None)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=12), min_size=1, max_size=60),
+    query=st.lists(st.sampled_from([*VOCAB, "unseen"]), min_size=1, max_size=6),
+)
+def test_scores_equal_rank_bm25(variant: str, corpus: list[list[str]], query: list[str]) -> None:
+    params = Bm25Params(variant=variant, delta=0.5 if variant == "l" else 1.0)  # type: ignore[arg-type]
+    index = Index.build(corpus, params)
+    reference = rank_bm25_model(params, corpus).get_scores(query)
+    np.testing.assert_allclose(index.scores(query), reference, rtol=1e-5, atol=1e-5)
+    # rank() returns the best sentences by the same scores (ties in any order).
+    k = 5
+    ranking = index.rank(query, k)
+    matched = sorted({i for q in query for i in index.postings(q)[0].tolist()})
+    want = min(k, len(matched))
+    assert len(ranking.ids) == want
+    assert len(set(ranking.ids.tolist())) == want
+    best = np.sort(reference[matched])[::-1][:want]
+    np.testing.assert_allclose(reference[ranking.ids], best, rtol=1e-5, atol=1e-5)
+
+
+def test_rank_scores_neighbours_and_weights() -> None:
+    corpus = [["a"], ["b", "c"], ["a", "b"], ["c"]]
+    index = Index.build(corpus)
+    ranking = index.rank(["a"], 10)
+    assert sorted(ranking.ids.tolist()) == [0, 2]
+    by_id = dict(
+        zip(
+            ranking.ids.tolist(),
+            zip(ranking.prev_scores.tolist(), ranking.next_scores.tolist(), strict=True),
+            strict=True,
+        )
+    )
+    assert by_id[0] == (0.0, 0.0)  # sentence 1 has no "a"
+    assert by_id[2][0] == 0.0 and by_id[2][1] == 0.0
+    # Weights scale a term's contribution; the buffer is clean between calls.
+    full = index.rank([QueryTerm("b", 1.0)], 10).scores
+    half = index.rank([QueryTerm("b", 0.5)], 10).scores
+    np.testing.assert_allclose(half, full / 2, rtol=1e-6)
+    assert len(index.rank(["zzz"], 3).ids) == 0
+
+
+def test_neighbour_scores_come_from_the_same_query() -> None:
+    index = Index.build([["x"], ["y"], ["x", "y"]])
+    ranking = index.rank(["x", "y"], 3)
+    scores = dict(zip(ranking.ids.tolist(), ranking.scores.tolist(), strict=True))
+    for i, prev, nxt in zip(
+        ranking.ids.tolist(), ranking.prev_scores.tolist(), ranking.next_scores.tolist(), strict=True
+    ):
+        assert prev == pytest.approx(scores.get(i - 1, 0.0))
+        assert nxt == pytest.approx(scores.get(i + 1, 0.0))
+
+
+def test_variants_join_derived_forms_only() -> None:
+    index = Index.build([["agreement"], ["successor"], ["success"], ["communiti"], ["warrior"]])
+    assert variants(index, "agre") == ["agreement"]
+    assert "successor" in variants(index, "succeed")
+    assert variants(index, "war") == []  # too short to guess from
+    assert variants(index, "kim") == []
+
+
+def test_empty_index() -> None:
+    index = Index.build([])
+    assert len(index) == 0
+    assert len(index.rank(["a"], 3).ids) == 0

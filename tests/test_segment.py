@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.segment import paragraphs, sentences, unattributed_quotes
+
+
+def split(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two! Three? Four", ["One.", "Two!", "Three?", "Four"]),
+        (
+            "“We will take all necessary steps,” Kim promised in his address. He left.",
+            ["“We will take all necessary steps,” Kim promised in his address.", "He left."],
+        ),
+        ('"Why?" she asked. Nobody knew.', ['"Why?" she asked.', "Nobody knew."]),
+        (
+            "Mr. Smith met Dr. Jones on Jan. 5 in St. Louis.",
+            ["Mr. Smith met Dr. Jones on Jan. 5 in St. Louis."],
+        ),
+        ("John F. Kennedy spoke. Then he left.", ["John F. Kennedy spoke.", "Then he left."]),
+        ("It grew 3.5 percent, e.g. in Ohio. Good.", ["It grew 3.5 percent, e.g. in Ohio.", "Good."]),
+        ("He moved to the U.S. The next year he left.", ["He moved to the U.S.", "The next year he left."]),
+        ("The U.S. Army said no.", ["The U.S. Army said no."]),
+        ("It ended in 2024. In 2025 it began.", ["It ended in 2024.", "In 2025 it began."]),
+        ("He said “no.” Then he left.", ["He said “no.”", "Then he left."]),
+        ("Wait... What happened?", ["Wait...", "What happened?"]),
+        ("Items:\n- first item\n- second item", ["Items:", "- first item", "- second item"]),
+    ],
+)
+def test_sentences(text: str, expected: list[str]) -> None:
+    assert split(text) == expected
+
+
+def test_hard_wrapped_paragraphs() -> None:
+    body = "First line of one\nparagraph. Its second\nsentence.\n\nA second\nparagraph.\n"
+    paras = [body[p.start : p.end] for p in paragraphs(body)]
+    assert paras == ["First line of one\nparagraph. Its second\nsentence.", "A second\nparagraph."]
+    assert len(split(paras[0])) == 2
+
+
+def test_one_paragraph_a_line_without_blank_lines() -> None:
+    body = "First paragraph. Two sentences.\nSecond paragraph.\nThird.\n"
+    assert [body[p.start : p.end] for p in paragraphs(body)] == [
+        "First paragraph. Two sentences.",
+        "Second paragraph.",
+        "Third.",
+    ]
+
+
+def test_unattributed_quotes_belong_with_the_sentence_before() -> None:
+    block = (
+        "“Ready,” Zelensky offered. “For those who stay, there are options. "
+        "Those who speak will get that chance.” In December, Kim spoke."
+    )
+    spans = sentences(block)
+    assert len(spans) == 4
+    assert unattributed_quotes(block, spans) == [False, True, True, False]

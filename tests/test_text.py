@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.text import fold_space, term_spans, tokenize
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Kim Jong-un", "Kim Jong Un"),  # hyphenated names
+        ("Kim’s daughter", "Kim's daughter"),  # curly apostrophe, possessive
+        ("KIM JONG UN", "kim jong un"),  # case folding
+        ("Ｋｉｍ", "Kim"),  # NFKC: full-width letters
+        ("the soldiers' families", "soldier family"),  # plural possessive, stemming
+        ("agreements signed", "agreement signing"),
+    ],
+)
+def test_equivalent_spellings_give_the_same_terms(a: str, b: str) -> None:
+    assert tokenize(a) == tokenize(b)
+
+
+def test_stop_words_and_question_words_are_dropped() -> None:
+    assert tokenize("What is the name of the street?") == ["name", "street"]
+    assert tokenize("Who was it?") == []
+
+
+def test_numbers_are_terms() -> None:
+    assert tokenize("about 12 years old in 2024") == ["12", "year", "old", "2024"]
+
+
+def test_term_spans_point_at_the_source_words() -> None:
+    text = "Kim Ju-ae’s age: about 12."
+    spans = term_spans(text)
+    assert [text[s.start : s.end] for s in spans] == ["Kim", "Ju", "ae’s", "age", "12"]
+    assert [s.term for s in spans] == tokenize(text)
+
+
+def test_fold_space() -> None:
+    assert fold_space("  a\n\t b  c\n") == "a b c"
+
+
+@given(st.text())
+def test_tokenize_agrees_with_term_spans(text: str) -> None:
+    # The ASCII fast path and the general path must give the same terms.
+    assert tokenize(text) == [s.term for s in term_spans(text)]
+    for span in term_spans(text):
+        assert 0 <= span.start < span.end <= len(text)
