@@ -241,15 +241,16 @@ class Composer:
 
     # -- answering ------------------------------------------------------------------------------
 
-    def answer(self, question: str) -> Answer:
-        """The answer to `question` (checked with `check`)."""
+    def answer(self, question: str, limit: int | None = None) -> Answer:
+        """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`)."""
+        limit = limit or self.top_k
         q = self.check(question)
         terms = list(dict.fromkeys(tokenize(q)))
         if not terms:
             return Answer(q, abstained=True)
         meta = self._metadata_excerpts(q, terms)
         if meta is not None:
-            return Answer(q, abstained=False, excerpts=meta, coverage=1.0, terms=tuple(terms))
+            return Answer(q, abstained=False, excerpts=meta[:limit], coverage=1.0, terms=tuple(terms))
 
         if self._names_unknown(q):
             return Answer(q, abstained=True, terms=tuple(terms))
@@ -275,14 +276,14 @@ class Composer:
             scored.append((score, i))
         scored.sort(key=lambda item: (-item[0], item[1]))
 
-        excerpts = self._excerpts(scored, terms)
+        excerpts = self._excerpts(scored, terms, limit)
         total = sum(self._weight(t) for t in terms)
         best = max((self._coverage(e, terms, total) for e in excerpts[: self.top_k]), default=0.0)
         if best < MIN_COVERAGE:
             return Answer(
                 q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=tuple(terms)
             )
-        return Answer(q, abstained=False, excerpts=excerpts[: self.top_k], coverage=best, terms=tuple(terms))
+        return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=tuple(terms))
 
     def _coverage(self, excerpt: Excerpt, terms: Sequence[str], total: float) -> float:
         """Share of the question's IDF weight found in an excerpt and its paragraph neighbours."""
@@ -299,7 +300,9 @@ class Composer:
         covered = self._covered(terms, passage)
         return sum(self._weight(t) for t in covered) / total if total else 0.0
 
-    def _excerpts(self, scored: Sequence[tuple[float, int]], terms: Sequence[str]) -> tuple[Excerpt, ...]:
+    def _excerpts(
+        self, scored: Sequence[tuple[float, int]], terms: Sequence[str], limit: int
+    ) -> tuple[Excerpt, ...]:
         """Best-first excerpts, each a sentence or a quotation with its opening, merged if they meet."""
         groups: list[tuple[float, list[int]]] = []
         for score, i in scored:
@@ -319,7 +322,7 @@ class Composer:
                     break
             if not merged:
                 groups.append((score, ids))
-            if len(groups) >= self.top_k + 2:
+            if len(groups) >= max(limit, self.top_k) + 2:
                 break
         return tuple(self._excerpt(ids, score, terms) for score, ids in groups)
 
@@ -424,9 +427,19 @@ class Composer:
             matches=tuple(sorted(set(spans))),
         )
 
-    def sentence_with_context(self, sentence_id: int, before: int = 1, after: int = 1) -> list[Sentence]:
-        """A sentence with its neighbours in the same paragraph."""
-        para = self.corpus.paragraph_range(sentence_id)
-        lo = max(para.start, sentence_id - before)
-        hi = min(para.stop, sentence_id + after + 1)
-        return [self.corpus.sentence(j) for j in range(lo, hi)]
+    def context(self, excerpt: Excerpt, radius: int) -> tuple[list[Sentence], list[Sentence]]:
+        """Up to `radius` sentences before and after an excerpt, in its document."""
+        if not excerpt.sentence_ids:
+            return [], []
+        first, last = excerpt.sentence_ids[0], excerpt.sentence_ids[-1]
+        before = [
+            self.corpus.sentence(j)
+            for j in range(first - radius, first)
+            if self.corpus.same_document(first, j)
+        ]
+        after = [
+            self.corpus.sentence(j)
+            for j in range(last + 1, last + 1 + radius)
+            if self.corpus.same_document(last, j)
+        ]
+        return before, after

@@ -128,3 +128,108 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "closest": [excerpt_json(e) for e in answer.closest],
         "coverage": round(answer.coverage, 4),
     }
+
+
+# -- Discord ------------------------------------------------------------------------------------
+# Discord's limits on what one message may carry.
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FIELDS_MAX = 25
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000
+LABEL_MAX = 80
+CUSTOM_ID_MAX = 100
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…”\"'])\s+")
+
+
+def trim_words(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut.strip():
+        cut = cut[: cut.rstrip().rfind(" ")]
+    cut = cut.rstrip("\\")  # never leave a dangling Markdown escape
+    return cut.rstrip() + "…"
+
+
+def trim_sentences(markdown: str, limit: int) -> str:
+    """Markdown cut to `limit` at the last sentence boundary that keeps bold marks paired."""
+    if len(markdown) <= limit:
+        return markdown
+    best = 0
+    for m in _SENTENCE_END.finditer(markdown):
+        if m.start() + 2 > limit:
+            break
+        if markdown[: m.start()].count("**") % 2 == 0:
+            best = m.start()
+    if best == 0:
+        return trim_words(markdown.replace("**", ""), limit)
+    return markdown[:best] + " …"
+
+
+def unescape_markdown(text: str) -> str:
+    """The inverse of `escape_markdown`."""
+    return re.sub(r"\\([\\*_~`|>#\[\]()<@:-])", r"\1", text)
+
+
+def question_title(question: str) -> str:
+    """The question, echoed safely as an embed title."""
+    return trim_words(escape_markdown(" ".join(question.split())), TITLE_MAX)
+
+
+def _cite_line(excerpt: Excerpt) -> str:
+    link = fragment_link(excerpt)
+    label = escape_markdown(where(excerpt))
+    return f"[{label}]({link})" if link else label
+
+
+def excerpts_embed(
+    question: str,
+    excerpts: tuple[Excerpt, ...],
+    *,
+    first_number: int = 1,
+    widened: dict[int, tuple[str, str]] | None = None,
+    footer: str = "",
+) -> dict[str, Any]:
+    """An answer as Discord embed data: cited excerpts, matches in bold, within every limit.
+
+    `widened` maps an excerpt's position to (before, after) context shown around it in plain text.
+    """
+    blocks: list[str] = []
+    for n, excerpt in enumerate(excerpts):
+        body = excerpt_markdown(excerpt)
+        if widened and n in widened:
+            before, after = widened[n]
+            body = " ".join(p for p in (escape_markdown(before), body, escape_markdown(after)) if p)
+        cite = _cite_line(excerpt)
+        room = DESCRIPTION_MAX // max(len(excerpts), 1) - len(cite) - 16
+        blocks.append(f"**{first_number + n}.** {trim_sentences(body, room)}\n— {cite}")
+    description = "\n\n".join(blocks)
+    embed: dict[str, Any] = {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
+    if footer:
+        embed["footer"] = {"text": trim_words(footer, FOOTER_MAX)}
+    return embed
+
+
+def abstain_embed(question: str, closest: tuple[Excerpt, ...]) -> dict[str, Any]:
+    """The closest passages when the article does not answer, labelled as not an answer."""
+    lines = [f"> {trim_sentences(excerpt_markdown(e), 900)}\n— {_cite_line(e)}" for e in closest]
+    return {
+        "title": question_title(question),
+        "description": (f"{ABSTAIN_MESSAGE}\n\n*{CLOSEST_LABEL}*\n" + "\n".join(lines))[:DESCRIPTION_MAX]
+        if lines
+        else ABSTAIN_MESSAGE,
+    }
+
+
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters that count towards Discord's 6000 per embed."""
+    total = len(embed.get("title", "")) + len(embed.get("description", ""))
+    total += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
+    total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in embed.get("fields", []))
+    return total
