@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 
+import numpy as np
+
 from bot.corpus import Corpus, Document, Sentence
 from bot.retriever import Index, QueryTerm, variants
 from bot.text import fold_space, term_spans, tokenize, words
@@ -25,8 +27,7 @@ PRESENT_VARIANT_SHARE = 0.2  # ... and a fifth of that when the word itself is i
 CONTEXT_WEIGHT = 0.25  # share of the neighbours' scores a sentence borrows
 TYPE_BONUS = 0.3  # relative boost for a sentence holding the kind of answer asked for
 MIN_COVERAGE = 0.25  # share of the question's IDF weight the best passage must cover
-CANDIDATES = 40
-CONTEXT_ACROSS_PARAGRAPHS = True  # sentences re-ranked with context and answer type
+CANDIDATES = 40  # sentences re-ranked with context and answer type
 
 
 class QuestionError(ValueError):
@@ -184,6 +185,8 @@ class Composer:
         self.max_excerpt_chars = max_excerpt_chars
         self._max_idf = index.max_idf()
         self._variants = lru_cache(maxsize=50_000)(lambda t: variants(index, t))
+        self._term_spans = lru_cache(maxsize=4096)(term_spans)
+        self._sentence_terms = lru_cache(maxsize=4096)(lambda i: frozenset(tokenize(corpus.sentence(i).text)))
 
     # -- the question ---------------------------------------------------------------------------
 
@@ -231,11 +234,6 @@ class Composer:
                     return True
         return False
 
-    def _near(self, i: int, j: int) -> bool:
-        return (
-            self.corpus.same_document(i, j) if CONTEXT_ACROSS_PARAGRAPHS else self.corpus.same_paragraph(i, j)
-        )
-
     def _covered(self, terms: Sequence[str], passage_terms: set[str]) -> set[str]:
         return {t for t in terms if t in passage_terms or any(v in passage_terms for v in self._variants(t))}
 
@@ -259,21 +257,15 @@ class Composer:
             return Answer(q, abstained=True, terms=tuple(terms))
         kind = answer_type(q)
         term_set = frozenset(terms)
+        # Context: a share of the neighbours' scores, for neighbours in the same document.
+        ids, doc_of, last = ranking.ids, self.corpus.doc_of, len(self.corpus) - 1
+        prev_same = (ids > 0) & (doc_of[np.maximum(ids - 1, 0)] == doc_of[ids])
+        next_same = (ids < last) & (doc_of[np.minimum(ids + 1, last)] == doc_of[ids])
+        context = ranking.prev_scores * prev_same + ranking.next_scores * next_same
         scored: list[tuple[float, int]] = []
-        for i, own, prev, nxt in zip(
-            ranking.ids.tolist(),
-            ranking.scores.tolist(),
-            ranking.prev_scores.tolist(),
-            ranking.next_scores.tolist(),
-            strict=True,
-        ):
-            context = (prev if self._near(i, i - 1) else 0.0) + (nxt if self._near(i, i + 1) else 0.0)
-            score = own + CONTEXT_WEIGHT * context
-            if kind is not AnswerType.NONE:
-                text = self.corpus.sentence(i).text
-                if holds_type(text, kind, term_set):
-                    score *= 1 + TYPE_BONUS
-            scored.append((score, i))
+        for i, base in zip(ids.tolist(), (ranking.scores + CONTEXT_WEIGHT * context).tolist(), strict=True):
+            typed = kind is not AnswerType.NONE and holds_type(self.corpus.sentence(i).text, kind, term_set)
+            scored.append((base * (1 + TYPE_BONUS) if typed else base, i))
         scored.sort(key=lambda item: (-item[0], item[1]))
 
         excerpts = self._excerpts(scored, terms, limit)
@@ -292,9 +284,9 @@ class Composer:
             ids.update(j for j in (i - 1, i + 1) if self.corpus.same_paragraph(i, j))
         passage: set[str] = set()
         for j in ids:
-            passage.update(tokenize(self.corpus.sentence(j).text))
+            passage.update(self._sentence_terms(j))
         # The excerpt itself must hold at least one term: neighbours only add context.
-        own = set(tokenize(excerpt.text))
+        own: set[str] = set().union(*(self._sentence_terms(j) for j in excerpt.sentence_ids))
         if not self._covered(terms, own):
             return 0.0
         covered = self._covered(terms, passage)
@@ -324,7 +316,8 @@ class Composer:
                 groups.append((score, ids))
             if len(groups) >= max(limit, self.top_k) + 2:
                 break
-        return tuple(self._excerpt(ids, score, terms) for score, ids in groups)
+        # Only the excerpts that can be shown are built (highlighting is the costly part).
+        return tuple(self._excerpt(ids, score, terms) for score, ids in groups[: max(limit, self.top_k)])
 
     def _span_length(self, ids: Sequence[int]) -> int:
         first, last = self.corpus.sentence(ids[0]), self.corpus.sentence(ids[-1])
@@ -378,7 +371,7 @@ class Composer:
         for t in terms:
             wanted.update(self._variants(t))
         spans: list[tuple[int, int]] = []
-        for span in term_spans(text):
+        for span in self._term_spans(text):
             if span.term in wanted:
                 spans.append((span.start, span.end))
         return spans

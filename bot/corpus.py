@@ -13,6 +13,7 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -275,6 +276,8 @@ class Corpus:
         self._start = columns["start"].astype(np.int64, copy=False)
         self._end = columns["end"].astype(np.int64, copy=False)
         self._in_quote = columns["in_quote"].astype(np.int8, copy=False)
+        # Answering reads the same few sentences several times; keep the recent ones made.
+        self.sentence = lru_cache(maxsize=4096)(self._sentence)  # type: ignore[method-assign]
         lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote)}
         if len(lengths) != 1:
             raise ValueError("sentence columns differ in length")
@@ -335,6 +338,9 @@ class Corpus:
 
     def sentence(self, i: int) -> Sentence:
         """Sentence number `i` (0-based, corpus-wide)."""
+        return self._sentence(i)
+
+    def _sentence(self, i: int) -> Sentence:
         doc = self.documents[int(self.doc_of[i])]
         start, end = int(self._start[i]), int(self._end[i])
         return Sentence(

@@ -75,9 +75,15 @@ def term_spans(text: str) -> list[TermSpan]:
     """The terms of `text` with the span of each source word, for highlighting."""
     spans: list[TermSpan] = []
     for match in _WORD.finditer(text):
+        word = match.group()
+        if word.isascii():
+            term = _term(word.lower())
+            if term is not None:
+                spans.append(TermSpan(term, match.start(), match.end()))
+            continue
         # Normalisation can split a word (NFKC turns "½" into "1⁄2"), so find words again.
-        for word in _WORD.findall(_normalise(match.group())):
-            term = _term(word)
+        for part in _WORD.findall(_normalise(word)):
+            term = _term(part)
             if term is not None:
                 spans.append(TermSpan(term, match.start(), match.end()))
     return spans
