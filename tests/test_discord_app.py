@@ -305,3 +305,31 @@ async def test_run_process_without_discord(tmp_path: Path) -> None:
     assert process.returncode == 1
     assert process.stderr.strip().splitlines()[-1].startswith("error: cannot reach Discord")
     assert "Traceback" not in process.stderr and DEFAULT_TOKEN not in process.stderr
+
+
+@pytest.mark.asyncio
+async def test_sync_publishes_the_commands_globally(tmp_path: Path) -> None:
+    async with FakeDiscord() as server:
+        environ = {
+            **os.environ,
+            **server.env(),
+            "DISCORD_TOKEN": DEFAULT_TOKEN,
+            "CORPUS_DIR": str(CORPUS),
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "PYTHONPATH": str(ROOT),
+        }
+        environ.pop("DISCORD_GUILD_ID", None)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "tests" / "run_patched.py"),
+            "sync",
+            cwd=tmp_path,
+            env=environ,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()
+        assert {c["name"] for c in server.commands[None]} == {"ask", "about", "help", "quote"}
+        assert server.identifies == []  # HTTP only: no gateway session
+    assert "synced 4 commands globally" in out.decode()
