@@ -230,19 +230,20 @@ def test_quote_and_about_embeds_stay_in_limits(composer: Composer) -> None:
 # -- the real process: `python -m bot run`, as the independent check runs it ----------------------
 
 
-def _bot_process(fake: FakeDiscord, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
-    environ = {
-        **os.environ,
-        **fake.env(),
-        "DISCORD_TOKEN": DEFAULT_TOKEN,
-        "DISCORD_GUILD_ID": str(fake.guild_id),
-        "CORPUS_DIR": str(CORPUS),
-        "CACHE_DIR": str(tmp_path / "cache"),
-        "PYTHONPATH": str(ROOT),
-        **env,
-    }
+def _environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of `python -m bot` pointed at a fake Discord (through run_patched.py)."""
+    environ = {**os.environ, **fake_env, "DISCORD_TOKEN": DEFAULT_TOKEN, "CORPUS_DIR": str(CORPUS)}
+    environ.pop("DISCORD_GUILD_ID", None)  # only where a test asks for it
+    environ.update(CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT), **env)
+    return environ
+
+
+def _bot_process(
+    fake: FakeDiscord, tmp_path: Path, command: str = "run", **env: str
+) -> subprocess.Popen[str]:
+    environ = _environ(fake.env(), tmp_path, DISCORD_GUILD_ID=str(fake.guild_id), **env)
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "run_patched.py"), "run"],
+        [sys.executable, str(ROOT / "tests" / "run_patched.py"), command],
         cwd=tmp_path,
         env=environ,
         stdout=subprocess.PIPE,
@@ -310,21 +311,12 @@ async def test_run_process_without_discord(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_sync_publishes_the_commands_globally(tmp_path: Path) -> None:
     async with FakeDiscord() as server:
-        environ = {
-            **os.environ,
-            **server.env(),
-            "DISCORD_TOKEN": DEFAULT_TOKEN,
-            "CORPUS_DIR": str(CORPUS),
-            "CACHE_DIR": str(tmp_path / "cache"),
-            "PYTHONPATH": str(ROOT),
-        }
-        environ.pop("DISCORD_GUILD_ID", None)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(ROOT / "tests" / "run_patched.py"),
             "sync",
             cwd=tmp_path,
-            env=environ,
+            env=_environ(server.env(), tmp_path),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
