@@ -13,9 +13,12 @@ back only where a caller asks for rank-bm25's exact scores.
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import math
+import sys
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -25,6 +28,9 @@ import numpy.typing as npt
 import rank_bm25
 
 log = logging.getLogger(__name__)
+
+_BLOCK = 1 << 16  # tokens (postings) handled at a time where a build works in blocks
+_LOW_HALF = 0 if sys.byteorder == "little" else 1  # the low int32 of an int64, in memory
 
 Variant = Literal["okapi", "plus", "l"]
 F32 = npt.NDArray[np.float32]
@@ -66,7 +72,7 @@ class Ranking(NamedTuple):
 
 def rank_bm25_idf(params: Bm25Params, n_docs: int, doc_freq: dict[str, int]) -> dict[str, float]:
     """IDF of each term, computed by rank-bm25's own `_calc_idf` for the chosen variant."""
-    model = _MODELS[params.variant].__new__(_MODELS[params.variant])
+    model = object.__new__(_MODELS[params.variant])
     model.corpus_size = n_docs
     model.idf = {}
     model.epsilon = params.epsilon
@@ -118,62 +124,48 @@ class Index:
     ) -> Index:
         """Index tokenised sentences, streamed; `progress(n)` is told every 50,000 sentences."""
         params = params or Bm25Params()
-        vocab: dict[str, int] = {}
-        flat = np.empty(1 << 20, dtype=np.int32)  # every sentence's term ids, end to end
-        used = 0
-        lengths: list[int] = []
-        for tokens in token_lists:
-            ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
-            if used + len(ids) > len(flat):
-                flat = np.resize(flat, max(2 * len(flat), used + len(ids)))
-            flat[used : used + len(ids)] = ids
-            used += len(ids)
-            lengths.append(len(ids))
-            if progress is not None and len(lengths) % 50_000 == 0:
-                progress(len(lengths))
-        n_docs = len(lengths)
-        doc_len = np.asarray(lengths, dtype=np.int32)
-        del lengths
-        n_terms = len(vocab)
-        # (term, sentence) pairs sorted by term then sentence, with their term frequencies.
-        sentence_of = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
-        keys = flat[:used].astype(np.int64) * max(n_docs, 1) + sentence_of
-        del flat, sentence_of
-        keys.sort()
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if used else np.empty(0, np.int64)
-        tf = np.diff(np.r_[starts, used]).astype(np.float32)
-        keys = keys[starts]
-        del starts
-        term_of = (keys // max(n_docs, 1)).astype(np.int32)
-        doc_ids = (keys % max(n_docs, 1)).astype(np.int32)
-        del keys
-        doc_freq = np.bincount(term_of, minlength=n_terms)
-        # Terms renumbered in sorted order, postings reordered to match.
-        by_id = list(vocab)
+        by_id, flat, doc_len = _term_ids(token_lists, progress)
+        n_docs, n_terms = len(doc_len), len(by_id)
+        # Terms renumbered in sorted order, so that postings come out sorted by term.
         order = sorted(range(n_terms), key=by_id.__getitem__)
-        rank = np.empty(n_terms, dtype=np.int32)
-        rank[order] = np.arange(n_terms, dtype=np.int32)
-        sorted_terms = [by_id[i] for i in order]
-        idf_map = rank_bm25_idf(params, n_docs, {by_id[i]: int(doc_freq[i]) for i in range(n_terms)})
-        idf = np.array([idf_map[t] for t in sorted_terms], dtype=np.float64)
-        new_term = rank[term_of]
-        del term_of
-        perm = np.argsort(new_term, kind="stable")
-        new_term, doc_ids, tf = new_term[perm], doc_ids[perm], tf[perm]
-        del perm
+        rank = np.empty(n_terms, dtype=np.int64)
+        rank[order] = np.arange(n_terms, dtype=np.int64)
+        terms = [by_id[i] for i in order]
+        del order
+        # One int64 key per token, (term << 32) | sentence, sorted in place: a term's postings
+        # together, its sentences ascending, a sentence's repeats of the term side by side.
+        keys = rank[flat]
+        del flat
+        keys <<= 32
+        keys |= np.repeat(np.arange(n_docs, dtype=np.int32), doc_len)
+        keys.sort()
+        first = np.ones(len(keys), dtype=bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        repeats = np.flatnonzero(~first)  # a sentence's second, third... use of a term
+        # A key's low 32 bits are its sentence, read in place (no int64 copy) for each posting.
+        doc_ids = keys.view(np.int32)[_LOW_HALF::2][first]
+        del first
+        keys >>= 32  # each token's term
+        doc_freq = np.bincount(keys, minlength=n_terms) - np.bincount(keys[repeats], minlength=n_terms)
+        del keys
+        tf = np.ones(len(doc_ids), dtype=np.float32)
+        # Token i repeats posting i - (number of repeats up to and including token i).
+        np.add.at(tf, repeats - np.arange(1, len(repeats) + 1), 1)
+        del repeats
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(new_term, minlength=n_terms), out=offsets[1:])
+        np.cumsum(doc_freq, out=offsets[1:])
+        # Document frequencies keyed in order of first appearance, as rank-bm25 counts them.
+        idf_map = rank_bm25_idf(params, n_docs, dict(zip(by_id, doc_freq[rank].tolist(), strict=True)))
+        idf = np.array([idf_map[t] for t in terms], dtype=np.float64)
         avgdl = float(doc_len.sum()) / n_docs if n_docs else 1.0
-        norm = (1 - params.b + params.b * doc_len.astype(np.float64) / (avgdl or 1.0))[doc_ids]
-        term_idf = idf[new_term]
-        del new_term
-        impacts, baseline = _impacts(params, term_idf, tf.astype(np.float64), norm, idf)
+        doc_norm = 1 - params.b + params.b * doc_len.astype(np.float64) / (avgdl or 1.0)
+        impacts, baseline = _block_impacts(params, idf, offsets, tf, doc_ids, doc_norm)
         return cls(
             params,
-            sorted_terms,
+            terms,
             offsets,
             doc_ids,
-            impacts.astype(np.float32),
+            impacts,
             baseline.astype(np.float32),
             idf.astype(np.float32),
             n_docs,
@@ -236,8 +228,9 @@ class Index:
             cand, cand_scores = cand[part], cand_scores[part]
         order = np.lexsort((cand, -cand_scores))
         cand = cand[order]
-        keep = np.r_[True, cand[1:] != cand[:-1]] if len(cand) > 1 else np.ones(len(cand), bool)
         # Duplicates are adjacent: equal ids carry equal scores and sort together.
+        keep = np.ones(len(cand), dtype=bool)
+        np.not_equal(cand[1:], cand[:-1], out=keep[1:])
         ids = cand[keep][:k].astype(np.int32)
         result = Ranking(ids, view[ids].copy(), buf[ids].copy(), buf[ids + 2].copy())
         for t in touched:
@@ -255,6 +248,52 @@ class Index:
                 out += weight * float(self.baseline[t])
             out[ids] += weight * impacts.astype(np.float64)
         return out
+
+
+def _term_ids(
+    token_lists: Iterable[Sequence[str]], progress: Callable[[int], None] | None
+) -> tuple[list[str], I32, I32]:
+    """Terms in order of first appearance, every sentence's term ids end to end, sentence lengths."""
+    # A term not seen before takes the next id. Sentences are taken 10,000 at a time so that
+    # the loops over sentences and tokens run in C (and 50,000 is still a batch boundary).
+    vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    term_id = vocab.__getitem__
+    chunks: list[I32] = []  # 4 bytes a token
+    lengths: list[int] = []
+    sentences = iter(token_lists)
+    while batch := list(itertools.islice(sentences, 10_000)):
+        lengths.extend(map(len, batch))
+        chunks.append(np.array(list(map(term_id, itertools.chain.from_iterable(batch))), dtype=np.int32))
+        if progress is not None and len(lengths) % 50_000 == 0:
+            progress(len(lengths))
+    flat = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int32)
+    return list(vocab), flat, np.array(lengths, dtype=np.int32)
+
+
+def _block_impacts(
+    params: Bm25Params,
+    idf: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    tf: F32,
+    doc_ids: I32,
+    doc_norm: npt.NDArray[np.float64],
+) -> tuple[F32, npt.NDArray[np.float64]]:
+    """`_impacts` in float64, `_BLOCK` postings at a time (no full-size temporaries), kept as float32."""
+    impacts = np.empty(len(doc_ids), dtype=np.float32)
+    for lo in range(0, len(doc_ids), _BLOCK):
+        hi = min(lo + _BLOCK, len(doc_ids))
+        first = int(np.searchsorted(offsets, lo, side="right")) - 1  # the terms with postings here
+        last = int(np.searchsorted(offsets, hi, side="left"))
+        count = np.minimum(offsets[first + 1 : last + 1], hi) - np.maximum(offsets[first:last], lo)
+        impacts[lo:hi] = _impacts(
+            params,
+            np.repeat(idf[first:last], count),
+            tf[lo:hi].astype(np.float64),
+            doc_norm[doc_ids[lo:hi]],
+            idf[first:last],
+        )[0]
+    empty = np.empty(0, dtype=np.float64)
+    return impacts, _impacts(params, empty, empty, empty, idf)[1]
 
 
 def _impacts(

@@ -39,6 +39,7 @@ STOP_WORDS = frozenset(
 )
 
 _stemmer = Stemmer.Stemmer("english")
+_CACHE_SIZE = 200_000  # distinct words (and ASCII runs) whose terms are memoised
 
 
 class TermSpan(NamedTuple):
@@ -49,7 +50,7 @@ class TermSpan(NamedTuple):
     end: int
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE_SIZE)
 def _term(word: str) -> str | None:
     """The index term for one normalised word, or None for a stop word."""
     if word in STOP_WORDS:
@@ -89,9 +90,35 @@ def term_spans(text: str) -> list[TermSpan]:
     return spans
 
 
+# ASCII fast path. Bytes that can be part of a word (letters, case folded, digits, apostrophes)
+# are kept and every other byte becomes a space, so splitting gives the runs `_WORD` works in.
+_ASCII_RUNS = bytes(
+    c | 0x20 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 or c == 39 else 32 for c in range(256)
+)
+
+
+class _RunTerms(dict[bytes, str | None]):
+    """The term of each ASCII run seen (None: no word, or a stop word), memoised; bounded."""
+
+    def __missing__(self, run: bytes) -> str | None:
+        # Without "''" in the text a run is one word, apostrophes at its ends aside, or none.
+        found = _WORD.findall(run.decode("ascii"))
+        term = _term(found[0]) if found else None
+        if len(self) >= _CACHE_SIZE:
+            self.clear()
+        self[run] = term
+        return term
+
+
+_RUN_TERMS = _RunTerms()
+
+
 def tokenize(text: str) -> list[str]:
     """The index terms of a sentence or a question."""
-    if text.isascii():  # fast path, same result: NFKC is the identity on ASCII
+    if text.isascii():  # fast paths, same result: NFKC is the identity on ASCII
+        if "''" not in text:
+            runs = text.encode("ascii").translate(_ASCII_RUNS).split()
+            return [term for term in map(_RUN_TERMS.__getitem__, runs) if term is not None]
         terms = (_term(word) for word in _WORD.findall(text.lower()))
         return [term for term in terms if term is not None]
     return [span.term for span in term_spans(text)]

@@ -48,3 +48,10 @@ def test_tokenize_agrees_with_term_spans(text: str) -> None:
     assert tokenize(text) == [s.term for s in term_spans(text)]
     for span in term_spans(text):
         assert 0 <= span.start < span.end <= len(text)
+
+
+@given(st.text(alphabet="aZ9'’ _-.,\n\tÉé", max_size=60))
+def test_ascii_fast_path_agrees_with_term_spans(text: str) -> None:
+    ascii_only = text.encode("ascii", "ignore").decode()
+    assert tokenize(ascii_only) == [s.term for s in term_spans(ascii_only)]
+    assert tokenize(text) == [s.term for s in term_spans(text)]
