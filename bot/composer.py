@@ -126,21 +126,29 @@ def answer_type(question: str) -> AnswerType:
     return AnswerType.NONE
 
 
+def type_evidence(sentence: str, kind: AnswerType) -> tuple[frozenset[str], ...]:
+    """What in a sentence could be the kind of answer asked for: the terms of each candidate
+    (a number, a date, a name, a place); an empty set stands for evidence that needs no check."""
+    if kind is AnswerType.NUMBER:
+        return (frozenset(),) if _NUMBER.search(sentence) else ()
+    if kind is AnswerType.DATE:
+        return (frozenset(),) if _DATE.search(sentence) else ()
+    if kind is AnswerType.PLACE and _SPATIAL.search(sentence):
+        return (frozenset(),)
+    pattern = _CAPITALISED if kind is AnswerType.PERSON else _PLACE if kind is AnswerType.PLACE else None
+    if pattern is None:
+        return ()
+    return tuple(frozenset(tokenize(name)) for name in pattern.findall(sentence))
+
+
 def holds_type(sentence: str, kind: AnswerType, question_terms: frozenset[str]) -> bool:
     """Whether a sentence holds the kind of thing asked for, beyond the question's own words."""
-    if kind is AnswerType.NUMBER:
-        return _NUMBER.search(sentence) is not None
-    if kind is AnswerType.DATE:
-        return _DATE.search(sentence) is not None
-    if kind is AnswerType.PERSON:
-        names = _CAPITALISED.findall(sentence)
-    elif kind is AnswerType.PLACE:
-        if _SPATIAL.search(sentence):
-            return True
-        names = _PLACE.findall(sentence)
-    else:
-        return False
-    return any(set(tokenize(name)) - question_terms for name in names)
+    return _holds(type_evidence(sentence, kind), question_terms)
+
+
+def _holds(evidence: tuple[frozenset[str], ...], question_terms: frozenset[str]) -> bool:
+    # A name counts when it is more than the question's own words ("Kim" does not answer "who").
+    return any(not terms or terms - question_terms for terms in evidence)
 
 
 # Metadata fields and the words that ask for them; the document words say a question is about
@@ -186,6 +194,7 @@ class Composer:
         self._max_idf = index.max_idf()
         self._variants = lru_cache(maxsize=50_000)(lambda t: variants(index, t))
         self._term_spans = lru_cache(maxsize=4096)(term_spans)
+        self._evidence = lru_cache(maxsize=8192)(lambda i, kind: type_evidence(corpus.sentence(i).text, kind))
         self._sentence_terms = lru_cache(maxsize=4096)(lambda i: frozenset(tokenize(corpus.sentence(i).text)))
 
     # -- the question ---------------------------------------------------------------------------
@@ -264,7 +273,7 @@ class Composer:
         context = ranking.prev_scores * prev_same + ranking.next_scores * next_same
         scored: list[tuple[float, int]] = []
         for i, base in zip(ids.tolist(), (ranking.scores + CONTEXT_WEIGHT * context).tolist(), strict=True):
-            typed = kind is not AnswerType.NONE and holds_type(self.corpus.sentence(i).text, kind, term_set)
+            typed = kind is not AnswerType.NONE and _holds(self._evidence(i, kind), term_set)
             scored.append((base * (1 + TYPE_BONUS) if typed else base, i))
         scored.sort(key=lambda item: (-item[0], item[1]))
 
