@@ -54,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
-    bench = add("bench", "benchmark retrieval against rank-bm25 and bm25s (needs the bench extra)")
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options for the benchmark")
+    add(
+        "bench",
+        "benchmark retrieval against rank-bm25 and bm25s (needs the bench extra); "
+        "python -m bot.bench --help lists its options",
+    )
     return parser
 
 
@@ -164,7 +167,9 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
         settings = _settings(args)
@@ -182,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             from bot import bench
 
-            code = bench.main(args.bench_args)
+            corpus = ["--corpus", str(args.corpus)] if args.corpus is not None else []
+            code = bench.main([*corpus, *extra])
             return code
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
