@@ -335,7 +335,7 @@ class Composer:
     def _excerpt(self, ids: list[int], score: float, terms: Sequence[str]) -> Excerpt:
         if len(ids) > 1 and self._span_length(ids) > self.max_excerpt_chars:
             # Keep the sentence that scored; its quotation's opening does not fit.
-            ids = [max(ids, key=lambda j: self._matched_weight(self.corpus.sentence(j).text, terms))]
+            ids = [max(ids, key=lambda j: self._matched_weight(j, terms))]
         first, last = self.corpus.sentence(ids[0]), self.corpus.sentence(ids[-1])
         doc = first.document
         raw = doc.text[first.start : last.end]
@@ -359,8 +359,9 @@ class Composer:
             truncated=truncated,
         )
 
-    def _matched_weight(self, text: str, terms: Sequence[str]) -> float:
-        return sum(self._weight(t) for t in self._covered(terms, set(tokenize(text))))
+    def _matched_weight(self, sentence_id: int, terms: Sequence[str]) -> float:
+        covered = self._covered(terms, set(self._sentence_terms(sentence_id)))
+        return sum(self._weight(t) for t in covered)
 
     def _window(self, text: str, terms: Sequence[str]) -> str:
         """The part of an over-long sentence with the most matches, cut at clauses or words."""
