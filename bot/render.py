@@ -217,14 +217,10 @@ def excerpts_embed(
 
 
 def abstain_embed(question: str, closest: tuple[Excerpt, ...]) -> dict[str, Any]:
-    """The closest passages when the article does not answer, labelled as not an answer."""
+    """Beside "the article doesn't say": the question, and the closest passages labelled as such."""
     lines = [f"> {trim_sentences(excerpt_markdown(e), 900)}\n— {_cite_line(e)}" for e in closest]
-    return {
-        "title": question_title(question),
-        "description": (f"{ABSTAIN_MESSAGE}\n\n*{CLOSEST_LABEL}*\n" + "\n".join(lines))[:DESCRIPTION_MAX]
-        if lines
-        else ABSTAIN_MESSAGE,
-    }
+    description = f"*{CLOSEST_LABEL}*\n" + "\n".join(lines) if lines else "No passage comes close."
+    return {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
 
 
 def embed_length(embed: dict[str, Any]) -> int:

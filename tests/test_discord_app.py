@@ -122,6 +122,8 @@ async def test_unrelated_question_says_the_article_does_not_say(fake: FakeDiscor
     handle = await fake.send_slash("ask", {"question": "What is the tallest mountain in Africa?"})
     data = (await fake.wait_response(handle))["data"]
     assert data["content"] == render.ABSTAIN_MESSAGE
+    description = _embed(data)["description"]
+    assert description.startswith(f"*{render.CLOSEST_LABEL}*") or description == "No passage comes close."
     assert not _custom_ids(data)
 
 
