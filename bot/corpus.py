@@ -51,6 +51,7 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _BOILERPLATE_MAX_WORDS = 16
+_SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
 _BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
 _HEADING = re.compile(r"^#{1,6}\s")
@@ -177,12 +178,13 @@ def parse_document(name: str, text: str) -> ParsedDocument:
             block = body[block_start : para.end]
         else:
             block_start = para.start
-        folded = fold_space(block)
-        if is_boilerplate(folded):
+        # Furniture and bylines are short lines; long paragraphs skip the checks.
+        folded = fold_space(block) if len(block) <= _SHORT_BLOCK else ""
+        if folded and is_boilerplate(folded):
             if author is None and (m := _FOLLOW_AUTHOR.match(folded)):
                 author = m.group(1)
             continue
-        if author is None and para_no == 0 and (m := _BYLINE.match(folded)):
+        if folded and author is None and para_no == 0 and (m := _BYLINE.match(folded)):
             author = m.group(1)
             continue
         spans = segment.sentences(block)

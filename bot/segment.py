@@ -94,7 +94,8 @@ def _ends_sentence(block: str, match: re.Match[str]) -> bool:
         return True  # ! ? … and runs like ?! or ...
     if match.group(2):
         return True  # `... that opportunity.” In December`: closing quote after the period
-    before = _WORD_BEFORE.search(block, 0, match.start())
+    # Look back a little only: the word before the period (searching from 0 would be quadratic).
+    before = _WORD_BEFORE.search(block, max(0, match.start() - 64), match.start())
     if before is None:
         return True
     word = before.group(1)
@@ -134,6 +135,7 @@ def sentences(block: str) -> list[Span]:
 
 _OPEN_QUOTES = "“«"
 _CLOSE_QUOTES = "”»"
+_QUOTE_CHARS = re.compile('[“”«»"]')
 _TRAILING = " \t\n.,;:!?…)]"
 
 
@@ -148,7 +150,7 @@ def unattributed_quotes(block: str, spans: list[Span]) -> list[bool]:
     for span in spans:
         sentence = block[span.start : span.end]
         starts_quoted = inside or sentence[:1] in _OPEN_QUOTES or sentence[:1] == '"'
-        for ch in sentence:
+        for ch in _QUOTE_CHARS.findall(sentence):
             if ch in _OPEN_QUOTES:
                 inside = True
             elif ch in _CLOSE_QUOTES:
