@@ -27,6 +27,7 @@ PRESENT_VARIANT_SHARE = 0.2  # ... and a fifth of that when the word itself is i
 CONTEXT_WEIGHT = 0.25  # share of the neighbours' scores a sentence borrows
 TYPE_BONUS = 0.3  # relative boost for a sentence holding the kind of answer asked for
 MIN_COVERAGE = 0.25  # share of the question's IDF weight the best passage must cover
+QUESTION_SENTENCE_FACTOR = 0.5  # a sentence that asks a question rarely answers one
 CANDIDATES = 40  # sentences re-ranked with context and answer type
 
 
@@ -97,6 +98,7 @@ _SPATIAL = re.compile(
     re.IGNORECASE,
 )
 
+_CLOSERS = " \"'”’»)]*_"
 _QUESTION_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _DATE_NOUNS = frozenset({"year", "date", "month", "day", "time", "decade", "century"})
 _NUMBER_NOUNS = frozenset({"many", "much", "old", "long", "far", "big", "large", "often", "tall"})
@@ -274,7 +276,11 @@ class Composer:
         scored: list[tuple[float, int]] = []
         for i, base in zip(ids.tolist(), (ranking.scores + CONTEXT_WEIGHT * context).tolist(), strict=True):
             typed = kind is not AnswerType.NONE and _holds(self._evidence(i, kind), term_set)
-            scored.append((base * (1 + TYPE_BONUS) if typed else base, i))
+            score = base * (1 + TYPE_BONUS) if typed else base
+            # A question in the text (an interview's "Q:") echoes the question; it does not answer it.
+            if self.corpus.sentence(i).text.rstrip(_CLOSERS).endswith("?"):
+                score *= QUESTION_SENTENCE_FACTOR
+            scored.append((score, i))
         scored.sort(key=lambda item: (-item[0], item[1]))
 
         excerpts = self._excerpts(scored, terms, limit)

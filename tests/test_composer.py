@@ -138,3 +138,14 @@ def test_top_k_is_honoured() -> None:
     text = "\n".join(f"Sentence {i} mentions the walrus." for i in range(10))
     assert len(_composer_for(text, top_k=2).answer("What mentions the walrus?").excerpts) == 2
     assert len(_composer_for(text, top_k=5).answer("What mentions the walrus?").excerpts) == 5
+
+
+def test_a_question_in_the_text_is_not_the_answer() -> None:
+    interview = (
+        "**Q: When did you open the bakery?**\n\n"
+        "A: We opened in March 1998, right after my father retired.\n\n"
+        "**Q: What is your best-selling bread?**\n\n"
+        "A: The sourdough baguette.\n"
+    )
+    top = _composer_for(interview).answer("When did the bakery open?").excerpts[0]
+    assert "March 1998" in top.text
