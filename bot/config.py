@@ -9,16 +9,20 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# The repository's folder: the defaults work from any working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
 class Settings(BaseSettings):
     """Everything the bot and the command line can be told; no instance is made at import."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    corpus_dir: Path = Path("corpus")
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
     top_k: int = Field(default=3, ge=1, le=10)
     max_question_chars: int = Field(default=500, ge=1, le=4000)
     max_excerpt_chars: int = Field(default=500, ge=80, le=1000)
-    cache_dir: Path = Path(".cache")
+    cache_dir: Path = PROJECT_ROOT / ".cache"
     use_cache: bool = True
 
     discord_token: SecretStr | None = None

@@ -134,3 +134,10 @@ def test_run_without_token_names_the_setting(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "DISCORD_TOKEN" in result.stderr and ".env.example" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ask_from_another_working_directory(tmp_path: Path) -> None:
+    # Programs outside the repository call the CLI from their own folder.
+    result = run("ask", "--json", "How old is Kim Ju-ae?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["excerpts"][0]["citation"] == "¶2.3"
