@@ -102,10 +102,11 @@ class ArticleBot(commands.AutoShardedBot):
         """A mention in a channel, or any DM, is a question; the answer comes as a reply."""
         if message.author.bot or self.user is None:
             return
+        mention = re.compile(rf"<@!?{self.user.id}>")
         is_dm = isinstance(message.channel, discord.DMChannel)
-        if not is_dm and self.user not in message.mentions:
+        if not is_dm and self.user not in message.mentions and not mention.search(message.content):
             return
-        question = re.sub(rf"<@!?{self.user.id}>", " ", message.content).strip()
+        question = mention.sub(" ", message.content).strip()
         if not question:
             await message.reply(embed=discord.Embed.from_dict(help_embed()))
             return
