@@ -127,9 +127,10 @@ async def respond(interaction: discord.Interaction[Any], text: str) -> None:
 
 
 def reply_parts(
-    bot: ArticleBot, answer: Answer, page: int = 0
+    bot: ArticleBot, answer: Answer, page: int = 0, widen: tuple[int, int] | None = None
 ) -> tuple[str | None, discord.Embed, discord.ui.View | None]:
-    """Content, embed and buttons for an answer (one page of `top_k` excerpts)."""
+    """Content, embed and buttons for an answer: one page of `top_k` excerpts, and excerpt
+    `widen[0]` of it shown with `widen[1]` sentences of context a side."""
     if answer.abstained:
         return (
             render.ABSTAIN_MESSAGE,
@@ -138,8 +139,20 @@ def reply_parts(
         )
     k = bot.settings.top_k
     shown = answer.excerpts[page * k : (page + 1) * k]
-    embed = discord.Embed.from_dict(render.excerpts_embed(answer.question, shown, first_number=page * k + 1))
-    return None, embed, answer_view(bot, shown, page, has_next=len(answer.excerpts) > (page + 1) * k)
+    widened: dict[int, tuple[str, str]] = {}
+    if widen is not None and widen[0] < len(shown):
+        before, after = bot.composer.context(shown[widen[0]], widen[1])
+        widened[widen[0]] = (" ".join(s.text for s in before), " ".join(s.text for s in after))
+    embed = render.excerpts_embed(answer.question, shown, first_number=page * k + 1, widened=widened)
+    view = answer_view(
+        bot,
+        shown,
+        page,
+        has_next=len(answer.excerpts) > (page + 1) * k,
+        radius=widen[1] if widen else 0,
+        widened=widen[0] if widen else -1,
+    )
+    return None, discord.Embed.from_dict(embed), view
 
 
 def message_kwargs(parts: tuple[str | None, discord.Embed, discord.ui.View | None]) -> dict[str, Any]:
@@ -246,25 +259,11 @@ async def _update(
         await respond(interaction, "The articles have changed since this answer; please ask again.")
         return
     k = bot.settings.top_k
-    answer = await bot.answer(question, limit=(page + 2) * k)
-    shown = answer.excerpts[page * k : (page + 1) * k]
-    if answer.abstained or not shown:
+    answer = await bot.answer(question, limit=(page + 2) * k)  # this page, and is there a next?
+    if answer.abstained or not answer.excerpts[page * k : (page + 1) * k]:
         await respond(interaction, "There is nothing more to show for this question.")
         return
-    widened: dict[int, tuple[str, str]] = {}
-    if widen is not None and widen[0] < len(shown):
-        before, after = bot.composer.context(shown[widen[0]], widen[1])
-        widened[widen[0]] = (" ".join(s.text for s in before), " ".join(s.text for s in after))
-    embed = render.excerpts_embed(answer.question, shown, first_number=page * k + 1, widened=widened)
-    view = answer_view(
-        bot,
-        shown,
-        page,
-        has_next=len(answer.excerpts) > (page + 1) * k,
-        radius=widen[1] if widen else 0,
-        widened=widen[0] if widen else -1,
-    )
-    await interaction.response.edit_message(embed=discord.Embed.from_dict(embed), view=view)
+    await interaction.response.edit_message(**message_kwargs(reply_parts(bot, answer, page, widen)))
 
 
 def help_embed() -> dict[str, Any]:
