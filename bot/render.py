@@ -12,12 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.composer import Answer, Excerpt
+from bot.text import fold_space
 
 ABSTAIN_MESSAGE = "The article doesn't say."
 CLOSEST_LABEL = "Closest passages (not an answer):"
 
 # Characters Discord and CommonMark treat as markup, and mentions Discord would resolve.
-_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<@:-])")
+_MARKDOWN_CHARS = r"[\\*_~`|>#\[\]()<@:-]"
+_MARKDOWN = re.compile(f"({_MARKDOWN_CHARS})")
+_ESCAPED = re.compile(rf"\\({_MARKDOWN_CHARS})")
 _BOLD_ON, _BOLD_OFF = "\x1b[1m", "\x1b[0m"
 
 
@@ -138,7 +141,6 @@ DESCRIPTION_MAX = 4096
 FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
-FOOTER_MAX = 2048
 EMBED_TOTAL_MAX = 6000
 LABEL_MAX = 80
 CUSTOM_ID_MAX = 100
@@ -174,12 +176,12 @@ def trim_sentences(markdown: str, limit: int) -> str:
 
 def unescape_markdown(text: str) -> str:
     """The inverse of `escape_markdown`."""
-    return re.sub(r"\\([\\*_~`|>#\[\]()<@:-])", r"\1", text)
+    return _ESCAPED.sub(r"\1", text)
 
 
 def question_title(question: str) -> str:
     """The question, echoed safely as an embed title."""
-    return trim_words(escape_markdown(" ".join(question.split())), TITLE_MAX)
+    return trim_words(escape_markdown(fold_space(question)), TITLE_MAX)
 
 
 def _cite_line(excerpt: Excerpt) -> str:
@@ -194,7 +196,6 @@ def excerpts_embed(
     *,
     first_number: int = 1,
     widened: dict[int, tuple[str, str]] | None = None,
-    footer: str = "",
 ) -> dict[str, Any]:
     """An answer as Discord embed data: cited excerpts, matches in bold, within every limit.
 
@@ -211,8 +212,6 @@ def excerpts_embed(
         blocks.append(f"**{first_number + n}.** {trim_sentences(body, room)}\n— {cite}")
     description = "\n\n".join(blocks)
     embed: dict[str, Any] = {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
-    if footer:
-        embed["footer"] = {"text": trim_words(footer, FOOTER_MAX)}
     return embed
 
 
