@@ -115,12 +115,9 @@ _RUN_TERMS = _RunTerms()
 
 def tokenize(text: str) -> list[str]:
     """The index terms of a sentence or a question."""
-    if text.isascii():  # fast paths, same result: NFKC is the identity on ASCII
-        if "''" not in text:
-            runs = text.encode("ascii").translate(_ASCII_RUNS).split()
-            return [term for term in map(_RUN_TERMS.__getitem__, runs) if term is not None]
-        terms = (_term(word) for word in _WORD.findall(text.lower()))
-        return [term for term in terms if term is not None]
+    if text.isascii() and "''" not in text:  # fast path, same result: NFKC is the identity on ASCII
+        runs = text.encode("ascii").translate(_ASCII_RUNS).split()
+        return [term for term in map(_RUN_TERMS.__getitem__, runs) if term is not None]
     return [span.term for span in term_spans(text)]
 
 
