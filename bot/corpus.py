@@ -153,6 +153,15 @@ def is_boilerplate(paragraph: str) -> bool:
     return len(paragraph.split()) <= _BOILERPLATE_MAX_WORDS and _BOILERPLATE.match(paragraph) is not None
 
 
+def sentence_text(document: Document, start: int, end: int) -> str:
+    """The text a reader sees for the span [start, end) of a document, white space folded.
+
+    The one place that turns a span of the file into shown and indexed text: `Corpus.sentence`
+    shows it, and the index is built from it.
+    """
+    return fold_space(document.text[start:end])
+
+
 def _title_from(name: str) -> str:
     stem = Path(name).stem.replace("_", " ").replace("-", " ").strip()
     return stem[:1].upper() + stem[1:] if stem else name
@@ -351,15 +360,15 @@ class Corpus:
             citation=Citation(doc.name, int(self._para_no[i]), int(self._sent_no[i])),
             start=start,
             end=end,
-            text=fold_space(doc.text[start:end]),
+            text=sentence_text(doc, start, end),
             quoted=bool(self._in_quote[i]),
         )
 
     def texts(self) -> Iterator[str]:
-        """Every sentence's raw text, in id order (for indexing)."""
+        """Every sentence's text as shown, in id order (for indexing)."""
         for i in range(len(self)):
             doc = self.documents[int(self.doc_of[i])]
-            yield doc.text[int(self._start[i]) : int(self._end[i])]
+            yield sentence_text(doc, int(self._start[i]), int(self._end[i]))
 
     def same_paragraph(self, i: int, j: int) -> bool:
         """Whether sentences i and j are both in range and in one paragraph."""
