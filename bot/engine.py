@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -41,13 +41,42 @@ _CODE = (text, segment, corpus_mod, retriever)  # modules whose changes invalida
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class Changes:
+    """How one corpus differs from another: document names added, removed and changed."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def changes(old: Corpus, new: Corpus) -> Changes:
+    """The documents added, removed and changed (by content hash) from `old` to `new`."""
+    before = {d.name: d.content_hash for d in old.documents}
+    after = {d.name: d.content_hash for d in new.documents}
+    return Changes(
+        added=tuple(sorted(after.keys() - before.keys())),
+        removed=tuple(sorted(before.keys() - after.keys())),
+        changed=tuple(sorted(n for n in before.keys() & after.keys() if before[n] != after[n])),
+    )
+
+
 def load(
     settings: Settings,
     corpus_dir: Path | None = None,
     params: Bm25Params | None = None,
     progress: Progress | None = None,
+    previous: Composer | None = None,
 ) -> Composer:
-    """Read the corpus, index it (or take the index from the cache), and return the composer."""
+    """Read the corpus, index it (or take the index from the cache), and return the composer.
+
+    `previous`, the composer of an earlier load of the same folder, lets a reload reuse the work
+    done for files that did not change.
+    """
+    del previous  # reuse comes with the per-file cache
     params = params or Bm25Params()
     folder = corpus_dir or settings.corpus_dir
     report = progress or (lambda stage, done, total: None)
