@@ -255,10 +255,14 @@ def document_paths(folder: Path) -> list[Path]:
         raise CorpusError(f"corpus folder {folder} does not exist")
     if not folder.is_dir():
         raise CorpusError(f"corpus path {folder} is not a folder")
+    # Hidden files and folders are skipped below the corpus folder only: the folder's own path
+    # may well pass through `..` or a dot-folder (`~/.local/share/...`).
     paths = sorted(
         p
         for p in folder.rglob("*")
-        if p.suffix.lower() in SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.parts)
+        if p.suffix.lower() in SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     if not paths:
         raise CorpusError(f"corpus folder {folder} has no .txt or .md documents")

@@ -141,3 +141,9 @@ def test_ask_from_another_working_directory(tmp_path: Path) -> None:
     result = run("ask", "--json", "How old is Kim Ju-ae?", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["excerpts"][0]["citation"] == "¶2.3"
+
+
+def test_corpus_given_with_parent_folder_link() -> None:
+    result = run("ask", "--json", "--corpus", "../corpus", "How old is Kim Ju-ae?", cwd=ROOT / "tests")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["excerpts"][0]["citation"] == "¶2.3"

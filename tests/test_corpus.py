@@ -103,3 +103,16 @@ def test_find_and_paragraph_range(seed_corpus: Path) -> None:
     assert i is not None and str(corpus.sentence(i).citation) == "¶2.3"
     assert [str(corpus.sentence(j).citation) for j in corpus.paragraph_range(i)] == ["¶2.1", "¶2.2", "¶2.3"]
     assert corpus.find("article.txt", 99, 1) is None
+
+
+def test_corpus_path_through_dot_folders_and_parent_links(tmp_path: Path) -> None:
+    # Hidden names count below the corpus folder only, not in the path that leads to it.
+    folder = tmp_path / ".local" / "share" / "corpus"
+    (folder / ".git").mkdir(parents=True)
+    (folder / "sub").mkdir()
+    (folder / "a.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
+    (folder / "sub" / "b.md").write_text("Penguins live in the south.\n", encoding="utf-8")
+    (folder / ".hidden.txt").write_text("Hidden text.\n", encoding="utf-8")
+    (folder / ".git" / "c.txt").write_text("Version control.\n", encoding="utf-8")
+    for path in (folder, folder / "sub" / ".." / ".." / "corpus"):
+        assert [d.name for d in load_corpus(path).documents] == ["a.txt", "sub/b.md"]
