@@ -9,6 +9,7 @@ million sentences stays small; `Corpus.sentence(i)` makes the object a reader ne
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from array import array
 from collections.abc import Iterable, Iterator
@@ -238,6 +239,19 @@ def read_bytes(path: Path, name: str) -> bytes | Problem:
         return Problem(name, f"cannot be read ({exc.strerror or exc})")
 
 
+def read_document(folder: Path, path: Path) -> tuple[str, bytes | Problem]:
+    """A corpus file's name (its path below `folder`) and its bytes, or the problem with it."""
+    name = path.relative_to(folder).as_posix()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python keeps undecodable bytes of file names as lone surrogates, which no text
+        # output (JSON, Discord, the cache key) can carry: show them escaped and skip the file.
+        readable = os.fsencode(name).decode("utf-8", "backslashreplace")
+        return readable, Problem(readable, "has a file name that is not UTF-8; rename the file")
+    return name, read_bytes(path, name)
+
+
 def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     """Decode and parse one file's bytes; a problem with it comes back as a `Problem`."""
     text = decode(name, raw)
@@ -411,8 +425,7 @@ def load_corpus(folder: Path) -> Corpus:
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
     for path in document_paths(folder):
-        name = path.relative_to(folder).as_posix()
-        raw = read_bytes(path, name)
+        name, raw = read_document(folder, path)
         result = raw if isinstance(raw, Problem) else parse_bytes(name, raw)
         if isinstance(result, Problem):
             problems.append(result)

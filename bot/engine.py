@@ -28,7 +28,7 @@ from bot import corpus as corpus_mod
 from bot import retriever, segment, text
 from bot.composer import Composer
 from bot.config import Settings
-from bot.corpus import Corpus, Document, ParsedDocument, Problem, document_paths, parse_bytes, read_bytes
+from bot.corpus import Corpus, Document, ParsedDocument, Problem, document_paths, parse_bytes, read_document
 from bot.retriever import Bm25Params, Index
 from bot.text import tokenize
 
@@ -84,8 +84,7 @@ def load(
     paths = document_paths(folder)
     files: list[tuple[str, bytes | Problem]] = []
     for n, path in enumerate(paths, start=1):
-        name = path.relative_to(folder).as_posix()
-        files.append((name, read_bytes(path, name)))
+        files.append(read_document(folder, path))
         report("reading", n, len(paths))
     key = cache_key(files, params)
     cache = settings.cache_dir / f"index-{key[:32]}" if settings.use_cache else None

@@ -147,3 +147,27 @@ def test_corpus_given_with_parent_folder_link() -> None:
     result = run("ask", "--json", "--corpus", "../corpus", "How old is Kim Ju-ae?", cwd=ROOT / "tests")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["excerpts"][0]["citation"] == "¶2.3"
+
+
+@pytest.mark.parametrize("use_cache", ["false", "true"])
+def test_file_name_not_utf8_is_reported_and_skipped(tmp_path: Path, use_cache: str) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    try:  # a Latin-1 name, as files copied from old archives have: bytes that are not UTF-8
+        (folder / os.fsdecode(b"caf\xe9.txt")).write_text("The cafe serves tea.\n", encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    result = run(
+        "ask",
+        "--json",
+        "--corpus",
+        str(folder),
+        "Where does the walrus live?",
+        USE_CACHE=use_cache,
+        CACHE_DIR=str(tmp_path / "cache"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
+    assert "caf\\xe9.txt" in result.stderr and "not UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,15 @@ def test_corpus_path_through_dot_folders_and_parent_links(tmp_path: Path) -> Non
     (folder / ".git" / "c.txt").write_text("Version control.\n", encoding="utf-8")
     for path in (folder, folder / "sub" / ".." / ".." / "corpus"):
         assert [d.name for d in load_corpus(path).documents] == ["a.txt", "sub/b.md"]
+
+
+def test_file_name_not_utf8_is_a_problem_by_readable_name(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
+    try:
+        (tmp_path / os.fsdecode(b"caf\xe9.txt")).write_text("Tea is served.\n", encoding="utf-8")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    corpus = load_corpus(tmp_path)
+    assert [d.name for d in corpus.documents] == ["good.txt"]
+    assert [p.name for p in corpus.problems] == ["caf\\xe9.txt"]
+    assert "not UTF-8" in corpus.problems[0].reason
