@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     max_excerpt_chars: int = Field(default=500, ge=80, le=1000)
     cache_dir: Path = PROJECT_ROOT / ".cache"
     use_cache: bool = True
+    cache_max_mb: int = Field(default=1024, ge=1)  # the cache's bound; least recently used go first
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

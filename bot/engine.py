@@ -1,40 +1,33 @@
-"""Loading a corpus folder into a ready `Composer`, through an on-disk cache of the index.
+"""Loading a corpus folder into a ready `Composer`, through the on-disk cache (`bot.cache`).
 
-The cache is keyed by a hash of every file's name and bytes, the scoring parameters and the
-code that turns text into sentences and terms, so any change rebuilds it. It holds plain
-NumPy arrays (`.npz`, loaded with `allow_pickle=False`) and JSON: nothing in it can run code.
-A cache that fails any check is rebuilt, never trusted.
+The cache entry of a corpus is keyed by a hash of every file's name and bytes, the scoring
+parameters and the code that turns text into sentences and terms, so any change rebuilds it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
+from bot import cache, retriever, segment, text
 from bot import corpus as corpus_mod
-from bot import retriever, segment, text
+from bot.cache import Cache
 from bot.composer import Composer
 from bot.config import Settings
-from bot.corpus import Corpus, Document, ParsedDocument, Problem, document_paths, parse_bytes, read_document
+from bot.corpus import Corpus, ParsedDocument, Problem, decode, document_paths, parse_bytes, read_document
 from bot.retriever import Bm25Params, Index
 from bot.text import tokenize
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+MIB = 1 << 20
 _CODE = (text, segment, corpus_mod, retriever)  # modules whose changes invalidate the cache
 
 # progress(stage, done, total): told as work advances, for a progress bar or log lines.
@@ -87,12 +80,20 @@ def load(
         files.append(read_document(folder, path))
         report("reading", n, len(paths))
     key = cache_key(files, params)
-    cache = settings.cache_dir / f"index-{key[:32]}" if settings.use_cache else None
-    loaded = _restore(cache, key, files) if cache is not None else None
+    store = Cache(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
+    loaded = None
+    if store is not None:
+        texts = {
+            name: text
+            for name, raw in files
+            if isinstance(raw, bytes) and isinstance(text := decode(name, raw), str)
+        }
+        loaded = cache.load_index(store, key, texts)
     if loaded is None:
         loaded = _build(files, params, report)
-        if cache is not None:
-            _save(cache, key, *loaded)
+        if store is not None:
+            cache.save_index(store, key, *loaded)
+            store.trim(keep=frozenset({store.path("corpus", key)}))
     corpus, index = loaded
     for problem in corpus.problems:
         log.warning("skipped %s", problem)
@@ -114,7 +115,7 @@ def load(
 
 def cache_key(files: list[tuple[str, bytes | Problem]], params: Bm25Params) -> str:
     """A hash of the files, the parameters and the code that reads and indexes them."""
-    digest = hashlib.sha256(f"format {FORMAT} {params}\0".encode())
+    digest = hashlib.sha256(f"format {cache.FORMAT} {params}\0".encode())
     for module in _CODE:
         digest.update(Path(module.__file__ or "").read_bytes())
     for name, raw in files:
@@ -142,105 +143,6 @@ def _build(
     )
     report("indexing", total, total)
     return corpus, index
-
-
-def _save(folder: Path, key: str, corpus: Corpus, index: Index) -> None:
-    """Write the cache atomically (a temporary folder renamed into place); failures only log."""
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
-        arrays: dict[str, Any] = {f"corpus_{k}": v for k, v in corpus.columns().items()}
-        arrays.update(
-            offsets=index.offsets,
-            doc_ids=index.doc_ids,
-            impacts=index.impacts,
-            baseline=index.baseline,
-            idf=index.idf,
-        )
-        np.savez(tmp / "index.npz", **arrays)
-        meta = {
-            "format": FORMAT,
-            "key": key,
-            "npz_sha256": _file_hash(tmp / "index.npz"),
-            "params": asdict(index.params),
-            "n_docs": index.n_docs,
-            "terms": index.terms,
-            "documents": [{k: v for k, v in asdict(d).items() if k != "text"} for d in corpus.documents],
-            "problems": [list(p) for p in corpus.problems],
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-        for old in folder.parent.glob("index-*"):
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        log.warning("could not write the index cache in %s: %s", folder.parent, exc)
-
-
-def _restore(folder: Path, key: str, files: list[tuple[str, bytes | Problem]]) -> tuple[Corpus, Index] | None:
-    """The cached corpus and index, or None when there is none or it fails a check."""
-    if not (folder / "meta.json").exists():
-        return None
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        if meta["format"] != FORMAT or meta["key"] != key:
-            raise ValueError("it was made for other files")
-        if _file_hash(folder / "index.npz") != meta["npz_sha256"]:
-            raise ValueError("its arrays do not match their checksum")
-        texts = {name: corpus_mod.decode(name, raw) for name, raw in files if isinstance(raw, bytes)}
-        documents = []
-        for fields in meta["documents"]:
-            body = texts[fields["name"]]
-            if not isinstance(body, str):
-                raise ValueError(f"{fields['name']} no longer decodes")
-            documents.append(Document(text=body, **fields))
-        with np.load(folder / "index.npz", allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        columns = {name: arrays[f"corpus_{name}"] for name in Corpus.COLUMNS}
-        corpus = Corpus(documents, columns, [Problem(*p) for p in meta["problems"]])
-        index = Index(
-            Bm25Params(**meta["params"]),
-            meta["terms"],
-            arrays["offsets"],
-            arrays["doc_ids"],
-            arrays["impacts"],
-            arrays["baseline"],
-            arrays["idf"],
-            int(meta["n_docs"]),
-        )
-        _check(corpus, index)
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        log.warning("index cache %s is not usable (%s); rebuilding", folder, exc)
-        return None
-    log.info("index loaded from cache %s", folder)
-    return corpus, index
-
-
-def _check(corpus: Corpus, index: Index) -> None:
-    """Shapes and ranges that a sound cache always has."""
-    n_terms = len(index.terms)
-    if index.n_docs != len(corpus) or len(index.offsets) != n_terms + 1 or len(index.idf) != n_terms:
-        raise ValueError("its arrays have the wrong shapes")
-    if (
-        index.offsets[0] != 0
-        or index.offsets[-1] != len(index.doc_ids)
-        or len(index.impacts) != len(index.doc_ids)
-    ):
-        raise ValueError("its postings are inconsistent")
-    if len(index.doc_ids) and (index.doc_ids.min() < 0 or index.doc_ids.max() >= index.n_docs):
-        raise ValueError("its postings point outside the corpus")
-    if np.any(np.diff(index.offsets) < 0) or index.terms != sorted(index.terms):
-        raise ValueError("its term table is out of order")
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def terminal_progress(stream: Any = None) -> Progress:

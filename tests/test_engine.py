@@ -16,6 +16,10 @@ def _settings(tmp_path: Path, corpus: Path) -> Settings:
     return Settings(_env_file=None, corpus_dir=corpus, cache_dir=tmp_path / "cache")  # type: ignore[call-arg]
 
 
+def _entries(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache").glob("v*/corpus/[!.]*"))
+
+
 def _answers(settings: Settings) -> list[object]:
     composer = engine.load(settings)
     return [render.answer_json(composer.answer(q)) for q in ("How old is Kim Ju-ae?", "Who wrote it?")]
@@ -33,15 +37,16 @@ def test_cache_is_written_reused_and_gives_the_same_answers(
 ) -> None:
     settings = _settings(tmp_path, corpus_copy)
     fresh = _answers(settings)
-    folders = list((tmp_path / "cache").glob("index-*"))
+    folders = _entries(tmp_path)
     assert len(folders) == 1
-    assert {p.name for p in folders[0].iterdir()} == {"index.npz", "meta.json"}
-    caplog.set_level("INFO", logger="bot.engine")
+    names = {p.name for p in folders[0].iterdir()}
+    assert "meta.json" in names and all(n.endswith(".npy") for n in names - {"meta.json"})
+    caplog.set_level("INFO", logger="bot.cache")
     assert _answers(settings) == fresh
     assert any("loaded from cache" in r.message for r in caplog.records)
     # The arrays load without pickle: nothing in the cache can run code.
-    with np.load(folders[0] / "index.npz", allow_pickle=False) as npz:
-        assert all(npz[name].dtype != object for name in npz.files)
+    for path in folders[0].glob("*.npy"):
+        assert np.load(path, allow_pickle=False).dtype != object
 
 
 @pytest.mark.parametrize("damage", ["truncate", "meta", "flip"])
@@ -50,16 +55,16 @@ def test_corrupt_cache_is_rebuilt(
 ) -> None:
     settings = _settings(tmp_path, corpus_copy)
     fresh = _answers(settings)
-    folder = next((tmp_path / "cache").glob("index-*"))
+    (folder,) = _entries(tmp_path)
     if damage == "truncate":
-        (folder / "index.npz").write_bytes((folder / "index.npz").read_bytes()[:100])
+        (folder / "impacts.npy").write_bytes((folder / "impacts.npy").read_bytes()[:100])
     elif damage == "meta":
         (folder / "meta.json").write_text("{not json", encoding="utf-8")
     else:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         meta["terms"] = meta["terms"][::-1]
         (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    caplog.set_level("WARNING", logger="bot.engine")
+    caplog.set_level("WARNING", logger="bot.cache")
     assert _answers(settings) == fresh
     assert any("rebuilding" in r.message for r in caplog.records)
 
@@ -67,12 +72,12 @@ def test_corrupt_cache_is_rebuilt(
 def test_changed_corpus_changes_the_key(tmp_path: Path, corpus_copy: Path) -> None:
     settings = _settings(tmp_path, corpus_copy)
     _answers(settings)
-    first = {p.name for p in (tmp_path / "cache").glob("index-*")}
+    first = set(_entries(tmp_path))
     with (corpus_copy / "article.txt").open("a", encoding="utf-8") as fh:
         fh.write("\nKim Ju-ae is now believed to be 13 years old.\n")
     composer = engine.load(settings)
-    second = {p.name for p in (tmp_path / "cache").glob("index-*")}
-    assert first != second and len(second) == 1  # the stale cache is removed
+    second = set(_entries(tmp_path))
+    assert first < second and len(second) == 2  # side by side: the old version may come back
     texts = [e.text for e in composer.answer("How old is Kim Ju-ae?").excerpts]
     assert any("13 years old" in t for t in texts)
 

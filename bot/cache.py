@@ -1,0 +1,287 @@
+"""The on-disk cache in `CACHE_DIR`: its layout, its schema, atomic writes and its bound.
+
+Layout: `CACHE_DIR/v{FORMAT}/{kind}/{key}/`, one folder an entry, holding `meta.json` and one
+plain `.npy` file per array. Arrays are memory-mapped when read (`np.load(mmap_mode="r")`), so
+processes on one machine that read the same entry share its pages; nothing in the cache is
+pickled, so nothing in it can run code. `meta.json` records each array's SHA-256, dtype and
+shape; an entry that fails any check is moved aside and rebuilt, never trusted.
+
+Several processes (the bot's shards, command-line runs) share one cache folder. An entry is
+written into a temporary folder and renamed into place in one step, so a reader sees a whole
+entry or none; when two processes build the same entry, the first rename wins and the other
+drops its copy. Entries are keyed by what they were made from, so different corpora live side
+by side. The cache is bounded: past `max_bytes`, the least recently used entries go (each read
+refreshes its entry's time), and temporary folders left by a killed process are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.corpus import Corpus, Document, Problem
+from bot.retriever import Bm25Params, Index
+
+log = logging.getLogger(__name__)
+
+FORMAT = 2
+META = "meta.json"
+_TMP = ".tmp-"  # an entry being written
+_OLD = ".old-"  # an entry moved aside to be deleted
+_STALE_SECONDS = 3600.0  # a temporary folder this old was left by a process that died
+_TRIM_TO = 0.9  # evict down to this share of the bound, so that the next write does not evict again
+
+Arrays = dict[str, npt.NDArray[Any]]
+
+
+class Entry(NamedTuple):
+    """A cache entry as read: its metadata and its arrays (memory-mapped, read-only)."""
+
+    meta: dict[str, Any]
+    arrays: Arrays
+
+
+class EntryError(ValueError):
+    """An entry whose content fails a check."""
+
+
+class Cache:
+    """A bounded folder of entries shared by concurrent processes."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.base = root / f"v{FORMAT}"
+        self.max_bytes = max_bytes
+
+    def path(self, kind: str, key: str) -> Path:
+        """The folder of an entry."""
+        return self.base / kind / key
+
+    def get(self, kind: str, key: str) -> Entry | None:
+        """The entry, checked, or None when there is none or it fails a check (then it is removed)."""
+        folder = self.path(kind, key)
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            self.discard(folder, f"its {META} cannot be read ({exc})")
+            return None
+        try:
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("key") != key:
+                raise EntryError("it was made for something else")
+            arrays = {name: _load_array(folder, name, spec) for name, spec in meta["arrays"].items()}
+        except FileNotFoundError as exc:
+            if (folder / META).exists():  # else another process moved it aside since: a plain miss
+                self.discard(folder, f"{Path(exc.filename or '').name} is missing")
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.discard(folder, str(exc))
+            return None
+        _touch(folder / META)
+        return Entry(meta, arrays)
+
+    def put(
+        self, kind: str, key: str, meta: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+    ) -> bool:
+        """Write an entry atomically; False (and a warning) when the cache cannot be written."""
+        final = self.path(kind, key)
+        tmp: Path | None = None
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=_TMP, dir=final.parent))
+            specs = {}
+            for name, array in arrays.items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+                specs[name] = {
+                    "sha256": _file_sha256(tmp / f"{name}.npy"),
+                    "dtype": array.dtype.str,
+                    "shape": list(array.shape),
+                }
+            document = {**meta, "format": FORMAT, "key": key, "arrays": specs}
+            (tmp / META).write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+            try:
+                tmp.rename(final)
+            except OSError:
+                if not (final / META).exists():
+                    raise
+                # Another process published the same entry first: theirs is as good as ours.
+                shutil.rmtree(tmp, ignore_errors=True)
+            return True
+        except OSError as exc:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            log.warning("could not write to the cache in %s: %s", self.root, exc)
+            return False
+
+    def trim(self, keep: frozenset[Path] = frozenset()) -> None:
+        """Remove dead temporary folders, then least recently used entries past the bound."""
+        entries: list[tuple[float, int, Path]] = []
+        now = time.time()
+        for version in _subfolders(self.root, "v"):  # other versions' entries age out as well
+            for kind in _subfolders(version):
+                for folder in _subfolders(kind):
+                    if folder.name.startswith(_OLD) or (
+                        folder.name.startswith(_TMP) and now - _mtime(folder) > _STALE_SECONDS
+                    ):
+                        shutil.rmtree(folder, ignore_errors=True)
+                    elif not folder.name.startswith(_TMP):
+                        entries.append((_mtime(folder / META), _folder_size(folder), folder))
+        for legacy in _subfolders(self.root, "index-"):  # the single-entry layout of format 1
+            if (legacy / "index.npz").exists():
+                shutil.rmtree(legacy, ignore_errors=True)
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return
+        for _, size, folder in sorted(entries):
+            if total <= self.max_bytes * _TRIM_TO:
+                break
+            if folder in keep:
+                continue
+            if _remove(folder):
+                total -= size
+                log.info("cache: evicted %s (%d bytes)", folder.name, size)
+
+    def discard(self, folder: Path, reason: str) -> None:
+        """Warn that an entry fails a check, and remove it."""
+        log.warning("cache entry %s is not usable (%s); rebuilding", folder, reason)
+        _remove(folder)
+
+
+def _load_array(folder: Path, name: str, spec: Mapping[str, Any]) -> npt.NDArray[Any]:
+    path = folder / f"{name}.npy"
+    if _file_sha256(path) != spec["sha256"]:
+        raise EntryError(f"{name}.npy does not match its checksum")
+    array: npt.NDArray[Any] = np.load(path, mmap_mode="r", allow_pickle=False)
+    if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
+        raise EntryError(f"{name}.npy has the wrong dtype or shape")
+    return array
+
+
+def _remove(folder: Path) -> bool:
+    """Move an entry aside in one step (readers see it or nothing), then delete it."""
+    aside = folder.with_name(f"{_OLD}{folder.name}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        folder.rename(aside)
+    except OSError:
+        return False  # gone already: another process removed it
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
+def _subfolders(folder: Path, prefix: str = "") -> list[Path]:
+    try:
+        with os.scandir(folder) as it:
+            return [Path(e.path) for e in it if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _folder_size(folder: Path) -> int:
+    try:
+        with os.scandir(folder) as it:
+            return sum(e.stat(follow_symlinks=False).st_size for e in it if e.is_file(follow_symlinks=False))
+    except OSError:
+        return 0
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry as just used (least recently used entries are evicted first)."""
+    with contextlib.suppress(OSError):  # a read-only cache still serves reads
+        os.utime(path)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- the schema
+
+
+def save_index(cache: Cache, key: str, corpus: Corpus, index: Index) -> None:
+    """Cache a whole corpus's sentence table and index under `key`."""
+    arrays: Arrays = {f"corpus_{name}": column for name, column in corpus.columns().items()}
+    arrays.update(
+        offsets=index.offsets,
+        doc_ids=index.doc_ids,
+        impacts=index.impacts,
+        baseline=index.baseline,
+        idf=index.idf,
+    )
+    meta = {
+        "params": asdict(index.params),
+        "n_docs": index.n_docs,
+        "terms": index.terms,
+        "documents": [{k: v for k, v in asdict(d).items() if k != "text"} for d in corpus.documents],
+        "problems": [list(p) for p in corpus.problems],
+    }
+    cache.put("corpus", key, meta, arrays)
+
+
+def load_index(cache: Cache, key: str, texts: Mapping[str, str]) -> tuple[Corpus, Index] | None:
+    """The cached corpus and index for `key` (documents' text from `texts`, by name), or None."""
+    entry = cache.get("corpus", key)
+    if entry is None:
+        return None
+    meta, arrays = entry
+    try:
+        documents = [Document(text=texts[fields["name"]], **fields) for fields in meta["documents"]]
+        columns = {name: arrays[f"corpus_{name}"] for name in Corpus.COLUMNS}
+        corpus = Corpus(documents, columns, [Problem(*p) for p in meta["problems"]])
+        index = Index(
+            Bm25Params(**meta["params"]),
+            meta["terms"],
+            arrays["offsets"],
+            arrays["doc_ids"],
+            arrays["impacts"],
+            arrays["baseline"],
+            arrays["idf"],
+            int(meta["n_docs"]),
+        )
+        _check(corpus, index)
+    except (ValueError, KeyError, TypeError) as exc:
+        cache.discard(cache.path("corpus", key), str(exc))
+        return None
+    log.info("index loaded from cache %s", cache.path("corpus", key))
+    return corpus, index
+
+
+def _check(corpus: Corpus, index: Index) -> None:
+    """Shapes and ranges that a sound entry always has."""
+    n_terms = len(index.terms)
+    if index.n_docs != len(corpus) or len(index.offsets) != n_terms + 1 or len(index.idf) != n_terms:
+        raise EntryError("its arrays have the wrong shapes")
+    if (
+        index.offsets[0] != 0
+        or index.offsets[-1] != len(index.doc_ids)
+        or len(index.impacts) != len(index.doc_ids)
+    ):
+        raise EntryError("its postings are inconsistent")
+    if len(index.doc_ids) and (index.doc_ids.min() < 0 or index.doc_ids.max() >= index.n_docs):
+        raise EntryError("its postings point outside the corpus")
+    if np.any(np.diff(index.offsets) < 0) or index.terms != sorted(index.terms):
+        raise EntryError("its term table is out of order")
