@@ -7,9 +7,10 @@ words, so `Jong-un` and `Jong Un` give the same terms.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -113,12 +114,40 @@ class _RunTerms(dict[bytes, str | None]):
 _RUN_TERMS = _RunTerms()
 
 
+# Typographic marks of news text mapped to ASCII that splits words alike: the apostrophes
+# `_WORD` joins words with become "'", and marks that never stand inside a word become spaces.
+# The same length, so spans stay put; a sentence that is ASCII afterwards takes the fast path.
+_TYPOGRAPHIC = str.maketrans({**dict.fromkeys("’ʼ‘", "'"), **dict.fromkeys("“”„«»‹›—–‒―…•·\u00a0", " ")})
+
+
 def tokenize(text: str) -> list[str]:
     """The index terms of a sentence or a question."""
+    if not text.isascii() and (plain := text.translate(_TYPOGRAPHIC)).isascii():
+        text = plain  # curly quotes and dashes: news text is full of them
     if text.isascii() and "''" not in text:  # fast path, same result: NFKC is the identity on ASCII
         runs = text.encode("ascii").translate(_ASCII_RUNS).split()
-        return [term for term in map(_RUN_TERMS.__getitem__, runs) if term is not None]
+        return list(filter(None, map(_RUN_TERMS.__getitem__, runs)))  # a term is never ""
     return [span.term for span in term_spans(text)]
+
+
+# For `tokenize_many`: "\n", which no sentence holds, becomes byte 1, which no text byte
+# becomes; its run stands for the end of a sentence.
+_MANY_RUNS = bytes(1 if c == 10 else b for c, b in enumerate(_ASCII_RUNS))
+_END_RUN = b"\x01"
+
+
+def tokenize_many(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The terms of many sentences end to end, and each sentence's number of terms: what
+    `tokenize` gives one by one, with the per-sentence work done in C loops over them all."""
+    prepared = [t if t.isascii() else t.translate(_TYPOGRAPHIC) for t in texts]
+    joined = "\n".join(prepared)
+    if not (joined.isascii() and "''" not in joined and joined.count("\n") == len(texts) - 1):
+        lists = [tokenize(t) for t in texts]
+        return list(itertools.chain.from_iterable(lists)), list(map(len, lists))
+    runs = joined.encode("ascii").translate(_MANY_RUNS).replace(_END_RUN, b" \x01 ").split()
+    _RUN_TERMS[_END_RUN] = "\x01"  # a term is never "\x01" (nor has a space)
+    kept = " ".join(filter(None, map(_RUN_TERMS.__getitem__, runs)))
+    return kept.replace("\x01", " ").split(), list(map(len, map(str.split, kept.split("\x01"))))
 
 
 def words(text: str) -> Iterator[str]:
@@ -127,9 +156,7 @@ def words(text: str) -> Iterator[str]:
         yield from _WORD.findall(_normalise(match.group()))
 
 
-_SPACE = re.compile(r"\s+")
-
-
 def fold_space(text: str) -> str:
     """Runs of white space folded to one space, ends trimmed."""
-    return _SPACE.sub(" ", text).strip()
+    # str.split() splits on exactly what `\s` matches (str.isspace), four times faster than re.sub.
+    return " ".join(text.split())

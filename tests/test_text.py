@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import fold_space, term_spans, tokenize
+from bot.text import fold_space, term_spans, tokenize, tokenize_many
 
 
 @pytest.mark.parametrize(
@@ -55,3 +57,30 @@ def test_ascii_fast_path_agrees_with_term_spans(text: str) -> None:
     ascii_only = text.encode("ascii", "ignore").decode()
     assert tokenize(ascii_only) == [s.term for s in term_spans(ascii_only)]
     assert tokenize(text) == [s.term for s in term_spans(text)]
+
+
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+    | st.text(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000ab", max_size=30)
+)
+def test_fold_space_folds_what_the_pattern_does(text: str) -> None:
+    # Every kind of white space counts, as in the regular expression `\s+` it replaced.
+    assert fold_space(text) == re.sub(r"\s+", " ", text).strip()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcXYZ019 '’ʼ‘“”„«»‹›—–‒―…•·\u00a0_-.,\n\téüß½ﬁＫ", max_size=50))
+def test_tokenize_fast_paths_give_the_terms_of_term_spans(text: str) -> None:
+    # tokenize's shortcuts (ASCII, typographic marks mapped to ASCII) change nothing.
+    assert tokenize(text) == [span.term for span in term_spans(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abcXYZ019 '’‘“”—…\u00a0_-.,\x01éü½ﬁ", max_size=30), max_size=6)
+    | st.lists(st.text(alphabet="abcXYZ019 '’‘“”—…_-.,", max_size=30), max_size=6)
+)
+def test_tokenize_many_equals_tokenize_one_by_one(texts: list[str]) -> None:
+    terms, lengths = tokenize_many(texts)
+    assert lengths == [len(tokenize(t)) for t in texts]
+    assert terms == [term for t in texts for term in tokenize(t)]
