@@ -2,4 +2,5 @@ import sys
 
 from bot.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the guard lets process-pool workers import this module safely
+    sys.exit(main())

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -222,34 +222,55 @@ def _file_sha256(path: Path) -> str:
 # ----------------------------------------------------------------------------- the schema
 
 
-def save_index(cache: Cache, key: str, corpus: Corpus, index: Index) -> None:
-    """Cache a whole corpus's sentence table and index under `key`."""
+class TermTable(NamedTuple):
+    """What a corpus's index is rebuilt from: each document's file key, and each sentence's
+    terms as ids into the index's terms, end to end, with each sentence's number of terms."""
+
+    keys: tuple[str, ...]
+    tokens: npt.NDArray[np.int32]
+    lengths: npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A corpus as cached. Its documents' text is empty: it comes from the files themselves."""
+
+    corpus: Corpus
+    index: Index
+    table: TermTable
+
+
+_INDEX_ARRAYS = ("offsets", "doc_ids", "impacts", "baseline", "idf")
+
+
+def save_corpus(cache: Cache, key: str, corpus: Corpus, index: Index, table: TermTable) -> bool:
+    """Cache a whole corpus under `key`: its sentence table, its index and its term table."""
     arrays: Arrays = {f"corpus_{name}": column for name, column in corpus.columns().items()}
-    arrays.update(
-        offsets=index.offsets,
-        doc_ids=index.doc_ids,
-        impacts=index.impacts,
-        baseline=index.baseline,
-        idf=index.idf,
-    )
+    arrays.update({name: getattr(index, name) for name in _INDEX_ARRAYS})
+    arrays.update(tokens=table.tokens, lengths=table.lengths)
+    documents = [
+        {**{k: v for k, v in asdict(d).items() if k != "text"}, "key": file_key}
+        for d, file_key in zip(corpus.documents, table.keys, strict=True)
+    ]
     meta = {
         "params": asdict(index.params),
         "n_docs": index.n_docs,
         "terms": index.terms,
-        "documents": [{k: v for k, v in asdict(d).items() if k != "text"} for d in corpus.documents],
+        "documents": documents,
         "problems": [list(p) for p in corpus.problems],
     }
-    cache.put("corpus", key, meta, arrays)
+    return cache.put("corpus", key, meta, arrays)
 
 
-def load_index(cache: Cache, key: str, texts: Mapping[str, str]) -> tuple[Corpus, Index] | None:
-    """The cached corpus and index for `key` (documents' text from `texts`, by name), or None."""
+def load_corpus(cache: Cache, key: str) -> Stored | None:
+    """The corpus cached under `key`, checked, or None."""
     entry = cache.get("corpus", key)
     if entry is None:
         return None
     meta, arrays = entry
     try:
-        documents = [Document(text=texts[fields["name"]], **fields) for fields in meta["documents"]]
+        keys = tuple(str(fields.pop("key")) for fields in meta["documents"])
+        documents = [Document(text="", **fields) for fields in meta["documents"]]
         columns = {name: arrays[f"corpus_{name}"] for name in Corpus.COLUMNS}
         corpus = Corpus(documents, columns, [Problem(*p) for p in meta["problems"]])
         index = Index(
@@ -262,15 +283,21 @@ def load_index(cache: Cache, key: str, texts: Mapping[str, str]) -> tuple[Corpus
             arrays["idf"],
             int(meta["n_docs"]),
         )
-        _check(corpus, index)
+        table = TermTable(keys, arrays["tokens"], arrays["lengths"])
+        _check(corpus, index, table)
     except (ValueError, KeyError, TypeError) as exc:
         cache.discard(cache.path("corpus", key), str(exc))
         return None
-    log.info("index loaded from cache %s", cache.path("corpus", key))
-    return corpus, index
+    return Stored(corpus, index, table)
 
 
-def _check(corpus: Corpus, index: Index) -> None:
+def recent_corpora(cache: Cache, prefix: str) -> list[str]:
+    """Keys of the cached corpora whose key starts with `prefix`, most recently used first."""
+    folders = [f for f in _subfolders(cache.base / "corpus", prefix) if not f.name.startswith((_TMP, _OLD))]
+    return [f.name for f in sorted(folders, key=lambda f: _mtime(f / META), reverse=True)]
+
+
+def _check(corpus: Corpus, index: Index, table: TermTable) -> None:
     """Shapes and ranges that a sound entry always has."""
     n_terms = len(index.terms)
     if index.n_docs != len(corpus) or len(index.offsets) != n_terms + 1 or len(index.idf) != n_terms:
@@ -285,3 +312,9 @@ def _check(corpus: Corpus, index: Index) -> None:
         raise EntryError("its postings point outside the corpus")
     if np.any(np.diff(index.offsets) < 0) or index.terms != sorted(index.terms):
         raise EntryError("its term table is out of order")
+    if len(table.keys) != len(corpus.documents) or len(table.lengths) != len(corpus):
+        raise EntryError("its term table does not match its documents")
+    if int(table.lengths.sum()) != len(table.tokens) or (
+        len(table.tokens) and (table.tokens.min() < 0 or table.tokens.max() >= n_terms)
+    ):
+        raise EntryError("its sentence terms are inconsistent")

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from array import array
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -100,19 +99,6 @@ class Sentence:
     quoted: bool  # all quotation, no attribution: belongs with the sentence before it
 
 
-@dataclass
-class _SentenceTable:
-    """Column store of sentence positions; int32 everywhere keeps a million sentences small."""
-
-    doc: array[int] = field(default_factory=lambda: array("i"))
-    paragraph: array[int] = field(default_factory=lambda: array("i"))  # global paragraph id
-    para_no: array[int] = field(default_factory=lambda: array("i"))
-    sent_no: array[int] = field(default_factory=lambda: array("i"))
-    start: array[int] = field(default_factory=lambda: array("q"))
-    end: array[int] = field(default_factory=lambda: array("q"))
-    in_quote: array[int] = field(default_factory=lambda: array("b"))
-
-
 @dataclass(frozen=True)
 class ParsedDocument:
     """A document and its sentences' spans, before it joins a corpus."""
@@ -120,6 +106,15 @@ class ParsedDocument:
     document: Document
     # (paragraph number, sentence number, start, end, an unattributed quotation)
     sentences: list[tuple[int, int, int, int, bool]]
+
+
+# The fields of a row of `ParsedDocument.sentences`, in order.
+ROW_FIELDS = ("para_no", "sent_no", "start", "end", "in_quote")
+
+
+def sentence_rows(parsed: ParsedDocument) -> npt.NDArray[np.int64]:
+    """A parsed document's sentences as an int64 array, one row each (the form the cache keeps)."""
+    return np.array(parsed.sentences, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
 
 
 class Problem(NamedTuple):
@@ -239,9 +234,8 @@ def read_bytes(path: Path, name: str) -> bytes | Problem:
         return Problem(name, f"cannot be read ({exc.strerror or exc})")
 
 
-def read_document(folder: Path, path: Path) -> tuple[str, bytes | Problem]:
-    """A corpus file's name (its path below `folder`) and its bytes, or the problem with it."""
-    name = path.relative_to(folder).as_posix()
+def read_document(name: str, path: Path) -> tuple[str, bytes | Problem]:
+    """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -263,24 +257,37 @@ def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     return parsed
 
 
-def document_paths(folder: Path) -> list[Path]:
-    """The corpus files under `folder`, sorted; raises CorpusError if there is no usable folder."""
+def document_files(folder: Path) -> list[tuple[str, Path]]:
+    """The corpus files under `folder` as (name, path), the name being the path below `folder`
+    with `/` between folders; sorted. Raises CorpusError if there is no usable folder."""
     if not folder.exists():
         raise CorpusError(f"corpus folder {folder} does not exist")
     if not folder.is_dir():
         raise CorpusError(f"corpus path {folder} is not a folder")
-    # Hidden files and folders are skipped below the corpus folder only: the folder's own path
-    # may well pass through `..` or a dot-folder (`~/.local/share/...`).
-    paths = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in SUFFIXES
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    if not paths:
+    found: list[tuple[tuple[str, ...], Path]] = []
+
+    def walk(directory: str, parts: tuple[str, ...]) -> None:
+        # os.scandir, not Path.rglob: at 10,000 files pathlib's objects cost seconds.
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError:
+            return  # a folder that cannot be listed is skipped, as rglob skips it
+        for entry in listed:
+            # Hidden files and folders are skipped below the corpus folder only: the folder's
+            # own path may well pass through `..` or a dot-folder (`~/.local/share/...`).
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):  # as rglob: links to folders are not followed
+                walk(entry.path, (*parts, entry.name))
+            elif entry.name.lower().endswith(SUFFIXES) and entry.is_file():
+                found.append(((*parts, entry.name), Path(entry.path)))
+
+    walk(os.fspath(folder), ())
+    if not found:
         raise CorpusError(f"corpus folder {folder} has no .txt or .md documents")
-    return paths
+    found.sort(key=lambda item: item[0])  # by path components, as paths sort
+    return [("/".join(parts), path) for parts, path in found]
 
 
 class Corpus:
@@ -291,7 +298,7 @@ class Corpus:
     def __init__(
         self,
         documents: list[Document],
-        columns: dict[str, npt.NDArray[np.int64] | npt.NDArray[np.int32] | npt.NDArray[np.int8]],
+        columns: Mapping[str, npt.NDArray[Any]],
         problems: Iterable[Problem] = (),
     ) -> None:
         self.documents = documents
@@ -314,33 +321,37 @@ class Corpus:
     @classmethod
     def from_parsed(cls, parsed: Iterable[ParsedDocument], problems: Iterable[Problem] = ()) -> Corpus:
         """A corpus of parsed documents, in order."""
-        documents: list[Document] = []
-        table = _SentenceTable()
-        paragraph_base = 0
-        for item in parsed:
-            doc_index = len(documents)
-            documents.append(item.document)
-            last_para = 0
-            for para_no, sent_no, start, end, in_quote in item.sentences:
-                table.doc.append(doc_index)
-                table.paragraph.append(paragraph_base + para_no)
-                table.para_no.append(para_no)
-                table.sent_no.append(sent_no)
-                table.start.append(start)
-                table.end.append(end)
-                table.in_quote.append(in_quote)
-                last_para = para_no
-            paragraph_base += last_para + 1
-        columns = {
-            "doc": np.frombuffer(table.doc, dtype=np.int32),
-            "paragraph": np.frombuffer(table.paragraph, dtype=np.int32),
-            "para_no": np.frombuffer(table.para_no, dtype=np.int32),
-            "sent_no": np.frombuffer(table.sent_no, dtype=np.int32),
-            "start": np.frombuffer(table.start, dtype=np.int64),
-            "end": np.frombuffer(table.end, dtype=np.int64),
-            "in_quote": np.frombuffer(table.in_quote, dtype=np.int8),
+        items = list(parsed)
+        return cls.from_rows([p.document for p in items], [sentence_rows(p) for p in items], problems)
+
+    @classmethod
+    def from_rows(
+        cls,
+        documents: list[Document],
+        rows: Sequence[npt.NDArray[np.int64]],
+        problems: Iterable[Problem] = (),
+    ) -> Corpus:
+        """A corpus of documents and each one's `sentence_rows`, in order."""
+        counts = np.array([len(r) for r in rows], dtype=np.int64)
+        table = np.concatenate(rows) if rows else np.empty((0, len(ROW_FIELDS)), dtype=np.int64)
+        column = {name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(ROW_FIELDS)}
+        doc = np.repeat(np.arange(len(documents), dtype=np.int32), counts)
+        # Paragraph ids run on from one document to the next, one apart, so no two documents
+        # share one: a document's base is the sum, over those before it, of their last number + 1.
+        last = np.zeros(len(rows), dtype=np.int64)
+        ends = np.cumsum(counts)
+        last[counts > 0] = column["para_no"][ends[counts > 0] - 1]
+        base = np.concatenate(([0], np.cumsum(last + 1)[:-1])).astype(np.int64)
+        columns: dict[str, npt.NDArray[Any]] = {
+            "doc": doc,
+            "paragraph": (base[doc] + column["para_no"]).astype(np.int32),
+            "para_no": column["para_no"].astype(np.int32),
+            "sent_no": column["sent_no"].astype(np.int32),
+            "start": column["start"],
+            "end": column["end"],
+            "in_quote": column["in_quote"].astype(np.int8),
         }
-        return cls(documents, columns, problems)  # type: ignore[arg-type]
+        return cls(documents, columns, problems)
 
     def columns(self) -> dict[str, npt.NDArray[np.generic]]:
         """The sentence table as named arrays (for the on-disk cache)."""
@@ -424,8 +435,8 @@ def load_corpus(folder: Path) -> Corpus:
     """Load every document under `folder`; bad ones are reported in `Corpus.problems`."""
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
-    for path in document_paths(folder):
-        name, raw = read_document(folder, path)
+    for file_name, path in document_files(folder):
+        name, raw = read_document(file_name, path)
         result = raw if isinstance(raw, Problem) else parse_bytes(name, raw)
         if isinstance(result, Problem):
             problems.append(result)

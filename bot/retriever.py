@@ -123,13 +123,28 @@ class Index:
         progress: Callable[[int], None] | None = None,
     ) -> Index:
         """Index tokenised sentences, streamed; `progress(n)` is told every 50,000 sentences."""
-        params = params or Bm25Params()
         by_id, flat, doc_len = _term_ids(token_lists, progress)
-        n_docs, n_terms = len(doc_len), len(by_id)
+        return cls.from_ids(by_id, flat, doc_len, params)
+
+    @classmethod
+    def from_ids(
+        cls, vocabulary: Sequence[str], flat: I32, doc_len: I32, params: Bm25Params | None = None
+    ) -> Index:
+        """Index sentences given as term ids: every sentence's ids into `vocabulary`, end to end,
+        and each sentence's length. Terms no sentence uses are left out.
+
+        The IDF table is keyed in vocabulary order, as rank-bm25 keys it in order of first use;
+        only Okapi's mean IDF (a sum) depends on that order, and only within rounding.
+        """
+        params = params or Bm25Params()
+        n_docs = len(doc_len)
+        used = np.flatnonzero(np.bincount(flat, minlength=len(vocabulary)))
+        by_id = [vocabulary[i] for i in used.tolist()]
+        n_terms = len(by_id)
         # Terms renumbered in sorted order, so that postings come out sorted by term.
         order = sorted(range(n_terms), key=by_id.__getitem__)
-        rank = np.empty(n_terms, dtype=np.int64)
-        rank[order] = np.arange(n_terms, dtype=np.int64)
+        rank = np.zeros(len(vocabulary), dtype=np.int64)
+        rank[used[order]] = np.arange(n_terms, dtype=np.int64)
         terms = [by_id[i] for i in order]
         del order
         # One int64 key per token, (term << 32) | sentence, sorted in place: a term's postings
@@ -154,8 +169,8 @@ class Index:
         del repeats
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(doc_freq, out=offsets[1:])
-        # Document frequencies keyed in order of first appearance, as rank-bm25 counts them.
-        idf_map = rank_bm25_idf(params, n_docs, dict(zip(by_id, doc_freq[rank].tolist(), strict=True)))
+        # Document frequencies keyed in vocabulary order (first use, as rank-bm25 counts them).
+        idf_map = rank_bm25_idf(params, n_docs, dict(zip(by_id, doc_freq[rank[used]].tolist(), strict=True)))
         idf = np.array([idf_map[t] for t in terms], dtype=np.float64)
         avgdl = float(doc_len.sum()) / n_docs if n_docs else 1.0
         doc_norm = 1 - params.b + params.b * doc_len.astype(np.float64) / (avgdl or 1.0)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import CorpusError, is_boilerplate, load_corpus, parse_document
+from bot.corpus import Corpus, CorpusError, is_boilerplate, load_corpus, parse_document
 from tests.conftest import SEED
 
 
@@ -129,3 +129,20 @@ def test_file_name_not_utf8_is_a_problem_by_readable_name(tmp_path: Path) -> Non
     assert [d.name for d in corpus.documents] == ["good.txt"]
     assert [p.name for p in corpus.problems] == ["caf\\xe9.txt"]
     assert "not UTF-8" in corpus.problems[0].reason
+
+
+def test_paragraph_ids_run_on_across_documents() -> None:
+    first = parse_document("a.txt", "One. Two.\n\nThree.\n")
+    second = parse_document("b.txt", "Four.\n\nFive. Six.\n")
+    corpus = Corpus.from_parsed([first, second])
+    assert corpus.doc_of.tolist() == [0, 0, 0, 1, 1, 1]
+    assert corpus.paragraph_of.tolist() == [1, 1, 2, 4, 5, 5]  # one apart: b's ¶1 is not a's ¶2
+    assert not corpus.same_paragraph(2, 3)
+    assert [str(corpus.sentence(i).citation) for i in range(6)] == [
+        "¶1.1",
+        "¶1.2",
+        "¶2.1",
+        "¶1.1",
+        "¶2.1",
+        "¶2.2",
+    ]

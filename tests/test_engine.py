@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot import engine, render
+from bot.composer import Composer
 from bot.config import Settings
-from tests.conftest import CORPUS
+from bot.corpus import decode
+from tests.conftest import CORPUS, ROOT
 
 
 def _settings(tmp_path: Path, corpus: Path) -> Settings:
@@ -41,7 +47,7 @@ def test_cache_is_written_reused_and_gives_the_same_answers(
     assert len(folders) == 1
     names = {p.name for p in folders[0].iterdir()}
     assert "meta.json" in names and all(n.endswith(".npy") for n in names - {"meta.json"})
-    caplog.set_level("INFO", logger="bot.cache")
+    caplog.set_level("INFO", logger="bot.engine")
     assert _answers(settings) == fresh
     assert any("loaded from cache" in r.message for r in caplog.records)
     # The arrays load without pickle: nothing in the cache can run code.
@@ -88,3 +94,123 @@ def test_progress_is_reported(tmp_path: Path, corpus_copy: Path) -> None:
     stages = {s for s, _, _ in seen}
     assert {"reading", "splitting", "indexing"} <= stages
     assert all(done <= total for _, done, total in seen)
+
+
+def _many_files(folder: Path, count: int = 40) -> Path:
+    """A corpus of `count` articles made of the seed article's paragraphs, and two broken files."""
+    paragraphs = [p for p in (CORPUS / "article.txt").read_text(encoding="utf-8").split("\n") if len(p) > 80]
+    rng = random.Random(7)
+    (folder / "sub").mkdir(parents=True)
+    for i in range(count):
+        body = "\n\n".join(rng.sample(paragraphs, 6))
+        (folder / ("sub" if i % 3 else "") / f"story{i:03d}.md").write_text(
+            f"# Story {i}\n\n{body}\n", encoding="utf-8"
+        )
+    (folder / "headings.md").write_text("# Only a heading\n", encoding="utf-8")
+    (folder / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me.".encode("latin-1"))
+    return folder
+
+
+def _assert_same(a: Composer, b: Composer) -> None:
+    assert a.corpus.documents == b.corpus.documents
+    assert a.corpus.problems == b.corpus.problems
+    for name, column in a.corpus.columns().items():
+        np.testing.assert_array_equal(column, b.corpus.columns()[name], err_msg=name)
+    assert a.index.terms == b.index.terms
+    for name in ("offsets", "doc_ids", "impacts", "baseline", "idf"):
+        np.testing.assert_array_equal(getattr(a.index, name), getattr(b.index, name), err_msg=name)
+
+
+def _uncached(folder: Path) -> Composer:
+    return engine.load(Settings(_env_file=None, corpus_dir=folder, use_cache=False))  # type: ignore[call-arg]
+
+
+def test_process_pool_builds_what_one_process_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _many_files(tmp_path / "c")
+    alone = _uncached(folder)
+    monkeypatch.setattr(engine, "POOL_MIN_BYTES", 0)  # real worker processes, even for a small corpus
+    monkeypatch.setattr(engine, "_MIN_CHUNK_BYTES", 1)
+    monkeypatch.setattr(engine, "_usable_cores", lambda: 3)
+    caplog.set_level("WARNING")
+    workers: list[int] = []  # how many worker processes run as the work advances
+    settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False)  # type: ignore[call-arg]
+    pooled = engine.load(settings, progress=lambda *_: workers.append(len(multiprocessing.active_children())))
+    assert max(workers) == 2
+    _assert_same(pooled, alone)
+    assert [p.name for p in pooled.corpus.problems] == ["headings.md", "latin1.txt"]
+    assert not [r for r in caplog.records if "pool" in r.message]  # the pool did the work, no fallback
+
+
+def test_reload_reuses_unchanged_files_and_builds_what_a_fresh_load_builds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _many_files(tmp_path / "c")
+    settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False)  # type: ignore[call-arg]
+    first = engine.load(settings)
+    (folder / "story000.md").write_text("# Changed\n\nThe walrus lives on the ice floe.\n", encoding="utf-8")
+    (folder / "sub" / "story001.md").unlink()
+    (folder / "added.txt").write_text("Penguins live in the south. They swim.\n", encoding="utf-8")
+    caplog.set_level("INFO", logger="bot.engine")
+    second = engine.load(settings, previous=first)
+    assert "reused 38 of 42 documents" in caplog.text  # not the changed, the added or the broken ones
+    _assert_same(second, _uncached(folder))
+    assert engine.changes(first.corpus, second.corpus) == engine.Changes(
+        added=("added.txt",), removed=("sub/story001.md",), changed=("story000.md",)
+    )
+    assert second.answer("Where does the walrus live?").excerpts[0].document.name == "story000.md"
+    # A reload of a reload works the same way.
+    (folder / "added.txt").write_text("Penguins live in the far south.\n", encoding="utf-8")
+    _assert_same(engine.load(settings, previous=second), _uncached(folder))
+
+
+def test_a_new_process_reuses_the_cached_corpus_of_the_folder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _many_files(tmp_path / "c")
+    settings = _settings(tmp_path, folder)
+    engine.load(settings)
+    with (folder / "story000.md").open("a", encoding="utf-8") as fh:
+        fh.write("\nThe walrus lives on the ice floe.\n")
+    caplog.set_level("INFO", logger="bot.engine")
+    changed = engine.load(settings)  # no `previous`: as `python -m bot ask` after an edit
+    assert "reused 39 of 42 documents" in caplog.text
+    _assert_same(changed, _uncached(folder))
+    assert len(_entries(tmp_path)) == 2
+    caplog.clear()
+    warm = engine.load(settings)
+    assert "index loaded from cache" in caplog.text
+    _assert_same(warm, changed)
+    assert isinstance(warm.index.impacts, np.memmap)  # memory-mapped: processes share the pages
+
+
+def test_document_text_is_the_decoded_file(tmp_path: Path) -> None:
+    # Cached documents get their text from the files again: it must be what parsing keeps.
+    folder = _many_files(tmp_path / "c", count=3)
+    (folder / "crlf.txt").write_bytes("\ufeffOne line.\r\nTwo lines, café.\r\n".encode())
+    for document in _uncached(folder).corpus.documents:
+        assert document.text == decode(document.name, (folder / document.name).read_bytes())
+
+
+def test_a_script_without_a_main_guard_still_loads(tmp_path: Path) -> None:
+    # Spawned workers import the main script again; unguarded, they fail, and the parent parses alone.
+    folder = _many_files(tmp_path / "c", count=6)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from bot import engine\n"
+        "from bot.config import Settings\n"
+        "engine.POOL_MIN_BYTES = 0\n"
+        "engine._MIN_CHUNK_BYTES = 1\n"
+        "engine._usable_cores = lambda: 2\n"
+        f"settings = Settings(_env_file=None, corpus_dir=Path({str(folder)!r}), use_cache=False)\n"
+        "print(len(engine.load(settings).corpus.documents), 'documents')\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "6 documents"
+    assert "the process pool failed" in done.stderr

@@ -76,3 +76,26 @@ def test_empty_index() -> None:
     index = Index.build([])
     assert len(index) == 0
     assert len(index.rank(["a"], 3).ids) == 0
+
+
+@pytest.mark.parametrize("variant", ["okapi", "plus", "l"])
+@settings(max_examples=40, deadline=None)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=12), min_size=1, max_size=40),
+    unused=st.lists(st.sampled_from(["x1", "x2", "w3"]), max_size=3),
+)
+def test_index_from_term_ids_equals_index_from_tokens(
+    variant: str, corpus: list[list[str]], unused: list[str]
+) -> None:
+    # A vocabulary as a reload has it: terms of other sentences, in another order, some unused.
+    params = Bm25Params(variant=variant)  # type: ignore[arg-type]
+    corpus = [*corpus, []]  # a sentence with no terms (all stop words) has length 0
+    vocabulary = list(dict.fromkeys([*unused, *reversed([t for s in corpus for t in s])]))
+    position = {t: i for i, t in enumerate(vocabulary)}
+    flat = np.array([position[t] for s in corpus for t in s], dtype=np.int32)
+    lengths = np.array([len(s) for s in corpus], dtype=np.int32)
+    built, from_ids = Index.build(corpus, params), Index.from_ids(vocabulary, flat, lengths, params)
+    assert from_ids.terms == built.terms and from_ids.n_docs == built.n_docs
+    for name in ("offsets", "doc_ids", "impacts", "baseline"):
+        np.testing.assert_array_equal(getattr(from_ids, name), getattr(built, name))
+    np.testing.assert_allclose(from_ids.idf, built.idf, rtol=1e-12)  # Okapi's mean IDF: summing order
