@@ -226,15 +226,16 @@ def decode(name: str, raw: bytes) -> str | Problem:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_bytes(path: Path, name: str) -> bytes | Problem:
+def read_bytes(path: str | Path, name: str) -> bytes | Problem:
     """A file's bytes, or the problem reading it."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            return fh.read()
     except OSError as exc:
         return Problem(name, f"cannot be read ({exc.strerror or exc})")
 
 
-def read_document(name: str, path: Path) -> tuple[str, bytes | Problem]:
+def read_document(name: str, path: str) -> tuple[str, bytes | Problem]:
     """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it."""
     try:
         name.encode("utf-8")
@@ -257,17 +258,17 @@ def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     return parsed
 
 
-def document_files(folder: Path) -> list[tuple[str, Path]]:
+def document_files(folder: Path) -> list[tuple[str, str]]:
     """The corpus files under `folder` as (name, path), the name being the path below `folder`
     with `/` between folders; sorted. Raises CorpusError if there is no usable folder."""
     if not folder.exists():
         raise CorpusError(f"corpus folder {folder} does not exist")
     if not folder.is_dir():
         raise CorpusError(f"corpus path {folder} is not a folder")
-    found: list[tuple[tuple[str, ...], Path]] = []
+    found: list[tuple[tuple[str, ...], str]] = []
 
     def walk(directory: str, parts: tuple[str, ...]) -> None:
-        # os.scandir, not Path.rglob: at 10,000 files pathlib's objects cost seconds.
+        # os.scandir and strings, not Path.rglob: at 10,000 files pathlib's objects cost seconds.
         try:
             with os.scandir(directory) as entries:
                 listed = list(entries)
@@ -281,7 +282,7 @@ def document_files(folder: Path) -> list[tuple[str, Path]]:
             if entry.is_dir(follow_symlinks=False):  # as rglob: links to folders are not followed
                 walk(entry.path, (*parts, entry.name))
             elif entry.name.lower().endswith(SUFFIXES) and entry.is_file():
-                found.append(((*parts, entry.name), Path(entry.path)))
+                found.append(((*parts, entry.name), entry.path))
 
     walk(os.fspath(folder), ())
     if not found:

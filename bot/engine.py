@@ -280,11 +280,12 @@ def _reuse(base: Stored, missing: set[str]) -> dict[str, _Piece]:
     sentence_at = np.concatenate(([0], np.cumsum(counts)))
     token_at = np.concatenate(([0], np.cumsum(table.lengths, dtype=np.int64)))
     columns = corpus.columns()
+    rows_of_all = np.stack([columns[f] for f in ROW_FIELDS], axis=1).astype(np.int64)  # one copy, sliced
     pieces: dict[str, _Piece] = {}
     for d, key in enumerate(table.keys):
         if key in missing:
             lo, hi = int(sentence_at[d]), int(sentence_at[d + 1])
-            rows = np.stack([columns[f][lo:hi] for f in ROW_FIELDS], axis=1).astype(np.int64)
+            rows = rows_of_all[lo:hi]
             tokens = table.tokens[token_at[lo] : token_at[hi]]
             pieces[key] = _Piece(key, corpus.documents[d], rows, index.terms, tokens, table.lengths[lo:hi])
     return pieces
