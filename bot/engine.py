@@ -19,15 +19,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import multiprocessing
-import os
 import sys
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache as memoised
 from pathlib import Path
@@ -37,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bot import cache, retriever, segment, text
+from bot import cache, parsing, retriever, segment, text
 from bot import corpus as corpus_mod
 from bot.cache import Cache, Stored, TermTable
 from bot.composer import Composer
@@ -45,26 +40,17 @@ from bot.config import Settings
 from bot.corpus import (
     ROW_FIELDS,
     Corpus,
-    Document,
-    ParsedDocument,
     Problem,
     decode,
     document_files,
-    parse_bytes,
     read_document,
-    sentence_rows,
-    sentence_text,
 )
+from bot.parsing import Piece
 from bot.retriever import Bm25Params, Index
-from bot.text import tokenize_many
 
 log = logging.getLogger(__name__)
 
 MIB = 1 << 20
-# Below this much text to parse, a process pool costs more (starting its workers) than it saves.
-POOL_MIN_BYTES = 2 * MIB
-_CHUNKS_PER_PROCESS = 32  # work is shared out in chunks, so that no process waits long for the last
-_MIN_CHUNK_BYTES = 128 * 1024
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -94,18 +80,6 @@ def changes(old: Corpus, new: Corpus) -> Changes:
         removed=tuple(sorted(before.keys() - after.keys())),
         changed=tuple(sorted(n for n in before.keys() & after.keys() if before[n] != after[n])),
     )
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """One document as the index needs it: its sentence rows and its terms (ids into `vocabulary`)."""
-
-    key: str
-    document: Document
-    rows: I64  # `corpus.sentence_rows`
-    vocabulary: Sequence[str]
-    tokens: I32
-    lengths: I32  # terms per sentence
 
 
 # The term table of each corpus this process loaded, for the next load to reuse. Weak: it goes
@@ -168,10 +142,10 @@ def load(
 
 # ----------------------------------------------------------------------------- keys
 
-# The modules whose code turns a file into sentences and terms (this one included: it makes
-# the rows and term ids), and those that turn sentences and terms into an index and its cache.
-_FILE_CODE: tuple[ModuleType, ...] = (text, segment, corpus_mod, sys.modules[__name__])
-_INDEX_CODE: tuple[ModuleType, ...] = (retriever, cache)
+# The modules whose code turns a file into sentences and terms, and those that turn sentences
+# and terms into an index and its cache (this one included: it merges the pieces).
+_FILE_CODE: tuple[ModuleType, ...] = (text, segment, corpus_mod, parsing)
+_INDEX_CODE: tuple[ModuleType, ...] = (retriever, cache, sys.modules[__name__])
 
 
 @memoised
@@ -244,7 +218,7 @@ def _build(
     """The corpus and its index, reusing what `bases` hold. Takes the bytes out of `files` as
     it goes: at a million sentences they are 100 MiB and more, and the index build needs room."""
     wanted = {keys[name]: name for name, raw in files.items() if isinstance(raw, bytes)}
-    found: dict[str, _Piece | Problem] = {}
+    found: dict[str, Piece | Problem] = {}
     for base in bases:
         if len(found) == len(wanted):
             break
@@ -252,9 +226,11 @@ def _build(
     if found:
         log.info("reused %d of %d documents from an earlier load", len(found), len(wanted))
     todo = [(n, raw, keys[n]) for n, raw in files.items() if isinstance(raw, bytes) and keys[n] not in found]
-    found.update(zip((k for _, _, k in todo), _parse_all(todo, report), strict=True))
-    del todo
-    pieces: list[_Piece] = []
+    count = len(todo)
+    parsed = parsing.parse_files(todo, lambda done: report("splitting", done, count))
+    found.update(zip((k for _, _, k in todo), parsed, strict=True))
+    del todo, parsed
+    pieces: list[Piece] = []
     problems: list[Problem] = []
     for name in list(files):
         raw = files.pop(name)
@@ -271,7 +247,7 @@ def _build(
     return built
 
 
-def _reuse(base: Stored, missing: set[str]) -> dict[str, _Piece]:
+def _reuse(base: Stored, missing: set[str]) -> dict[str, Piece]:
     """The pieces of `base` whose file key is among `missing`."""
     corpus, index, table = base.corpus, base.index, base.table
     if not missing.intersection(table.keys):
@@ -281,18 +257,18 @@ def _reuse(base: Stored, missing: set[str]) -> dict[str, _Piece]:
     token_at = np.concatenate(([0], np.cumsum(table.lengths, dtype=np.int64)))
     columns = corpus.columns()
     rows_of_all = np.stack([columns[f] for f in ROW_FIELDS], axis=1).astype(np.int64)  # one copy, sliced
-    pieces: dict[str, _Piece] = {}
+    pieces: dict[str, Piece] = {}
     for d, key in enumerate(table.keys):
         if key in missing:
             lo, hi = int(sentence_at[d]), int(sentence_at[d + 1])
             rows = rows_of_all[lo:hi]
             tokens = table.tokens[token_at[lo] : token_at[hi]]
-            pieces[key] = _Piece(key, corpus.documents[d], rows, index.terms, tokens, table.lengths[lo:hi])
+            pieces[key] = Piece(key, corpus.documents[d], rows, index.terms, tokens, table.lengths[lo:hi])
     return pieces
 
 
 def _assemble(
-    pieces: list[_Piece], problems: list[Problem], params: Bm25Params
+    pieces: list[Piece], problems: list[Problem], params: Bm25Params
 ) -> tuple[Corpus, Index, TermTable]:
     """The corpus and its index from documents' pieces: the vocabularies merged, the ids remapped.
     Empties `pieces` once their arrays are merged, so that they do not add to the index's peak."""
@@ -318,118 +294,6 @@ def _assemble(
 
 def _concat(arrays: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.empty(0, dtype=dtype)
-
-
-# ----------------------------------------------------------------------------- parsing
-
-
-def _piece(key: str, parsed: ParsedDocument) -> _Piece:
-    """A parsed document's rows and terms: what a worker sends back and a reload reuses."""
-    document = parsed.document
-    terms, counts = tokenize_many(
-        [sentence_text(document, start, end) for _, _, start, end, *_ in parsed.sentences]
-    )
-    vocabulary = list(dict.fromkeys(terms))
-    position = dict(zip(vocabulary, range(len(vocabulary)), strict=True))
-    tokens = np.fromiter(map(position.__getitem__, terms), dtype=np.int32, count=len(terms))
-    lengths = np.array(counts, dtype=np.int32)
-    return _Piece(key, document, sentence_rows(parsed), vocabulary, tokens, lengths)
-
-
-def _parse_chunk(chunk: Sequence[tuple[str, bytes, str]], keep_text: bool = True) -> list[_Piece | Problem]:
-    """Parse and tokenise files; in a worker, the text stays behind (the caller has it already)."""
-    out: list[_Piece | Problem] = []
-    for name, raw, key in chunk:
-        parsed = parse_bytes(name, raw)
-        if isinstance(parsed, Problem):
-            out.append(parsed)
-            continue
-        piece = _piece(key, parsed)
-        out.append(piece if keep_text else replace(piece, document=replace(piece.document, text="")))
-    return out
-
-
-def _parse_all(todo: Sequence[tuple[str, bytes, str]], report: Progress) -> list[_Piece | Problem]:
-    """Parse and tokenise files: in this process, or shared with a pool when there is much to do."""
-    total = sum(len(raw) for _, raw, _ in todo)
-    workers = _usable_cores() - 1
-    if workers < 1 or total < POOL_MIN_BYTES:
-        out: list[_Piece | Problem] = []
-        for n, item in enumerate(todo, start=1):
-            out.extend(_parse_chunk([item]))
-            report("splitting", n, len(todo))
-        return out
-    size = max(_MIN_CHUNK_BYTES, total // (_CHUNKS_PER_PROCESS * (workers + 1)))
-    chunks = list(_chunks(todo, size))
-    report("splitting", 0, len(todo))
-    results = _share_out(chunks, workers, lambda done: report("splitting", done, len(todo)))
-    return [item for chunk in results for item in chunk]
-
-
-def _share_out(
-    chunks: Sequence[Sequence[tuple[str, bytes, str]]], workers: int, done: Callable[[int], None]
-) -> list[list[_Piece | Problem]]:
-    """Parse the chunks in a pool of `workers` processes and in this one, which works too
-    (taking chunks from the front while the pool takes them from the back) instead of
-    waiting while the workers start."""
-    results: list[list[_Piece | Problem] | None] = [None] * len(chunks)
-    queue = deque(range(len(chunks)))
-    running: dict[Future[list[_Piece | Problem]], int] = {}
-    files_done = 0
-
-    def finished(i: int, result: list[_Piece | Problem]) -> None:
-        nonlocal files_done
-        results[i] = result
-        files_done += len(result)
-        done(files_done)
-
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-            while queue or running:
-                while queue and len(running) < 2 * workers:  # one at work and one waiting, a worker
-                    i = queue.pop()
-                    running[pool.submit(_parse_chunk, chunks[i], False)] = i
-                if queue:
-                    i = queue.popleft()
-                    finished(i, _parse_chunk(chunks[i]))
-                    ready = [f for f in running if f.done()]
-                else:
-                    ready = list(wait(running, return_when=FIRST_COMPLETED).done)
-                for future in ready:
-                    finished(running.pop(future), future.result())
-    except (BrokenProcessPool, OSError) as exc:
-        # Workers could not start (a script that calls `load` without an `if __name__ ==
-        # "__main__":` guard, a system without process semaphores): the rest is done here.
-        log.warning("the process pool failed (%s); parsing in this process", exc)
-        for i, result in enumerate(results):
-            if result is None:
-                finished(i, _parse_chunk(chunks[i]))
-    return [r for r in results if r is not None]
-
-
-def _chunks(todo: Sequence[tuple[str, bytes, str]], size: int) -> Iterable[list[tuple[str, bytes, str]]]:
-    chunk: list[tuple[str, bytes, str]] = []
-    held = 0
-    for item in todo:
-        chunk.append(item)
-        held += len(item[1])
-        if held >= size:
-            yield chunk
-            chunk, held = [], 0
-    if chunk:
-        yield chunk
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fresh worker processes: they inherit none of this one's threads (the bot loads in a
-    worker thread, where forking would be unsafe) and leave no server process behind."""
-    return multiprocessing.get_context("spawn")
 
 
 # ----------------------------------------------------------------------------- progress

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import engine, render
+from bot import engine, parsing, render
 from bot.composer import Composer
 from bot.config import Settings
 from bot.corpus import decode
@@ -130,9 +130,9 @@ def test_process_pool_builds_what_one_process_builds(
 ) -> None:
     folder = _many_files(tmp_path / "c")
     alone = _uncached(folder)
-    monkeypatch.setattr(engine, "POOL_MIN_BYTES", 0)  # real worker processes, even for a small corpus
-    monkeypatch.setattr(engine, "_MIN_CHUNK_BYTES", 1)
-    monkeypatch.setattr(engine, "_usable_cores", lambda: 3)
+    monkeypatch.setattr(parsing, "POOL_MIN_BYTES", 0)  # real worker processes, even for a small corpus
+    monkeypatch.setattr(parsing, "_MIN_CHUNK_BYTES", 1)
+    monkeypatch.setattr(parsing, "_usable_cores", lambda: 3)
     caplog.set_level("WARNING")
     workers: list[int] = []  # how many worker processes run as the work advances
     settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False)  # type: ignore[call-arg]
@@ -199,11 +199,11 @@ def test_a_script_without_a_main_guard_still_loads(tmp_path: Path) -> None:
     script = tmp_path / "unguarded.py"
     script.write_text(
         "from pathlib import Path\n"
-        "from bot import engine\n"
+        "from bot import engine, parsing\n"
         "from bot.config import Settings\n"
-        "engine.POOL_MIN_BYTES = 0\n"
-        "engine._MIN_CHUNK_BYTES = 1\n"
-        "engine._usable_cores = lambda: 2\n"
+        "parsing.POOL_MIN_BYTES = 0\n"
+        "parsing._MIN_CHUNK_BYTES = 1\n"
+        "parsing._usable_cores = lambda: 2\n"
         f"settings = Settings(_env_file=None, corpus_dir=Path({str(folder)!r}), use_cache=False)\n"
         "print(len(engine.load(settings).corpus.documents), 'documents')\n",
         encoding="utf-8",

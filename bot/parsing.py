@@ -1,0 +1,154 @@
+"""Parsing and tokenising files into the pieces an index is built from: in this process, or
+shared with a pool of worker processes when there is much to do.
+
+A worker imports this module and what it needs (`bot.corpus`, `bot.text`), not the rest of
+the bot, so that it starts quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.corpus import Document, ParsedDocument, Problem, parse_bytes, sentence_rows, sentence_text
+from bot.text import tokenize_many
+
+log = logging.getLogger(__name__)
+
+# Below this much text to parse, a process pool costs more (starting its workers) than it saves.
+POOL_MIN_BYTES = 2 << 20
+_CHUNKS_PER_PROCESS = 32  # work is shared out in chunks, so that no process waits long for the last
+_MIN_CHUNK_BYTES = 128 * 1024
+
+# (name, bytes, key): a file to parse, and the key its piece is known by.
+Todo = tuple[str, bytes, str]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One document as the index needs it: its sentence rows and its terms (ids into `vocabulary`)."""
+
+    key: str
+    document: Document
+    rows: npt.NDArray[np.int64]  # `corpus.sentence_rows`
+    vocabulary: Sequence[str]
+    tokens: npt.NDArray[np.int32]
+    lengths: npt.NDArray[np.int32]  # terms per sentence
+
+
+def piece(key: str, parsed: ParsedDocument) -> Piece:
+    """A parsed document's rows and terms, its terms numbered in a vocabulary of its own."""
+    document = parsed.document
+    terms, counts = tokenize_many(
+        [sentence_text(document, start, end) for _, _, start, end, *_ in parsed.sentences]
+    )
+    vocabulary = list(dict.fromkeys(terms))
+    position = dict(zip(vocabulary, range(len(vocabulary)), strict=True))
+    tokens = np.fromiter(map(position.__getitem__, terms), dtype=np.int32, count=len(terms))
+    return Piece(key, document, sentence_rows(parsed), vocabulary, tokens, np.array(counts, dtype=np.int32))
+
+
+def parse_files(todo: Sequence[Todo], done: Callable[[int], None]) -> list[Piece | Problem]:
+    """Parse and tokenise files, in order; `done(n)` is told as files are done.
+
+    Pieces parsed by a worker come back without their document's text (the caller has the
+    bytes already, and sending the text back would cost as much as decoding it)."""
+    total = sum(len(raw) for _, raw, _ in todo)
+    workers = _usable_cores() - 1
+    if workers < 1 or total < POOL_MIN_BYTES:
+        out: list[Piece | Problem] = []
+        for n, item in enumerate(todo, start=1):
+            out.extend(_parse_chunk([item]))
+            done(n)
+        return out
+    size = max(_MIN_CHUNK_BYTES, total // (_CHUNKS_PER_PROCESS * (workers + 1)))
+    done(0)
+    results = _share_out(list(_chunks(todo, size)), workers, done)
+    return [item for chunk in results for item in chunk]
+
+
+def _parse_chunk(chunk: Sequence[Todo], keep_text: bool = True) -> list[Piece | Problem]:
+    out: list[Piece | Problem] = []
+    for name, raw, key in chunk:
+        parsed = parse_bytes(name, raw)
+        if isinstance(parsed, Problem):
+            out.append(parsed)
+            continue
+        made = piece(key, parsed)
+        out.append(made if keep_text else replace(made, document=replace(made.document, text="")))
+    return out
+
+
+def _share_out(
+    chunks: Sequence[Sequence[Todo]], workers: int, done: Callable[[int], None]
+) -> list[list[Piece | Problem]]:
+    """Parse the chunks in a pool of `workers` processes and in this one, which works too
+    (taking chunks from the front while the pool takes them from the back) instead of
+    waiting while the workers start."""
+    results: list[list[Piece | Problem] | None] = [None] * len(chunks)
+    queue = deque(range(len(chunks)))
+    running: dict[Future[list[Piece | Problem]], int] = {}
+    files_done = 0
+
+    def finished(i: int, result: list[Piece | Problem]) -> None:
+        nonlocal files_done
+        results[i] = result
+        files_done += len(result)
+        done(files_done)
+
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+            while queue or running:
+                while queue and len(running) < 2 * workers:  # one at work and one waiting, a worker
+                    i = queue.pop()
+                    running[pool.submit(_parse_chunk, chunks[i], False)] = i
+                if queue:
+                    i = queue.popleft()
+                    finished(i, _parse_chunk(chunks[i]))
+                    ready = [f for f in running if f.done()]
+                else:
+                    ready = list(wait(running, return_when=FIRST_COMPLETED).done)
+                for future in ready:
+                    finished(running.pop(future), future.result())
+    except (BrokenProcessPool, OSError) as exc:
+        # Workers could not start (a script that calls `load` without an `if __name__ ==
+        # "__main__":` guard, a system without process semaphores): the rest is done here.
+        log.warning("the process pool failed (%s); parsing in this process", exc)
+        for i, result in enumerate(results):
+            if result is None:
+                finished(i, _parse_chunk(chunks[i]))
+    return [r for r in results if r is not None]
+
+
+def _chunks(todo: Sequence[Todo], size: int) -> Iterable[list[Todo]]:
+    chunk: list[Todo] = []
+    held = 0
+    for item in todo:
+        chunk.append(item)
+        held += len(item[1])
+        if held >= size:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fresh worker processes: they inherit none of this one's threads (the bot loads in a
+    worker thread, where forking would be unsafe) and leave no server process behind."""
+    return multiprocessing.get_context("spawn")
