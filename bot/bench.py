@@ -14,7 +14,8 @@ one process on the same tokens (our `tokenize`), each query on every system befo
 * rank-bm25: `BM25Plus(token_lists)` / `get_scores(terms)` (scores only, no top-k).
 
 It also times the whole answer over the article (`engine.load` then `Composer.answer`) and,
-once `bot/cli.py` exists, the cold start of `python -m bot ask`.
+once `bot/cli.py` exists, the cold start of `python -m bot ask`. With `--load SIZES` it measures
+loading folders of files as a user meets it, beside a bm25s process (`bot/bench_load.py`).
 """
 
 from __future__ import annotations
@@ -433,6 +434,8 @@ def _stderr(message: str) -> None:
 
 
 def _sizes(text: str) -> list[int]:
+    if text.strip().lower() == "none":
+        return []
     try:
         sizes = sorted({int(s.replace("_", "")) for s in text.split(",") if s.strip()})
     except ValueError as exc:
@@ -449,7 +452,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sizes",
         type=_sizes,
         default=[1000, 10_000, 100_000, 1_000_000],
-        help="corpus sizes, comma-separated",
+        help="corpus sizes, comma-separated; none leaves the index comparison out",
     )
     add("--queries", type=int, default=200, help="queries per size (default 200)")
     add("--seed", type=int, default=13, help="seed of the corpus and the queries")
@@ -472,6 +475,16 @@ def _parser() -> argparse.ArgumentParser:
     add("--dev", type=Path, default=Path("/work/shared/eval/dev.jsonl"), help="dev questions (JSON lines)")
     add("--answer-rounds", type=int, default=50, help="timed rounds over the dev questions; 0 skips")
     add("--cold-runs", type=int, default=5, help="runs of `python -m bot ask`; 0 skips")
+    add(
+        "--load",
+        type=_sizes,
+        default=[],
+        metavar="SIZES",
+        help="also measure loading corpora of files of these many sentences, comma-separated "
+        "(cold, warm, after a change, reload, memory; beside a bm25s process)",
+    )
+    add("--per-file", type=int, default=100, help="sentences per file in --load corpora (default 100)")
+    add("--load-runs", type=int, default=3, help="runs of each --load measurement (default 3)")
     return parser
 
 
@@ -529,15 +542,25 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(machine()), flush=True)
     rng = np.random.default_rng(args.seed)
     words, p = vocabulary(wordfreq, args.vocab)
-    texts = sentences(rng, words, p, max(args.sizes))
-    query_tokens = [tokenize(q) for q in queries(rng, words, p, args.queries)]
-    print(_preamble(args, params, len(words), query_tokens), flush=True)
-    runs: list[SizeRun] = []
-    for n in args.sizes:
-        limit = len(query_tokens) if n <= args.skip_rank_bm25_above else args.rank_bm25_queries
-        runs.append(run_size(n, texts, query_tokens, bm25s, params, limit, not args.no_memory))
-    del texts
-    sections = [table(runs, len(query_tokens)), _agreement(runs), targets(runs[-1])]
+    texts = sentences(rng, words, p, max(args.sizes)) if args.sizes else []
+    question_texts = queries(rng, words, p, args.queries)
+    query_tokens = [tokenize(q) for q in question_texts]
+    sections: list[list[str]] = []
+    if args.sizes:
+        print(_preamble(args, params, len(words), query_tokens), flush=True)
+        runs: list[SizeRun] = []
+        for n in args.sizes:
+            limit = len(query_tokens) if n <= args.skip_rank_bm25_above else args.rank_bm25_queries
+            runs.append(run_size(n, texts, query_tokens, bm25s, params, limit, not args.no_memory))
+        del texts
+        sections += [table(runs, len(query_tokens)), _agreement(runs), targets(runs[-1])]
+    if args.load:
+        from bot import bench_load
+
+        question = question_texts[0]
+        sections.append(
+            bench_load.main(args.load, args.per_file, args.load_runs, rng, words, p, question, _stderr)
+        )
     if args.answer_rounds > 0:
         sections.append(answer_latency(args.corpus, args.dev, args.answer_rounds))
     if args.cold_runs > 0:

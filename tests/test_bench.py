@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("bm25s")
@@ -9,20 +11,27 @@ pytest.importorskip("wordfreq")
 
 from bot.bench import main
 
+# A small vocabulary, and no whole-answer or `ask` cold-start timings: only what a test checks.
+_SMALL = ["--vocab", "5000", "--answer-rounds", "0", "--cold-runs", "0"]
+
 
 def test_bench_small(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        [
-            "--sizes", "1000",
-            "--queries", "5",
-            "--vocab", "5000",
-            "--answer-rounds", "0",
-            "--cold-runs", "0",
-        ]
-    )  # fmt: skip
+    code = main(["--sizes", "1000", "--queries", "5", *_SMALL])
     out = capsys.readouterr().out
     assert code == 0
     rows = [line for line in out.splitlines() if line.lstrip().startswith("1,000 ")]
     for label in ("ours (Index)", "bm25s bm25+", "rank-bm25 Plus", "tokenize (ours)"):
         assert any(label in row for row in rows), (label, out)
     assert "top-10 agreement, ours vs rank-bm25: 5/5 queries over all sizes: full agreement" in out
+
+
+def test_bench_load_small(capsys: pytest.CaptureFixture[str]) -> None:
+    # Real processes over a folder of files: ours cold, warm and after a change; bm25s beside.
+    code = main(["--sizes", "none", "--load", "1000", "--per-file", "50", "--load-runs", "1", *_SMALL])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "load at 1,000 sentences in 20 files of 50" in out
+    for label in ("cold, no cache", "bm25s process", "warm, cache filled", "one file changed", "reload"):
+        assert label in out, (label, out)
+    memory = re.search(r"ours cold ([\d.,]+) MiB.*bm25s ([\d.,]+) MiB", out)
+    assert memory is not None and float(memory.group(1)) > 10 and float(memory.group(2)) > 10
