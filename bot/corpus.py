@@ -25,7 +25,7 @@ from bot.text import fold_space
 
 SUFFIXES = (".txt", ".md")
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FIELD = re.compile(r"^([A-Za-z_][\w -]*?)\s*:\s*(.*?)\s*$")
 _FIELD_ALIASES = {
     "title": "title",
@@ -55,6 +55,7 @@ _SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
 _BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
 _HEADING = re.compile(r"^#{1,6}\s")
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 class CorpusError(Exception):
@@ -177,11 +178,12 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     para_no = 0
     for para in segment.paragraphs(body):
         block = body[para.start : para.end]
-        first_line = block.split("\n", 1)[0].strip()
+        line_end = _LINE_END.search(block)
+        first_line = block[: line_end.start()] if line_end else block
         if _HEADING.match(first_line):
             if title is None:
                 title = first_line.lstrip("#").strip()
-            block_start = para.start + block.find("\n") + 1 if "\n" in block else para.end
+            block_start = para.start + line_end.end() if line_end else para.end
             if block_start >= para.end:
                 continue
             block = body[block_start : para.end]
@@ -218,7 +220,7 @@ def parse_document(name: str, text: str) -> ParsedDocument:
 
 
 def decode(name: str, raw: bytes) -> str | Problem:
-    """A file's bytes as text with Unix line ends, or the problem that prevents it."""
+    """A file's bytes as text, exactly (line ends and a BOM kept: spans index it), or the problem."""
     if not raw.strip():
         return Problem(name, "is empty")
     if b"\x00" in raw:
@@ -227,7 +229,7 @@ def decode(name: str, raw: bytes) -> str | Problem:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Problem(name, f"is not UTF-8 text (bad byte at offset {exc.start})")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def read_bytes(path: Path, name: str) -> bytes | Problem:

@@ -21,11 +21,13 @@ class Span(NamedTuple):
     end: int
 
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
-_LINE = re.compile(r"[^\n]+")
+# Spans index the file's own text, so every line end a file may use is a line end: \n, \r\n, \r.
+_NEWLINE = r"(?:\r\n?|\n)"
+_BLANK_LINE = re.compile(rf"{_NEWLINE}[ \t]*{_NEWLINE}\s*")
+_LINE = re.compile(r"[^\r\n]+")
 
 # Bullets and numbered items start a new sentence even without end punctuation before them.
-_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
+_LIST_ITEM = re.compile(r"[\r\n][ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
 
 # A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space.
 _END = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)""")
@@ -136,7 +138,7 @@ def sentences(block: str) -> list[Span]:
 _OPEN_QUOTES = "“«"
 _CLOSE_QUOTES = "”»"
 _QUOTE_CHARS = re.compile('[“”«»"]')
-_TRAILING = " \t\n.,;:!?…)]"
+_TRAILING = " \t\r\n.,;:!?…)]"
 
 
 def unattributed_quotes(block: str, spans: list[Span]) -> list[bool]:

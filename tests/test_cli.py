@@ -141,3 +141,31 @@ def test_ask_from_another_working_directory(tmp_path: Path) -> None:
     result = run("ask", "--json", "How old is Kim Ju-ae?", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["excerpts"][0]["citation"] == "¶2.3"
+
+
+def test_ask_json_spans_index_the_file_with_crlf_bom_and_multibyte_text(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    text = (CORPUS / "article.txt").read_bytes().decode("utf-8")
+    (folder / "article.txt").write_bytes(("\ufeff" + text.replace("\n", "\r\n")).encode("utf-8"))
+    (folder / "old_mac.txt").write_bytes(
+        "Zoë visited Zürich in 1998.\r\rShe studied the café’s history.\r".encode()
+    )
+    questions = [json.loads(line)["q"] for line in DEV.read_text(encoding="utf-8").splitlines()]
+    questions += ["Where did Zoë go?", "What did she study?"]
+    result = run("ask", "--json", "--corpus", str(folder), "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    files = {p.name: p.read_bytes().decode("utf-8") for p in folder.iterdir()}
+    shown = 0
+    for line in result.stdout.splitlines():
+        for excerpt in json.loads(line)["excerpts"]:
+            if excerpt["citation"].startswith("metadata"):
+                continue
+            start, end = excerpt["span"]
+            source = " ".join(files[excerpt["document"]][start:end].split())
+            if excerpt["truncated"]:
+                assert excerpt["text"] in source
+            else:
+                assert source == excerpt["text"]
+            shown += 1
+    assert shown >= len(questions)

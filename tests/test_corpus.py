@@ -3,8 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.corpus import CorpusError, is_boilerplate, load_corpus, parse_document
+from bot.text import fold_space
 from tests.conftest import SEED
 
 
@@ -103,3 +106,56 @@ def test_find_and_paragraph_range(seed_corpus: Path) -> None:
     assert i is not None and str(corpus.sentence(i).citation) == "¶2.3"
     assert [str(corpus.sentence(j).citation) for j in corpus.paragraph_range(i)] == ["¶2.1", "¶2.2", "¶2.3"]
     assert corpus.find("article.txt", 99, 1) is None
+
+
+_WORDS = [
+    "Kim",
+    "café",
+    "Zürich",
+    "naïve",
+    "東京",
+    "🙂",
+    "said",
+    "the",
+    "report",
+    "2024",
+    "Ju-ae",
+    "“quoted”",
+]
+_LINE_ENDS = ["\n", "\r\n", "\r"]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> tuple[str, str]:
+    """A document as written with Unix line ends, and the same one as some editor saved it."""
+    first = st.sampled_from([w for w in _WORDS if w[0].isalnum()])
+    sentence = st.tuples(first, st.lists(st.sampled_from(_WORDS), max_size=8)).map(
+        lambda t: " ".join([t[0], *t[1]]) + "."
+    )
+    paragraph = st.lists(sentence, min_size=1, max_size=3).map(" ".join)
+    paragraphs = draw(st.lists(paragraph, min_size=1, max_size=5))
+    blank = draw(st.booleans())  # blank-line separated, or one paragraph a line
+    unix = ("\n\n" if blank else "\n").join(paragraphs) + "\n"
+    saved = unix.replace("\n", draw(st.sampled_from(_LINE_ENDS)))
+    return unix, ("\ufeff" if draw(st.booleans()) else "") + saved
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=_documents())
+def test_spans_index_the_files_own_text(
+    tmp_path_factory: pytest.TempPathFactory, document: tuple[str, str]
+) -> None:
+    unix, saved = document
+    folder = tmp_path_factory.mktemp("c")
+    (folder / "unix.txt").write_bytes(unix.encode("utf-8"))
+    (folder / "saved.txt").write_bytes(saved.encode("utf-8"))
+    corpus = load_corpus(folder)
+    by_doc: dict[str, list[tuple[str, str]]] = {"unix.txt": [], "saved.txt": []}
+    for i in range(len(corpus)):
+        s = corpus.sentence(i)
+        file_text = (folder / s.document.name).read_bytes().decode("utf-8")
+        assert s.document.text == file_text
+        assert fold_space(file_text[s.start : s.end]) == s.text
+        by_doc[s.document.name].append((str(s.citation), s.text))
+    # Line ends and a BOM change no sentence and no citation.
+    assert by_doc["saved.txt"] == by_doc["unix.txt"]
