@@ -27,7 +27,7 @@ _BLANK_LINE = re.compile(rf"{_NEWLINE}[ \t]*{_NEWLINE}\s*")
 _LINE = re.compile(r"[^\r\n]+")
 
 # Bullets and numbered items start a new sentence even without end punctuation before them.
-_LIST_ITEM = re.compile(r"[\r\n][ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
+_LIST_ITEM = re.compile(r"(?:\A|[\r\n])[ \t]*(?:[-*•+]|\d{1,3}([.)]))[ \t]+")
 
 # A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space.
 _END = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)""")
@@ -119,11 +119,13 @@ def _starts_sentence(block: str, pos: int) -> bool:
 
 def sentences(block: str) -> list[Span]:
     """Spans of the sentences of one paragraph, relative to `block`."""
-    cuts: list[int] = []
+    items = list(_LIST_ITEM.finditer(block))
+    # The "1." that numbers a list item is its label, not a sentence of its own.
+    labels = {m.start(1) for m in items if m.group(1)}
+    cuts = [m.start() for m in items]
     for m in _END.finditer(block):
-        if _ends_sentence(block, m):
+        if m.start() not in labels and _ends_sentence(block, m):
             cuts.append(m.start(3))
-    cuts.extend(m.start() for m in _LIST_ITEM.finditer(block))
     cuts.sort()
     spans: list[Span] = []
     pos = 0

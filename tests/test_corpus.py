@@ -44,6 +44,18 @@ def test_front_matter_and_headings(tmp_path: Path) -> None:
     assert all(not text[start:end].startswith("#") for _, _, start, end, _ in parsed.sentences)
 
 
+def test_numbered_list_items_are_one_sentence_each() -> None:
+    text = (
+        "# Assembly\n\nUnpack the box.\n\nYou will need a spanner:\n"
+        "1. Attach the handlebars to the stem.\n2. Fit the pedals.\n3. Pump the tyres.\n"
+    )
+    parsed = parse_document("assembly.md", text)
+    rows = {text[start:end]: (p, s) for p, s, start, end, _ in parsed.sentences}
+    assert len(rows) == 5
+    assert rows["2. Fit the pedals."] == (2, 3)
+    assert all(any(ch.isalpha() for ch in sentence) for sentence in rows)
+
+
 def test_title_defaults_to_first_heading_then_file_name() -> None:
     assert parse_document("x.md", "# The Heading\n\nBody text.\n").document.title == "The Heading"
     assert parse_document("my_story.txt", "Body text.\n").document.title == "My story"

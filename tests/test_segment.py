@@ -30,6 +30,12 @@ def split(text: str) -> list[str]:
         ("He said “no.” Then he left.", ["He said “no.”", "Then he left."]),
         ("Wait... What happened?", ["Wait...", "What happened?"]),
         ("Items:\n- first item\n- second item", ["Items:", "- first item", "- second item"]),
+        (
+            "To build it:\n1. Attach the handlebars.\n2) Fit the pedals. Tighten them.",
+            ["To build it:", "1. Attach the handlebars.", "2) Fit the pedals.", "Tighten them."],
+        ),
+        ("1. Attach the handlebars. Then tighten.", ["1. Attach the handlebars.", "Then tighten."]),
+        ("He finished 2. Then he left.", ["He finished 2.", "Then he left."]),
     ],
 )
 def test_sentences(text: str, expected: list[str]) -> None:
