@@ -1,7 +1,7 @@
 """Reading a corpus folder: documents, metadata, paragraphs, sentences and their citations.
 
 A corpus is a folder of UTF-8 `.txt` and `.md` files, one document a file, each with optional
-front matter (`---` lines around `key: value` pairs: title, author, source/url, published/date).
+YAML front matter (see `bot.frontmatter`: title, author, source/url, published/date).
 Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
 million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
 """
@@ -20,28 +20,10 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot import segment
+from bot import frontmatter, segment
 from bot.text import fold_space
 
 SUFFIXES = (".txt", ".md")
-
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_FIELD = re.compile(r"^([A-Za-z_][\w -]*?)\s*:\s*(.*?)\s*$")
-_FIELD_ALIASES = {
-    "title": "title",
-    "headline": "title",
-    "author": "author",
-    "authors": "author",
-    "byline": "author",
-    "by": "author",
-    "source": "source_url",
-    "source_url": "source_url",
-    "url": "source_url",
-    "link": "source_url",
-    "published": "published",
-    "date": "published",
-    "published_date": "published",
-}
 
 # Lines of page furniture rather than content: share prompts, sign-ups, links onward.
 _BOILERPLATE = re.compile(
@@ -132,23 +114,6 @@ class Problem(NamedTuple):
         return f"{self.name}: {self.reason}"
 
 
-def parse_front_matter(text: str) -> tuple[dict[str, str], int]:
-    """Metadata fields of the front matter and the offset where the body starts."""
-    m = _FRONT_MATTER.match(text)
-    if m is None:
-        return {}, 1 if text.startswith("\ufeff") else 0
-    fields: dict[str, str] = {}
-    for line in m.group(1).splitlines():
-        fm = _FIELD.match(line)
-        if fm is None:
-            continue
-        key = _FIELD_ALIASES.get(fm.group(1).strip().lower().replace(" ", "_").replace("-", "_"))
-        value = fm.group(2).strip().strip("\"'").strip()
-        if key and value:
-            fields.setdefault(key, value)
-    return fields, m.end()
-
-
 def is_boilerplate(paragraph: str) -> bool:
     """Page furniture (share prompts, "Read the full article here"), not an answer."""
     return len(paragraph.split()) <= _BOILERPLATE_MAX_WORDS and _BOILERPLATE.match(paragraph) is not None
@@ -170,7 +135,7 @@ def _title_from(name: str) -> str:
 
 def parse_document(name: str, text: str) -> ParsedDocument:
     """Split one document's text into metadata and cited sentence spans."""
-    fields, body_start = parse_front_matter(text)
+    fields, body_start = frontmatter.read(text)
     body = text[body_start:]
     title = fields.get("title")
     author = fields.get("author")

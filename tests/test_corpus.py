@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import frontmatter
 from bot.corpus import CorpusError, is_boilerplate, load_corpus, parse_document
 from bot.text import fold_space
 from tests.conftest import SEED
@@ -54,6 +55,57 @@ def test_numbered_list_items_are_one_sentence_each() -> None:
     assert len(rows) == 5
     assert rows["2. Fit the pedals."] == (2, 3)
     assert all(any(ch.isalpha() for ch in sentence) for sentence in rows)
+
+
+def test_a_markdown_file_opening_with_a_rule_keeps_its_text() -> None:
+    text = "---\n\nThe opening paragraph, after a rule.\n\n---\n\nThe closing paragraph.\n"
+    parsed = parse_document("rule.md", text)
+    shown = [text[start:end] for _, _, start, end, _ in parsed.sentences]
+    assert shown == ["The opening paragraph, after a rule.", "The closing paragraph."]
+    assert parsed.document.title == "Rule"
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "title: \"'Parasite' scores historic upset at SAG awards\"\n",
+        "title: '''Parasite'' scores historic upset at SAG awards'\n",
+        "title: >-\n  'Parasite' scores historic\n  upset at SAG awards\n",
+    ],
+)
+def test_front_matter_is_yaml(front: str) -> None:
+    text = (
+        f"---\n{front}authors:\n  - Jane Doe\n  - name: John Roe\n  - Ann Poe\ndate: 2020-01-19\n---\nBody.\n"
+    )
+    doc = parse_document("a.md", text).document
+    assert doc.title == "'Parasite' scores historic upset at SAG awards"
+    assert doc.author == "Jane Doe, John Roe and Ann Poe"
+    assert doc.published == "2020-01-19"
+
+
+@pytest.mark.parametrize("block", ["Just a line of text.", "title: 'Parasite' scores: a", "- a list"])
+def test_an_opening_block_that_is_not_a_yaml_mapping_is_text(block: str) -> None:
+    text = f"---\n{block}\n---\nBody sentence.\n"
+    parsed = parse_document("a.txt", text)
+    assert parsed.document.title == "A"
+    assert any(block in text[start:end] for _, _, start, end, _ in parsed.sentences)
+
+
+def test_front_matter_written_reads_back_whole() -> None:
+    fields = {
+        "title": "'Parasite' scores historic upset: \"a first\" # at SAG",
+        "author": "Jane Doe and John Roe",
+        "published": "2020-01-19",
+        "source": "https://example.org/a?b=c#d",
+        "empty": None,
+    }
+    doc = parse_document("a.md", frontmatter.write(fields) + "Body.\n").document
+    assert (doc.title, doc.author, doc.published, doc.source_url) == (
+        fields["title"],
+        fields["author"],
+        fields["published"],
+        fields["source"],
+    )
 
 
 def test_title_defaults_to_first_heading_then_file_name() -> None:
