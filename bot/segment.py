@@ -27,7 +27,7 @@ _BLANK_LINE = re.compile(rf"{_NEWLINE}[ \t]*{_NEWLINE}\s*")
 _LINE = re.compile(r"[^\r\n]+")
 
 # Bullets and numbered items start a new sentence even without end punctuation before them.
-_LIST_ITEM = re.compile(r"(?:\A|[\r\n])[ \t]*(?:[-*•+]|\d{1,3}([.)]))[ \t]+")
+_LIST_ITEM = re.compile(r"[\r\n][ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
 
 # A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space.
 _END = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)""")
@@ -109,6 +109,8 @@ def _ends_sentence(block: str, match: re.Match[str]) -> bool:
     if before is None:
         return True
     word = before.group(1)
+    if word.isdigit() and len(word) <= 3 and _starts_line(block, before.start()):
+        return False  # "1." numbering a list item is its label, not a sentence of its own
     lowered = word.lower().rstrip(".")
     if lowered in NUMBER_ABBREVIATIONS:
         return _NUMBER.match(block, nxt) is None
@@ -119,6 +121,13 @@ def _ends_sentence(block: str, match: re.Match[str]) -> bool:
     return True
 
 
+def _starts_line(block: str, pos: int) -> bool:
+    """Whether only spaces stand between `pos` and the start of its line."""
+    while pos > 0 and block[pos - 1] in " \t":
+        pos -= 1
+    return pos == 0 or block[pos - 1] in "\r\n"
+
+
 def _starts_sentence(block: str, pos: int) -> bool:
     """Whether the word at `pos` is a function word ("The", "In"), which starts a sentence."""
     m = _NEXT_WORD.match(block, pos)
@@ -127,12 +136,9 @@ def _starts_sentence(block: str, pos: int) -> bool:
 
 def sentences(block: str) -> list[Span]:
     """Spans of the sentences of one paragraph, relative to `block`."""
-    items = list(_LIST_ITEM.finditer(block))
-    # The "1." that numbers a list item is its label, not a sentence of its own.
-    labels = {m.start(1) for m in items if m.group(1)}
-    cuts = [m.start() for m in items]
+    cuts = [m.start() for m in _LIST_ITEM.finditer(block)]
     for m in _END.finditer(block):
-        if m.start() not in labels and _ends_sentence(block, m):
+        if _ends_sentence(block, m):
             cuts.append(m.start(3))
     cuts.sort()
     spans: list[Span] = []
