@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.corpus import Corpus, Document, Sentence
+from bot.corpus import Corpus, Document, Sentence, sentence_text
 from bot.retriever import Index, QueryTerm, variants
 from bot.text import fold_space, term_spans, tokenize, words
 
@@ -336,7 +336,7 @@ class Composer:
 
     def _span_length(self, ids: Sequence[int]) -> int:
         first, last = self.corpus.sentence(ids[0]), self.corpus.sentence(ids[-1])
-        return len(fold_space(first.document.text[first.start : last.end]))
+        return len(sentence_text(first.document, first.start, last.end))
 
     def _excerpt(self, ids: list[int], score: float, terms: Sequence[str]) -> Excerpt:
         if len(ids) > 1 and self._span_length(ids) > self.max_excerpt_chars:
@@ -344,8 +344,7 @@ class Composer:
             ids = [max(ids, key=lambda j: self._matched_weight(j, terms))]
         first, last = self.corpus.sentence(ids[0]), self.corpus.sentence(ids[-1])
         doc = first.document
-        raw = doc.text[first.start : last.end]
-        text = fold_space(raw)
+        text = sentence_text(doc, first.start, last.end)
         start, end = first.start, last.end
         truncated = False
         if len(text) > self.max_excerpt_chars:

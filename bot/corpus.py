@@ -1,7 +1,8 @@
 """Reading a corpus folder: documents, metadata, paragraphs, sentences and their citations.
 
 A corpus is a folder of UTF-8 `.txt` and `.md` files, one document a file, each with optional
-YAML front matter (see `bot.frontmatter`: title, author, source/url, published/date).
+YAML front matter (see `bot.frontmatter`: title, author, source/url, published/date). Plain text
+is split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown` first.
 Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
 million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
 """
@@ -20,10 +21,12 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot import frontmatter, segment
+from bot import frontmatter, markdown, segment
+from bot.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
 SUFFIXES = (".txt", ".md")
+MARKDOWN_SUFFIXES = (".md",)
 
 # Lines of page furniture rather than content: share prompts, sign-ups, links onward.
 _BOILERPLATE = re.compile(
@@ -119,13 +122,22 @@ def is_boilerplate(paragraph: str) -> bool:
     return len(paragraph.split()) <= _BOILERPLATE_MAX_WORDS and _BOILERPLATE.match(paragraph) is not None
 
 
+def is_markdown(name: str) -> bool:
+    """Whether a document is read as Markdown (its markup is not shown), by its file name."""
+    return name.lower().endswith(MARKDOWN_SUFFIXES)
+
+
 def sentence_text(document: Document, start: int, end: int) -> str:
     """The text a reader sees for the span [start, end) of a document, white space folded.
 
     The one place that turns a span of the file into shown and indexed text: `Corpus.sentence`
-    shows it, and the index is built from it.
+    shows it, the composer's excerpts show it, and the index is built from it. In Markdown that
+    is the text without its markup (emphasis, code marks, link syntax and addresses, HTML tags).
     """
-    return fold_space(document.text[start:end])
+    source = document.text[start:end]
+    if is_markdown(document.name):
+        return markdown.shown(source, markdown.references(document.text))
+    return fold_space(source)
 
 
 def _title_from(name: str) -> str:
@@ -133,29 +145,38 @@ def _title_from(name: str) -> str:
     return stem[:1].upper() + stem[1:] if stem else name
 
 
+def _text_blocks(text: str, body_start: int) -> list[Block]:
+    """Plain text: blank-line paragraphs (or one a line); a `# ` first line is a heading."""
+    blocks: list[Block] = []
+    for para in segment.paragraphs(text[body_start:]):
+        start, end = body_start + para.start, body_start + para.end
+        line_end = _LINE_END.search(text, start, end)
+        first_line = text[start : line_end.start() if line_end else end]
+        if _HEADING.match(first_line):
+            blocks.append(Block(heading=first_line.lstrip("#").strip()))
+            if line_end is None:
+                continue
+            start = line_end.end()
+        blocks.append(Block(leaves=(Leaf(start, end, 0, 0, Visible(text[start:end], None)),)))
+    return blocks
+
+
 def parse_document(name: str, text: str) -> ParsedDocument:
     """Split one document's text into metadata and cited sentence spans."""
     fields, body_start = frontmatter.read(text)
-    body = text[body_start:]
     title = fields.get("title")
     author = fields.get("author")
+    labels = markdown.references(text) if is_markdown(name) else frozenset()
+    blocks = markdown.blocks(text, body_start) if is_markdown(name) else _text_blocks(text, body_start)
     rows: list[tuple[int, int, int, int, bool]] = []
     para_no = 0
-    for para in segment.paragraphs(body):
-        block = body[para.start : para.end]
-        line_end = _LINE_END.search(block)
-        first_line = block[: line_end.start()] if line_end else block
-        if _HEADING.match(first_line):
-            if title is None:
-                title = first_line.lstrip("#").strip()
-            block_start = para.start + line_end.end() if line_end else para.end
-            if block_start >= para.end:
-                continue
-            block = body[block_start : para.end]
-        else:
-            block_start = para.start
+    for block in blocks:
+        if block.heading is not None:
+            title = title or block.heading or None
+            continue
         # Furniture and bylines are short lines; long paragraphs skip the checks.
-        folded = fold_space(block) if len(block) <= _SHORT_BLOCK else ""
+        short = sum(len(leaf.visible.text) for leaf in block.leaves) <= _SHORT_BLOCK
+        folded = fold_space(" ".join(leaf.visible.text for leaf in block.leaves)) if short else ""
         if folded and is_boilerplate(folded):
             if author is None and (m := _FOLLOW_AUTHOR.match(folded)):
                 author = m.group(1)
@@ -163,14 +184,15 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         if folded and author is None and para_no == 0 and (m := _BYLINE.match(folded)):
             author = m.group(1)
             continue
-        spans = segment.sentences(block)
-        if not spans:
+        sentences: list[tuple[int, int, bool]] = []
+        for leaf in block.leaves:
+            placed = markdown.place(text, leaf, segment.sentences(leaf.visible.text), labels)
+            quoted = segment.unattributed_quotes(leaf.visible.text, [span for span, _, _ in placed])
+            sentences += [(start, end, q) for (_, start, end), q in zip(placed, quoted, strict=True)]
+        if not sentences:
             continue
         para_no += 1
-        quoted = segment.unattributed_quotes(block, spans)
-        offset = body_start + block_start
-        for number, (span, in_quote) in enumerate(zip(spans, quoted, strict=True), start=1):
-            rows.append((para_no, number, offset + span.start, offset + span.end, in_quote))
+        rows += [(para_no, n, start, end, q) for n, (start, end, q) in enumerate(sentences, start=1)]
     document = Document(
         name=name,
         text=text,

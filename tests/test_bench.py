@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("bm25s")
@@ -18,6 +20,7 @@ def test_bench_small(capsys: pytest.CaptureFixture[str]) -> None:
             "--vocab", "5000",
             "--answer-rounds", "0",
             "--cold-runs", "0",
+            "--parse-sentences", "1000",
         ]
     )  # fmt: skip
     out = capsys.readouterr().out
@@ -26,3 +29,7 @@ def test_bench_small(capsys: pytest.CaptureFixture[str]) -> None:
     for label in ("ours (Index)", "bm25s bm25+", "rank-bm25 Plus", "tokenize (ours)"):
         assert any(label in row for row in rows), (label, out)
     assert "top-10 agreement, ours vs rank-bm25: 5/5 queries over all sizes: full agreement" in out
+    # The same sentences saved as plain text and as Markdown split into the same sentences.
+    counts = re.findall(r"^  (plain text|Markdown) .*\(([\d,]+) sentences\)$", out, re.MULTILINE)
+    assert [label for label, _ in counts] == ["plain text", "Markdown"]
+    assert counts[0][1] == counts[1][1]
