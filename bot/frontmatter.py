@@ -11,7 +11,11 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import yaml
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,8 @@ def read(text: str) -> tuple[dict[str, str], int]:
     import yaml  # only documents with front matter pay for the import
 
     try:
-        data = yaml.load(m.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
+        data = yaml.load(m.group(1), Loader=_loader())
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # TypeError: a list or mapping as a key
         log.debug("an opening --- block that is not YAML is text: %s", exc)
         return no_front_matter
     if not isinstance(data, dict):
@@ -60,13 +64,52 @@ def read(text: str) -> tuple[dict[str, str], int]:
     return fields, m.end()
 
 
-def write(fields: Mapping[str, str | None]) -> str:
+def write(fields: Mapping[str, str | list[str] | None]) -> str:
     """Front matter for `fields` (empty values left out), `---` lines included."""
     import yaml
 
     data = {key: value for key, value in fields.items() if value}
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
+    body = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=10_000)
     return f"---\n{body}---\n"
+
+
+@lru_cache(maxsize=1)
+def _loader() -> type[yaml.SafeLoader]:
+    """PyYAML's safe loader (in C where built), reading dates as the text they are written as."""
+    import yaml
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    def as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+        return str(loader.construct_scalar(node))
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", as_written)
+    return Loader
+
+
+@lru_cache(maxsize=1)
+def _dumper() -> type[yaml.SafeDumper]:
+    """PyYAML's safe dumper; a value with an apostrophe is double-quoted (single quotes double it)."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        if _is_date(value):  # a date stays plain (`2020-01-19`); it reads back as written
+            return dumper.represent_scalar("tag:yaml.org,2002:timestamp", value)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if "'" in value else None)
+
+    Dumper.add_representer(str, string)
+    return Dumper
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return len(value) == 10 and dt.date.fromisoformat(value) is not None
+    except ValueError:
+        return False
 
 
 def _readable(value: Any) -> str:
@@ -76,8 +119,6 @@ def _readable(value: Any) -> str:
         return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
     if isinstance(value, dict):
         return _readable(value.get("name", ""))
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
     if value is None:
         return ""
     return " ".join(str(value).split())
