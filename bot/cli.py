@@ -1,8 +1,9 @@
-"""The command line: `ask`, `eval`, `about`, `run`, `sync`, `bench`; it parses, calls, prints.
+"""The command line: `ask`, `eval`, `about`, `add`, `run`, `sync`, `bench`; it parses, calls, prints.
 
 Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
 token or could not be reached); 2 bad usage or bad input (empty or over-long question,
-unreadable corpus, bad settings, missing token), with one line on stderr.
+unreadable corpus, bad settings, missing token, a source `add` could not add), with one line on
+stderr for each.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = add("eval", "score a question file (JSON Lines, as in shared/eval)")
     ev.add_argument("file", type=Path)
+
+    add_cmd = add("add", "add web pages to the corpus as Markdown documents (by address or saved .html)")
+    add_cmd.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="an http(s):// address or a .html/.htm file"
+    )
 
     about = add("about", "list the corpus documents and their metadata")
     about.add_argument("--json", action="store_true")
@@ -164,6 +170,34 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.add import SourceError, add
+
+    failed = 0
+    for source in args.sources:
+        try:
+            added = add(
+                source,
+                settings.corpus_dir,
+                timeout=settings.fetch_timeout_seconds,
+                max_bytes=settings.fetch_max_bytes,
+            )
+        except SourceError as exc:
+            print(f"error: {source}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(
+                f"error: {source}: cannot write to {settings.corpus_dir} ({exc.strerror or exc})",
+                file=sys.stderr,
+            )
+            failed += 1
+            continue
+        out.write(f"{added.path}\n")
+        out.flush()
+    return EXIT_USAGE if failed else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -179,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args, settings, sys.stdout)
         if args.command == "about":
             return _about(args, settings, sys.stdout)
+        if args.command == "add":
+            return _add(args, settings, sys.stdout)
         if args.command in ("run", "sync"):
             from bot import discord_app
 

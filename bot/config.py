@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     max_excerpt_chars: int = Field(default=500, ge=80, le=1000)
     cache_dir: Path = PROJECT_ROOT / ".cache"
     use_cache: bool = True
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: per page, connecting and reading
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1)  # `add`: a larger page is refused
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

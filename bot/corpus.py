@@ -1,8 +1,9 @@
 """Reading a corpus folder: documents, metadata, paragraphs, sentences and their citations.
 
-A corpus is a folder of UTF-8 `.txt` and `.md` files, one document a file, each with optional
-YAML front matter (see `bot.frontmatter`: title, author, source/url, published/date). Plain text
-is split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown` first.
+A corpus is a folder of UTF-8 `.txt` and `.md` files and saved web pages (`.html`, `.htm`, read
+as the Markdown of their article: `bot.extract`), one document a file, each with optional YAML
+front matter (see `bot.frontmatter`: title, author, source/url, published/date). Plain text is
+split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown` first.
 Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
 million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
 """
@@ -25,14 +26,25 @@ from bot import frontmatter, markdown, segment
 from bot.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
-SUFFIXES = (".txt", ".md")
-MARKDOWN_SUFFIXES = (".md",)
+SUFFIXES = (".txt", ".md", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
+MARKDOWN_SUFFIXES = (".md", *HTML_SUFFIXES)  # a page is read as the Markdown of its article
 
-# Lines of page furniture rather than content: share prompts, sign-ups, links onward.
+# Lines of page furniture rather than content, as news pages and blogs everywhere have them:
+# share and sign-up prompts, links onward, credits, bylines' timestamps, standards trailers,
+# section headings of the page around the article, copyright lines. Short lines only (below).
 _BOILERPLATE = re.compile(
     r"""^\W*(?:follow\b.*\b(?:on|at)\b|share\b|subscribe\b|sign\s+up\b|click\b|tap\b|
-    read\s+(?:the\s+)?(?:full|more|original|rest)\b|related\b|advertisement\b|sponsored\b|
-    watch\b.*\bvideo|image\s*:|photo\s*:|copyright\b|©|all\s+rights\s+reserved)""",
+    (?:sign|log)\s+in(?:\W*$|\s+(?:to|or|with)\b)|
+    read\s+(?:the\s+)?(?:full|more|original|rest)\b|read\s+our\b|related\b|advertisement\b|sponsored\b|
+    watch\b.*\bvideo|(?:image|photo|photograph|picture|credit)s?\s*(?:by\b|:)|
+    copyright\b|©|all\s+rights\s+reserved|
+    (?:additional\s+)?(?:reporting|writing|editing|edited|compiled)\s+by\s+(?-i:[A-Z])|
+    (?:last\s+)?(?:updated|published|posted)(?:\s+on)?\s*:?\s*
+        (?:\d|an?\s+(?:minute|hour|day)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b)|
+    our\s+standards\b|(?:editorial|trust)\s+(?:standards|guidelines|principles)\b|
+    skip\s+to\b|(?:explore\s+)?more\s+on\s+(?:this|these)\b|most\s+(?:read|viewed|popular|shared)\W*$|
+    (?:topics|tags)\s*:|reuse\s+this\b|(?:email|print)\s+this\b|comments?\s*(?:\(\d+\)|\d+)?\W*$)""",
     re.IGNORECASE | re.VERBOSE,
 )
 _BOILERPLATE_MAX_WORDS = 16
@@ -207,9 +219,19 @@ def parse_document(name: str, text: str) -> ParsedDocument:
 
 
 def decode(name: str, raw: bytes) -> str | Problem:
-    """A file's bytes as text, exactly (line ends and a BOM kept: spans index it), or the problem."""
+    """A file's text, or the problem that prevents reading it.
+
+    Text files are their bytes decoded, exactly (line ends and a BOM kept: spans index it). A web
+    page (`.html`, `.htm`) is the Markdown document of its article, as `python -m bot add` would
+    write it: spans index that text, not the page's HTML.
+    """
     if not raw.strip():
         return Problem(name, "is empty")
+    if name.lower().endswith(HTML_SUFFIXES):
+        from bot.extract import extract, markdown_document
+
+        article = extract(raw)
+        return Problem(name, "has no article text") if article is None else markdown_document(article)
     if b"\x00" in raw:
         return Problem(name, "is not a text file (it contains NUL bytes)")
     try:
