@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, DEV, ROOT
+from bot import markdown
+from tests.conftest import CORPUS, DATA, DEV, ROOT
 
 
 def run(
@@ -151,21 +152,30 @@ def test_ask_json_spans_index_the_file_with_crlf_bom_and_multibyte_text(tmp_path
     (folder / "old_mac.txt").write_bytes(
         "Zoë visited Zürich in 1998.\r\rShe studied the café’s history.\r".encode()
     )
+    bicycle = (DATA / "bicycle" / "bicycle.md").read_bytes().decode("utf-8")
+    (folder / "bicycle.md").write_bytes(("\ufeff" + bicycle.replace("\n", "\r\n")).encode("utf-8"))
     questions = [json.loads(line)["q"] for line in DEV.read_text(encoding="utf-8").splitlines()]
+    questions += [
+        json.loads(line)["q"] for line in (DATA / "bicycle_questions.jsonl").read_text().splitlines()
+    ]
     questions += ["Where did Zoë go?", "What did she study?"]
     result = run("ask", "--json", "--corpus", str(folder), "-", stdin="\n".join(questions) + "\n")
     assert result.returncode == 0, result.stderr
     files = {p.name: p.read_bytes().decode("utf-8") for p in folder.iterdir()}
-    shown = 0
+    shown: dict[str, int] = {}
     for line in result.stdout.splitlines():
         for excerpt in json.loads(line)["excerpts"]:
             if excerpt["citation"].startswith("metadata"):
                 continue
             start, end = excerpt["span"]
-            source = " ".join(files[excerpt["document"]][start:end].split())
+            file_text = files[excerpt["document"]]
+            if excerpt["document"].endswith(".md"):  # what the Markdown shows, markup removed
+                source = markdown.shown(file_text[start:end], markdown.references(file_text))
+            else:
+                source = " ".join(file_text[start:end].split())
             if excerpt["truncated"]:
                 assert excerpt["text"] in source
             else:
                 assert source == excerpt["text"]
-            shown += 1
-    assert shown >= len(questions)
+            shown[excerpt["document"]] = shown.get(excerpt["document"], 0) + 1
+    assert set(shown) == set(files) and sum(shown.values()) >= len(questions)
