@@ -12,9 +12,9 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -85,10 +85,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=updates)
 
 
+def terminal_progress(stream: TextIO) -> Callable[[str, int, int], None]:
+    """A progress bar (tqdm) for each stage of a long load; small corpora load in a blink, no bar."""
+    bars: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if total < (20_000 if stage == "indexing" else 200):
+            return
+        if stage not in bars:
+            from tqdm import tqdm  # only a long load pays for the import
+
+            bars[stage] = tqdm(total=total, desc=f"{stage:>9}", file=stream, unit_scale=total >= 10_000)
+        bar = bars[stage]
+        if not bar.disable and done > bar.n:
+            bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return report
+
+
 def _composer(settings: Settings) -> Composer:
     from bot import engine
 
-    progress = engine.terminal_progress() if sys.stderr.isatty() else None
+    progress = terminal_progress(sys.stderr) if sys.stderr.isatty() else None
     try:
         return engine.load(settings, progress=progress)
     except CorpusError as exc:

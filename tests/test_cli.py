@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import markdown
+from bot.cli import terminal_progress
 from tests.conftest import CORPUS, DATA, DEV, ROOT
 
 
@@ -179,3 +181,14 @@ def test_ask_json_spans_index_the_file_with_crlf_bom_and_multibyte_text(tmp_path
                 assert source == excerpt["text"]
             shown[excerpt["document"]] = shown.get(excerpt["document"], 0) + 1
     assert set(shown) == set(files) and sum(shown.values()) >= len(questions)
+
+
+def test_long_loads_show_a_progress_bar_per_stage() -> None:
+    stream = io.StringIO()
+    report = terminal_progress(stream)
+    for done in range(0, 1001, 250):
+        report("splitting", done, 1000)
+    report("reading", 5, 10)  # small: no bar
+    shown = stream.getvalue()
+    assert "splitting" in shown and "100%" in shown and "1000/1000" in shown
+    assert "reading" not in shown
