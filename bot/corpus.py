@@ -178,8 +178,10 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     fields, body_start = frontmatter.read(text)
     title = fields.get("title")
     author = fields.get("author")
-    labels = markdown.references(text) if is_markdown(name) else frozenset()
-    blocks = markdown.blocks(text, body_start) if is_markdown(name) else _text_blocks(text, body_start)
+    if is_markdown(name):
+        labels, blocks = markdown.references(text), markdown.blocks(text, body_start)
+    else:
+        labels, blocks = frozenset(), _text_blocks(text, body_start)
     rows: list[tuple[int, int, int, int, bool]] = []
     para_no = 0
     for block in blocks:
