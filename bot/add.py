@@ -27,7 +27,8 @@ from bot.extract import extract, markdown_document
 HTML_SUFFIXES = (".html", ".htm")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SNIFF = re.compile(
-    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
+    re.IGNORECASE | re.DOTALL,
 )
 _SLUG_MAX = 80
 
@@ -69,9 +70,7 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
     if article.source_url:
         addresses.append(article.source_url)
     existing = _document_from(folder, {_without_fragment(a) for a in addresses})
-    path = existing or _free_name(
-        folder, _slug(article.title or Path(urllib.parse.urlsplit(url or source).path).stem)
-    )
+    path = existing or _free_name(folder, file_stem(article.title, url or source))
     _write(path, text)
     return Added(path, updated=existing is not None)
 
@@ -158,16 +157,22 @@ def _document_from(folder: Path, addresses: set[str]) -> Path | None:
     return None
 
 
-def _slug(title: str) -> str:
-    """A file name stem from a title: ASCII letters and digits joined by hyphens."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_title.lower().replace("'", "").replace("’", ""))
+def file_stem(title: str | None, address: str) -> str:
+    """A document's file name stem: its title's words, else its address's last part, else "article"."""
+    last_part = Path(urllib.parse.urlsplit(address).path).stem
+    return _slug(title or "") or _slug(last_part) or "article"
+
+
+def _slug(text: str) -> str:
+    """ASCII letters and digits of `text` (accents dropped), lower case, joined by hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower().replace("'", "").replace("’", ""))
     slug = ""
     for word in words:
         if len(slug) + len(word) + 1 > _SLUG_MAX:
             break
         slug = f"{slug}-{word}" if slug else word
-    return slug or "article"
+    return slug
 
 
 def _free_name(folder: Path, stem: str) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot import frontmatter
+from bot.add import file_stem
 from bot.corpus import decode, load_corpus
 from tests.conftest import DATA, ROOT
 from tests.test_cli import run
@@ -96,6 +97,7 @@ def site() -> Iterator[Site]:
             "/broken": (500, {"Content-Type": "text/html"}, b"<h1>Internal error</h1>"),
             "/data.json": (200, {"Content-Type": "application/json"}, b'{"title": "not a page"}'),
             "/untyped": (200, {}, b"%PDF-1.7 binary data"),
+            "/untyped-page": (200, {}, b"\xef\xbb\xbf" + WIRE),  # no content type, but a page
             "/home": _html(nav_only),
             "/huge": _html(WIRE + b"<!-- padding -->" * 4000),
             "/slow": _html(WIRE),
@@ -241,6 +243,12 @@ def test_with_several_sources_the_good_ones_are_added(site: Site, tmp_path: Path
     assert len(result.stderr.splitlines()) == 1 and "HTTP 404" in result.stderr
 
 
+def test_a_page_served_without_a_content_type_is_known_by_its_first_bytes(site: Site, tmp_path: Path) -> None:
+    result = add(site.url("/untyped-page"), corpus=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(tmp_path / WIRE_SLUG)]
+
+
 def test_ask_imports_neither_trafilatura_nor_httpx() -> None:
     code = (
         "import sys; from bot.cli import main; main(['ask', 'How old is Kim Ju-ae?']); "
@@ -257,3 +265,22 @@ def test_ask_imports_neither_trafilatura_nor_httpx() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("title", "address", "stem"),
+    [
+        (
+            "'Parasite' scores historic upset at SAG awards",
+            "https://x.org/a",
+            "parasite-scores-historic-upset-at-sag-awards",
+        ),
+        ("Café Zürich: l’été", "https://x.org/a", "cafe-zurich-lete"),
+        ("기생충, 미국 배우조합상 수상", "https://news.example.kr/2020/01/parasite-sag.html", "parasite-sag"),
+        (None, "/home/me/saved/Octopus Cities.html", "octopus-cities"),
+        ("東京", "https://example.jp/", "article"),
+        ("word " * 40, "https://x.org/a", "-".join(["word"] * 16)),
+    ],
+)
+def test_file_names_come_from_the_title_then_the_address(title: str | None, address: str, stem: str) -> None:
+    assert file_stem(title, address) == stem
