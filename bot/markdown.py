@@ -120,7 +120,7 @@ def visible(source: str, labels: frozenset[str] = frozenset()) -> Visible:
     return Visible("".join(chunks), _compose(chunks, starts, lines))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)  # the documents being parsed or shown; each holds its text alive
 def references(text: str) -> frozenset[str]:
     """The link reference labels a document defines (`[label]: https://...` lines)."""
     if "]:" not in text:
