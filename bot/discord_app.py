@@ -133,7 +133,7 @@ def reply_parts(
     `widen[0]` of it shown with `widen[1]` sentences of context a side."""
     if answer.abstained:
         return (
-            render.ABSTAIN_MESSAGE,
+            render.abstain_message(answer),
             discord.Embed.from_dict(render.abstain_embed(answer.question, answer.closest)),
             None,
         )
