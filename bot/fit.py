@@ -2,6 +2,7 @@
 
     python -m bot.fit --fit notre_dame --report dev heldout_article reykjavik ssh_guide gw_news
     python -m bot.fit --fit notre_dame --write     # store the weights in bot/ranking_weights.json
+    python -m bot.fit --declines                   # off-topic: each set asked of the others' documents
 
 A coarse grid over the weights of `bot.ranking.FEATURES` (the sentence's own BM25 fixed at 1) is
 searched for the best MRR@3 of the answer sentence on the fitting sets; the others are scored
@@ -167,15 +168,55 @@ def fit(scored: Sequence[Scored]) -> tuple[Weights, tuple[float, float, float]]:
     return best, best_figures
 
 
+def declines() -> list[str]:
+    """Each set's questions asked of every other set's documents: how many the bot declines."""
+    from bot.composer import Composer
+    from bot.evaluate import DEPTH
+
+    folders: dict[tuple[str, ...], list[str]] = {}
+    for name, spec in SETS.items():
+        folders.setdefault(tuple(sorted(_documents(spec))), []).append(name)
+    composers = {
+        key: Composer(r.corpus, r.index)
+        for key in folders
+        for r in [
+            ranker_for({k: v for spec in SETS.values() for k, v in _documents(spec).items() if k in key})
+        ]
+    }
+    lines = []
+    for key, composer in composers.items():
+        asked = declined = 0
+        for other, names in folders.items():
+            if other == key:
+                continue
+            for name in names:
+                for case in read_question_set(SETS[name].questions).cases:
+                    asked += 1
+                    declined += composer.answer(case.question, limit=DEPTH).abstained
+        lines.append(
+            f"  asked of {', '.join(key)} (the documents of {', '.join(folders[key])}): "
+            f"{declined}/{asked} other sets' questions declined ({declined / asked:.0%})"
+        )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit on some sets, report on others; optionally store the weights."""
     parser = argparse.ArgumentParser(prog="python -m bot.fit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fit", nargs="+", choices=sorted(SETS), required=True, metavar="SET")
+    parser.add_argument("--fit", nargs="+", choices=sorted(SETS), metavar="SET")
     parser.add_argument("--report", nargs="*", choices=sorted(SETS), default=None, metavar="SET")
     parser.add_argument(
         "--write", action="store_true", help=f"store the fitted weights in {WEIGHTS_FILE.name}"
     )
+    parser.add_argument(
+        "--declines", action="store_true", help="ask each set's questions of the other sets' documents"
+    )
     args = parser.parse_args(argv)
+    if args.declines:
+        print("\n".join(declines()))
+        return 0
+    if not args.fit:
+        parser.error("--fit SET... is needed (or --declines)")
     report = args.report if args.report is not None else [s for s in SETS if s not in args.fit]
     # The BM25 parameters are fitted with the weights: each needs its own index.
     best: tuple[float, Bm25Params, Weights] | None = None
