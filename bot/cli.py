@@ -180,9 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "about":
             return _about(args, settings, sys.stdout)
         if args.command in ("run", "sync"):
-            from bot import discord_app
+            from bot.discord_bot import app
 
-            code: int = discord_app.main(settings, sync_globally=args.command == "sync")
+            code: int = app.main(settings, sync_globally=args.command == "sync")
             return code
         if args.command == "bench":
             from bot import bench

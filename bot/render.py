@@ -1,6 +1,6 @@
 """An answer as terminal text, JSON, or Markdown, with the matched words made visible.
 
-Discord embeds are built from the Markdown pieces here (see `bot.discord_app`), so escaping and
+Discord embeds are built from the Markdown pieces here (see `bot.discord_bot`), so escaping and
 highlighting happen in one place for every medium.
 """
 

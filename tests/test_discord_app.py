@@ -17,7 +17,9 @@ import pytest_asyncio
 from bot import render
 from bot.composer import Composer
 from bot.config import Settings
-from bot.discord_app import QUESTION_MAX, ArticleBot, about_embed, intents, quote_embed
+from bot.discord_bot.app import ArticleBot, intents
+from bot.discord_bot.ask import QUESTION_MAX
+from bot.discord_bot.reference import about_embed, quote_embed
 from tests.conftest import CORPUS, ROOT
 from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord, running_bot
 

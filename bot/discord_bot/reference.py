@@ -1,0 +1,99 @@
+"""The corpus itself: `/about` lists the documents, `/quote` shows a cited sentence, `/help`."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.composer import Composer
+from bot.discord_bot.views import help_embed, respond
+
+if TYPE_CHECKING:
+    from bot.discord_bot.app import ArticleBot
+
+_CITATION = re.compile(r"^\s*(?:(?P<doc>.+?)\s+)?¶?\s*(?P<p>\d+)\.(?P<s>\d+)\s*$")
+
+
+def quote_embed(composer: Composer, citation: str) -> dict[str, Any] | None:
+    """The sentence at a citation, in bold inside its paragraph; None if there is none."""
+    m = _CITATION.match(citation)
+    if m is None:
+        return None
+    docs = composer.corpus.documents
+    name = m["doc"] or (docs[0].name if len(docs) == 1 else None)
+    if name is None:
+        return None
+    found = composer.corpus.find(name, int(m["p"]), int(m["s"]))
+    if found is None:
+        return None
+    parts = []
+    for j in composer.corpus.paragraph_range(found):
+        text = render.escape_markdown(composer.corpus.sentence(j).text)
+        parts.append(f"**{text}**" if j == found else text)
+    sentence = composer.corpus.sentence(found)
+    return {
+        "title": render.trim_words(f"{sentence.document.title} {sentence.citation}", render.TITLE_MAX),
+        "description": render.trim_sentences(" ".join(parts), render.DESCRIPTION_MAX),
+        "footer": {"text": f"{sentence.document.name} ¶{sentence.citation.paragraph}"},
+    }
+
+
+def about_embed(composer: Composer) -> dict[str, Any]:
+    """The corpus: each document's metadata, sentence count and content hash."""
+    fields = []
+    for doc in composer.corpus.documents[: render.FIELDS_MAX]:
+        lines = [
+            f"by {render.escape_markdown(doc.author)}" if doc.author else None,
+            doc.source_url,
+            f"published {doc.published}" if doc.published else None,
+            f"{doc.sentence_count} sentences · `{doc.name}` · sha256 `{doc.content_hash[:12]}`",
+        ]
+        fields.append(
+            {
+                "name": render.trim_words(doc.title, render.FIELD_NAME_MAX),
+                "value": render.trim_words("\n".join(x for x in lines if x), render.FIELD_VALUE_MAX),
+            }
+        )
+    count = len(composer.corpus.documents)
+    more = f" (first {render.FIELDS_MAX} shown)" if count > render.FIELDS_MAX else ""
+    return {
+        "title": "The articles I answer from",
+        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.",
+        "fields": fields,
+    }
+
+
+class ReferenceCog(commands.Cog):
+    """What the bot reads and how to ask it."""
+
+    def __init__(self, bot: ArticleBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="about")
+    async def about(self, interaction: discord.Interaction[Any]) -> None:
+        """List the articles I answer from: title, author, source, date, size."""
+        await interaction.response.send_message(embed=discord.Embed.from_dict(about_embed(self.bot.composer)))
+
+    @app_commands.command(name="help")
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        """How to ask me questions, with examples."""
+        await interaction.response.send_message(embed=discord.Embed.from_dict(help_embed()), ephemeral=True)
+
+    @app_commands.command(name="quote")
+    @app_commands.describe(citation="A citation from an answer, e.g. article.txt ¶2.3 or ¶2.3")
+    async def quote(
+        self, interaction: discord.Interaction[Any], citation: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """Show a cited sentence in its paragraph."""
+        embed = quote_embed(self.bot.composer, citation)
+        if embed is None:
+            await respond(
+                interaction, f"No sentence at {render.escape_markdown(citation)}; try a citation like ¶2.3."
+            )
+            return
+        await interaction.response.send_message(embed=discord.Embed.from_dict(embed))
