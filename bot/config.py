@@ -15,7 +15,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """Everything the bot and the command line can be told; no instance is made at import."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Empty values (`SHARD_COUNT=` as .env.example has them) mean "not set": the default applies.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     top_k: int = Field(default=3, ge=1, le=10)
