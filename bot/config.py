@@ -33,3 +33,5 @@ class Settings(BaseSettings):
     ask_cooldown_rate: int = Field(default=5, ge=1)
     ask_cooldown_seconds: float = Field(default=30.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
