@@ -78,7 +78,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]).upper()
-        raise UsageError(f"bad setting {field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"bad setting {field}: {message}") from None
     updates: dict[str, object] = {}
     if getattr(args, "corpus", None) is not None:
         updates["corpus_dir"] = args.corpus

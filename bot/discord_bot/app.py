@@ -16,11 +16,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.composer import Answer, Composer
+from bot.composer import Composer
 from bot.config import Settings
 from bot.discord_bot.ask import AskCog, MoreContextButton, PageButton
+from bot.discord_bot.feedback import VoteButton, Votes
+from bot.discord_bot.metrics import Metrics, MetricsError
 from bot.discord_bot.reference import ReferenceCog
-from bot.discord_bot.views import FAILED_MESSAGE, respond
+from bot.discord_bot.views import FAILED_MESSAGE, Reply, corpus_tag, respond
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,14 @@ class ArticleTree(app_commands.CommandTree[Any]):
 
 
 class ArticleBot(commands.AutoShardedBot):
-    """The bot: its composer and settings arrive as constructor arguments."""
+    """The bot: its composer, settings and vote store arrive as constructor arguments.
 
-    def __init__(self, composer: Composer, settings: Settings) -> None:
+    Without a vote store (`votes=None`) answers carry no 👍/👎 buttons.
+    """
+
+    def __init__(self, composer: Composer, settings: Settings, *, votes: Votes | None = None) -> None:
+        # Only these shards run in this process (the others in other processes); None: all of them.
+        shards: dict[str, Any] = {"shard_ids": list(settings.shard_ids)} if settings.shard_ids else {}
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: mentions are questions (AskCog)
             intents=intents(),
@@ -62,15 +69,28 @@ class ArticleBot(commands.AutoShardedBot):
             shard_count=settings.shard_count,
             help_command=None,
             tree_cls=ArticleTree,
+            **shards,
         )
         self.composer = composer
         self.settings = settings
-        self.corpus_tag = composer.corpus.content_hash[:8]
+        self.votes = votes
+        self.metrics = Metrics(sentences=lambda: len(self.composer.corpus), guilds=lambda: len(self.guilds))
+
+    @property
+    def corpus_tag(self) -> str:
+        """The tag of the corpus answering now (buttons from another corpus are out of date)."""
+        return corpus_tag(self.composer)
 
     async def setup_hook(self) -> None:
+        if self.shard_ids is not None:
+            log.info(
+                "this process runs shards %s of %s", ",".join(map(str, self.shard_ids)), self.shard_count
+            )
+        if self.settings.metrics_port is not None:
+            await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port, self.connected)
         await self.add_cog(AskCog(self))
         await self.add_cog(ReferenceCog(self))
-        self.add_dynamic_items(MoreContextButton, PageButton)
+        self.add_dynamic_items(MoreContextButton, PageButton, VoteButton)
         if self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -83,18 +103,37 @@ class ArticleBot(commands.AutoShardedBot):
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
 
-    async def answer(self, question: str, limit: int | None = None) -> Answer:
-        """The composer's answer, computed off the event loop (large corpora can take a while)."""
+    def connected(self) -> bool:
+        """Whether the bot is connected to Discord and ready (for /healthz)."""
+        return self.is_ready() and not self.is_closed()
+
+    async def answer(self, question: str, limit: int | None = None, *, asked: bool = True) -> Reply:
+        """The composer's answer, computed off the event loop (large corpora can take a while).
+
+        `asked` is False when a button re-reads an answer already given: it is not counted again.
+        """
+        composer = self.composer  # a reload may swap it meanwhile; this answer keeps its own
         started = time.perf_counter()
-        answer = await asyncio.to_thread(self.composer.answer, question, limit)
-        top = answer.excerpts[0] if answer.excerpts else None
-        log.info(
-            "answered in %.1f ms abstained=%s top=%s",
-            (time.perf_counter() - started) * 1000,
-            answer.abstained,
-            render.where(top) if top else "-",
-        )
-        return answer
+        answer = await asyncio.to_thread(composer.answer, question, limit)
+        seconds = time.perf_counter() - started
+        if asked:
+            self.metrics.answered(seconds, abstained=answer.abstained)
+            top = answer.excerpts[0] if answer.excerpts else None
+            log.info(
+                "answered in %.1f ms abstained=%s top=%s",
+                seconds * 1000,
+                answer.abstained,
+                render.where(top) if top else "-",
+            )
+        return Reply(composer, answer)
+
+    async def close(self) -> None:
+        """Disconnect, stop serving metrics, and close the vote store once its last vote is in."""
+        await super().close()
+        await self.metrics.stop()
+        if self.votes is not None:
+            await asyncio.to_thread(self.votes.close)
+            self.votes = None
 
 
 def main(settings: Settings, *, sync_globally: bool = False) -> int:
@@ -108,16 +147,23 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
     token = settings.discord_token.get_secret_value().strip()  # the one place the secret is read
     from bot import engine
     from bot.corpus import CorpusError
+    from bot.feedback_store import FeedbackError, FeedbackStore
 
+    if sync_globally:  # logs in over HTTP only: nothing to serve, watch or store
+        settings = settings.model_copy(update={"metrics_port": None})
     try:
         composer = engine.load(settings, progress=engine.log_progress())
-    except CorpusError as exc:
+        votes = None if sync_globally else Votes(FeedbackStore(settings.feedback_db))
+    except (CorpusError, FeedbackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    bot = ArticleBot(composer, settings)
+    bot = ArticleBot(composer, settings, votes=votes)
     runner = _sync(bot, token) if sync_globally else _run(bot, token)
     try:
         asyncio.run(runner)
+    except MetricsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except discord.LoginFailure:
         print("error: Discord rejected the token in DISCORD_TOKEN", file=sys.stderr)
         return EXIT_FAILED

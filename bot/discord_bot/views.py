@@ -1,14 +1,35 @@
-"""What the features share: ephemeral replies, message arguments, the question an answer keeps."""
+"""What the features share: an answer and the corpus it came from, ephemeral replies, message
+arguments, the question an answer message keeps, and the help embed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import discord
 
 from bot import render
+from bot.composer import Answer, Composer
 
 FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer and the composer that gave it: its buttons must speak of that corpus, not a newer one."""
+
+    composer: Composer
+    answer: Answer
+
+    @property
+    def tag(self) -> str:
+        """The corpus tag the buttons carry, so a click can tell the corpus changed since."""
+        return corpus_tag(self.composer)
+
+
+def corpus_tag(composer: Composer) -> str:
+    """A short tag of the corpus content (its hash's first 8 hex digits)."""
+    return composer.corpus.content_hash[:8]
 
 
 async def respond(interaction: discord.Interaction[Any], text: str) -> None:
@@ -35,15 +56,23 @@ def question_of(message: discord.Message | None) -> str | None:
     return render.unescape_markdown(message.embeds[0].title)
 
 
+async def outdated(interaction: discord.Interaction[Any]) -> None:
+    """A button on an answer from an older corpus: say so rather than page through moved sentences."""
+    await respond(interaction, "The articles have changed since this answer; please ask again.")
+
+
 def help_embed() -> dict[str, Any]:
     """How to ask, with examples."""
     return {
         "title": "Ask me about the article",
         "description": (
             "• `/ask question: How old is Kim Ju-ae?` answers with the article's own sentences, "
-            "each cited (document ¶paragraph.sentence), the words that matched in **bold**.\n"
+            "each cited (document ¶paragraph.sentence), the words that matched in **bold**. "
+            "Add `private: True` to see the answer alone.\n"
             "• Mention me with a question, or send me a DM: same answer, as a reply.\n"
-            "• **More context** widens an excerpt; **Next excerpts** shows more.\n"
+            "• Right-click any message, **Apps → Ask the article**: I answer that message's text.\n"
+            "• **More context** widens an excerpt; **Next excerpts** shows more; 👍 and 👎 tell me "
+            "whether the answer was right.\n"
             "• `/quote citation: ¶2.3` shows a cited sentence in its paragraph.\n"
             "• `/about` lists the articles I read.\n"
             "If the article doesn't say, I tell you so rather than guess."
