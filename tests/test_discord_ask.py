@@ -85,3 +85,30 @@ async def test_quote_autocomplete_offers_valid_citations(
             assert any(w[:3] in sentence.lower() for w in words)
     if words == ["kim", "ju"]:
         assert choices[0]["value"] == "¶2.3"  # "Kim Ju-ae is believed to be about 12 years old."
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("dm", [False, True])
+async def test_buttons_on_a_long_mention_question_re_ask_the_whole_question(
+    fake: FakeDiscord, bot: ArticleBot, dm: bool
+) -> None:
+    # Over an embed title's 256 characters, under the 500 a mention or DM may have; the words that
+    # matter come last, so a question cut to the title's length has nothing to answer.
+    polite = "Could you tell me, if it is not too much trouble for you, and if you would be so kind, "
+    question = polite * 3 + "what did Kim call the soldiers who were killed in Kursk?"
+    assert render.TITLE_MAX < len(question) <= bot.settings.max_question_chars
+    message_id = await fake.send_message(question, mention_bot=not dm, dm=dm)
+    reply = await fake.wait_channel_message(reply_to=message_id)
+    within_limits(reply)
+    first = embed_of(reply)["description"]
+    next_page = next(i for i in custom_ids(reply) if i.startswith("ab:page:1:"))
+    update = await fake.wait_response(await fake.click(int(reply["id"]), next_page))
+    assert update["type"] == 7, update["data"].get("content")  # edited, not "nothing more to show"
+    within_limits(update["data"])
+    expected = bot.composer.answer(question, limit=2 * bot.settings.top_k).excerpts[bot.settings.top_k :]
+    second = embed_of(update["data"])["description"]
+    assert second.startswith("**4.**") and second != first
+    assert all(render.where(e) in render.unescape_markdown(second) for e in expected)
+    back = next(i for i in custom_ids(update["data"]) if i.startswith("ab:page:0:"))
+    again = await fake.wait_response(await fake.click(int(reply["id"]), back))
+    assert embed_of(again["data"])["description"] == first  # the same whole question, page 1 again

@@ -20,7 +20,7 @@ from bot.text import fold_space
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
 
-QUESTION_MAX = 250  # fits an embed title whole, so buttons can read it back after a restart
+QUESTION_MAX = 250  # an embed title (256) shows it whole, Markdown escapes and all, most of the time
 DEFER_AFTER = 1.5  # seconds: answer directly when faster, else defer (Discord allows 3)
 CONTEXT_STEPS = 3  # "More context" widens by one sentence a side, this many times
 ASK_MESSAGE = "Ask the article"  # the message context menu's name, as people see it
@@ -33,13 +33,12 @@ def reply_parts(
     """Content, embed and buttons for an answer: one page of `top_k` excerpts, and excerpt
     `widen[0]` of it shown with `widen[1]` sentences of context a side."""
     answer = reply.answer
+    # A button asks the question again as the embed keeps it; a question too long to keep gets none.
+    buttons = render.keeps_question(answer.question)
     if answer.abstained:
-        view = _view(vote_buttons(reply, 0)) if bot.votes is not None else None
-        return (
-            render.ABSTAIN_MESSAGE,
-            discord.Embed.from_dict(render.abstain_embed(answer.question, answer.closest)),
-            view,
-        )
+        declined = discord.Embed.from_dict(render.abstain_embed(answer.question, answer.closest))
+        view = _view(vote_buttons(reply, 0)) if buttons and bot.votes is not None else None
+        return render.ABSTAIN_MESSAGE, declined, view
     k = bot.settings.top_k
     shown = answer.excerpts[page * k : (page + 1) * k]
     widened: dict[int, tuple[str, str]] = {}
@@ -47,6 +46,8 @@ def reply_parts(
         before, after = reply.composer.context(shown[widen[0]], widen[1])
         widened[widen[0]] = (" ".join(s.text for s in before), " ".join(s.text for s in after))
     embed = render.excerpts_embed(answer.question, shown, first_number=page * k + 1, widened=widened)
+    if not buttons:
+        return None, discord.Embed.from_dict(embed), None
     view = answer_view(
         reply,
         shown,

@@ -50,10 +50,10 @@ def message_kwargs(parts: tuple[str | None, discord.Embed, discord.ui.View | Non
 
 
 def question_of(message: discord.Message | None) -> str | None:
-    """The question an answer message answers, read back from the embed title."""
-    if message is None or not message.embeds or not message.embeds[0].title:
+    """The whole question an answer message answers, as its embed keeps it (`render.question_fields`)."""
+    if message is None or not message.embeds:
         return None
-    return render.unescape_markdown(message.embeds[0].title)
+    return render.kept_question(dict(message.embeds[0].to_dict()))
 
 
 async def outdated(interaction: discord.Interaction[Any]) -> None:
