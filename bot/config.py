@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    watch_corpus: bool = True  # the running bot reloads the corpus when its files change
+    reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # None: no metrics server
 

@@ -19,7 +19,12 @@ EPHEMERAL = 1 << 6
 
 def bot_settings(**extra: Any) -> Settings:
     """Settings for an in-process bot: the shipped corpus, no cache, no .env."""
-    values: dict[str, Any] = {"corpus_dir": CORPUS, "use_cache": False, "ask_cooldown_rate": 5}
+    values: dict[str, Any] = {
+        "corpus_dir": CORPUS,
+        "use_cache": False,
+        "ask_cooldown_rate": 5,
+        "watch_corpus": False,  # the reload tests turn it on, over a folder of their own
+    }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -55,6 +60,14 @@ def custom_ids(data: dict[str, Any]) -> list[str]:
 def buttons(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A message body's buttons by custom_id."""
     return {b["custom_id"]: b for row in data.get("components") or [] for b in row["components"]}
+
+
+async def ask(fake: FakeDiscord, question: str, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send `/ask` and wait for the answer: the message it made (to click on) and the callback data."""
+    handle = await fake.send_slash("ask", {"question": question, **options})
+    data: dict[str, Any] = (await fake.wait_response(handle))["data"]
+    assert handle.message is not None
+    return handle.message, data
 
 
 def bot_environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from bot.composer import Composer
 from bot.discord_bot.app import ArticleBot
 from bot.discord_bot.feedback import Votes
 from bot.feedback_store import FeedbackStore
-from tests.discord_helpers import bot_process, bot_settings, buttons, custom_ids, embed_of
+from tests.discord_helpers import ask, bot_process, bot_settings, buttons, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.test_cli import run
 
@@ -46,27 +46,25 @@ def _rows(path: Path) -> list[tuple[str, str, str]]:
 async def test_a_vote_is_acknowledged_shown_stored_and_replaced(
     fake: FakeDiscord, voting_bot: ArticleBot, tmp_path: Path
 ) -> None:
-    handle = await fake.send_slash("ask", {"question": QUESTION})
-    data = (await fake.wait_response(handle))["data"]
-    assert handle.message is not None
+    message, data = await ask(fake, QUESTION)
     up, down = _vote_id(data, "up"), _vote_id(data, "down")
     assert buttons(data)[up]["emoji"]["name"] == "👍" and buttons(data)[down]["emoji"]["name"] == "👎"
 
-    click = await fake.click(handle.message, up)
+    click = await fake.click(message, up)
     ack = await fake.wait_response(click)
     assert ack["type"] == 7 and ack["elapsed"] < 3  # the message's buttons are updated at once
     shown = buttons(ack["data"])
     assert shown[up]["label"] == "1" and shown[up]["style"] == 3  # green: the vote just cast
-    assert embed_of(fake.messages[int(handle.message["id"])])["description"] == embed_of(data)["description"]
+    assert embed_of(fake.messages[int(message["id"])])["description"] == embed_of(data)["description"]
     rows = _rows(tmp_path / "feedback.sqlite3")
     assert [(vote, question) for _, vote, question in rows] == [("up", QUESTION)]
     assert str(fake.user_id) not in rows[0][0]
 
-    again = await fake.wait_response(await fake.click(handle.message, down))  # same person changes mind
+    again = await fake.wait_response(await fake.click(message, down))  # same person changes mind
     assert buttons(again["data"])[down]["label"] == "1" and not buttons(again["data"])[up].get("label")
     assert [vote for _, vote, _ in _rows(tmp_path / "feedback.sqlite3")] == ["down"]
 
-    other = await fake.wait_response(await fake.click(handle.message, up, user_id=4242))
+    other = await fake.wait_response(await fake.click(message, up, user_id=4242))
     assert (buttons(other["data"])[up]["label"], buttons(other["data"])[down]["label"]) == ("1", "1")
     assert sorted(vote for _, vote, _ in _rows(tmp_path / "feedback.sqlite3")) == ["down", "up"]
 

@@ -18,10 +18,11 @@ from discord.ext import commands
 from bot import render
 from bot.composer import Composer
 from bot.config import Settings
-from bot.discord_bot.ask import AskCog, MoreContextButton, PageButton
+from bot.discord_bot.ask import AskAgainButton, AskCog, MoreContextButton, PageButton
 from bot.discord_bot.feedback import VoteButton, Votes
 from bot.discord_bot.metrics import Metrics, MetricsError
 from bot.discord_bot.reference import ReferenceCog
+from bot.discord_bot.reload import ReloadCog
 from bot.discord_bot.views import FAILED_MESSAGE, Reply, corpus_tag, respond
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ class ArticleBot(commands.AutoShardedBot):
             await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port, self.connected)
         await self.add_cog(AskCog(self))
         await self.add_cog(ReferenceCog(self))
-        self.add_dynamic_items(MoreContextButton, PageButton, VoteButton)
+        await self.add_cog(ReloadCog(self))
+        self.add_dynamic_items(MoreContextButton, PageButton, VoteButton, AskAgainButton)
         if self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -150,7 +152,7 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
     from bot.feedback_store import FeedbackError, FeedbackStore
 
     if sync_globally:  # logs in over HTTP only: nothing to serve, watch or store
-        settings = settings.model_copy(update={"metrics_port": None})
+        settings = settings.model_copy(update={"metrics_port": None, "watch_corpus": False})
     try:
         composer = engine.load(settings, progress=engine.log_progress())
         votes = None if sync_globally else Votes(FeedbackStore(settings.feedback_db))

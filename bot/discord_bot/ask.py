@@ -14,7 +14,16 @@ from discord.ext import commands
 from bot import render
 from bot.composer import Excerpt, QuestionError
 from bot.discord_bot.feedback import vote_buttons
-from bot.discord_bot.views import Reply, help_embed, message_kwargs, outdated, question_of, respond
+from bot.discord_bot.views import (
+    ASK_AGAIN_ID,
+    Reply,
+    answer_again,
+    ask_again_button,
+    help_embed,
+    message_kwargs,
+    question_of,
+    respond,
+)
 from bot.text import fold_space
 
 if TYPE_CHECKING:
@@ -143,17 +152,41 @@ class PageButton(
         await _update(interaction, self.tag, self.page, widen=None)
 
 
+class AskAgainButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ASK_AGAIN_ID):
+    """On an answer from an older corpus (see `views.outdated`): the same question, answered now."""
+
+    def __init__(self) -> None:
+        super().__init__(ask_again_button())
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> AskAgainButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot = cast("ArticleBot", interaction.client)
+        question = question_of(interaction.message)
+        if question is None:
+            await respond(interaction, "I can no longer read this question; please ask again.")
+            return
+        try:
+            reply = await bot.answer(question, limit=2 * bot.settings.top_k)
+        except QuestionError as exc:
+            await respond(interaction, f"I can't answer that: {exc}.")
+            return
+        await interaction.response.edit_message(**message_kwargs(reply_parts(bot, reply)))
+
+
 async def _update(
     interaction: discord.Interaction[Any], tag: str, page: int, widen: tuple[int, int] | None
 ) -> None:
     """Re-answer the message's question and edit the message in place."""
     bot = cast("ArticleBot", interaction.client)
-    question = question_of(interaction.message)
-    if tag != bot.corpus_tag or question is None:
-        await outdated(interaction)
-        return
     k = bot.settings.top_k
-    reply = await bot.answer(question, limit=(page + 2) * k, asked=False)  # this page, and a next?
+    reply = await answer_again(interaction, tag, limit=(page + 2) * k)  # this page, and a next?
+    if reply is None:
+        return
     if reply.answer.abstained or not reply.answer.excerpts[page * k : (page + 1) * k]:
         await respond(interaction, "There is nothing more to show for this question.")
         return

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot import render
-from bot.discord_bot.views import Reply, outdated, question_of, respond
+from bot.discord_bot.views import Reply, answer_again, respond
 from bot.feedback_store import Feedback, FeedbackStore, Shown, Tally, Vote
 
 if TYPE_CHECKING:
@@ -90,12 +90,10 @@ async def record_vote(interaction: discord.Interaction[Any], vote: Vote, page: i
     if bot.votes is None:
         await respond(interaction, "Votes are not being recorded here.")
         return
-    question = question_of(interaction.message)
-    if question is None or tag != bot.corpus_tag:
-        await outdated(interaction)
-        return
     k = bot.settings.top_k
-    reply = await bot.answer(question, limit=(page + 1) * k, asked=False)
+    reply = await answer_again(interaction, tag, limit=(page + 1) * k)
+    if reply is None:
+        return
     shown = shown_excerpts(reply, page, k)
     feedback = Feedback(
         question=reply.answer.question,

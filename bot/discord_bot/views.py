@@ -4,12 +4,15 @@ arguments, the question an answer message keeps, and the help embed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
 from bot import render
-from bot.composer import Answer, Composer
+from bot.composer import Answer, Composer, QuestionError
+
+if TYPE_CHECKING:
+    from bot.discord_bot.app import ArticleBot
 
 FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
 
@@ -56,9 +59,42 @@ def question_of(message: discord.Message | None) -> str | None:
     return render.kept_question(dict(message.embeds[0].to_dict()))
 
 
+ASK_AGAIN_ID = "ab:again"  # handled by ask.AskAgainButton
+CHANGED_MESSAGE = "The article has changed since this answer."
+
+
 async def outdated(interaction: discord.Interaction[Any]) -> None:
-    """A button on an answer from an older corpus: say so rather than page through moved sentences."""
-    await respond(interaction, "The articles have changed since this answer; please ask again.")
+    """A button on an answer from an older corpus: say so on the message, and offer to ask again,
+    rather than page through sentences that have moved."""
+    if question_of(interaction.message) is None:
+        await respond(interaction, f"{CHANGED_MESSAGE} Please ask again.")
+        return
+    view = discord.ui.View(timeout=None)
+    view.add_item(ask_again_button())
+    await interaction.response.edit_message(content=CHANGED_MESSAGE, view=view)
+
+
+async def answer_again(interaction: discord.Interaction[Any], tag: str, limit: int) -> Reply | None:
+    """The answer a button's message shows, computed again from the question it keeps; None, the
+    message saying the article changed, when the corpus is no longer the one of button's `tag`."""
+    bot = cast("ArticleBot", interaction.client)
+    question = question_of(interaction.message)
+    if question is None or tag != bot.corpus_tag:
+        await outdated(interaction)
+        return None
+    try:
+        reply = await bot.answer(question, limit=limit, asked=False)
+    except QuestionError:  # the limits changed since it was asked
+        reply = None
+    if reply is None or reply.tag != tag:  # or a reload swapped the corpus meanwhile
+        await outdated(interaction)
+        return None
+    return reply
+
+
+def ask_again_button() -> discord.ui.Button[Any]:
+    """The button that asks an outdated answer's question again (ask.AskAgainButton handles it)."""
+    return discord.ui.Button(label="Ask again", style=discord.ButtonStyle.primary, custom_id=ASK_AGAIN_ID)
 
 
 def help_embed() -> dict[str, Any]:
