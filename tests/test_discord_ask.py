@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot import render
+from bot.composer import Composer
 from bot.discord_bot.app import ArticleBot
 from bot.discord_bot.ask import ASK_MESSAGE, NOTHING_TO_ASK
-from tests.discord_helpers import EPHEMERAL, custom_ids, embed_of, within_limits
-from tests.fake_discord import FakeDiscord
+from tests.discord_helpers import EPHEMERAL, bot_settings, custom_ids, embed_of, within_limits
+from tests.fake_discord import FakeDiscord, running_bot
 
 
 @pytest.mark.asyncio
@@ -112,3 +113,14 @@ async def test_buttons_on_a_long_mention_question_re_ask_the_whole_question(
     back = next(i for i in custom_ids(update["data"]) if i.startswith("ab:page:0:"))
     again = await fake.wait_response(await fake.click(int(reply["id"]), back))
     assert embed_of(again["data"])["description"] == first  # the same whole question, page 1 again
+
+
+@pytest.mark.asyncio
+async def test_ask_and_the_message_menu_share_one_rate_limit(fake: FakeDiscord, composer: Composer) -> None:
+    client = ArticleBot(composer, bot_settings(ask_cooldown_rate=1, ask_cooldown_seconds=60))
+    async with running_bot(fake, client):
+        first = await fake.wait_response(await fake.send_slash("ask", {"question": "How old is Kim Ju-ae?"}))
+        target = await fake.send_message("Who is the author?", mention_bot=False)
+        second = await fake.wait_response(await fake.send_message_command(ASK_MESSAGE, target))
+    assert not first["data"].get("flags", 0) & EPHEMERAL
+    assert second["data"]["flags"] & EPHEMERAL and "Slow down" in second["data"]["content"]

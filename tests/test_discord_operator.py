@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,3 +136,16 @@ def test_a_bad_shard_combination_is_one_line_and_exit_2(env: dict[str, str], mes
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: bad setting SHARD_IDS:") and message in line
+
+
+@pytest.mark.asyncio
+async def test_a_taken_metrics_port_is_one_line_and_exit_1(fake: FakeDiscord, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = bot_process(fake, tmp_path, METRICS_PORT=str(port))
+        _, err = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot serve metrics on 127.0.0.1:{port}") and "Traceback" not in err

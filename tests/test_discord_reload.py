@@ -189,3 +189,18 @@ async def test_an_old_answers_buttons_say_it_changed_and_ask_again(
     fresh = custom_ids(again["data"])
     assert any(i.startswith("ab:page:1:") for i in fresh) and fresh != custom_ids(data)
     assert (await fake.wait_response(await fake.click(message, fresh[0])))["type"] == 7
+
+
+@pytest.mark.asyncio
+async def test_ask_again_when_the_new_corpus_no_longer_answers(
+    fake: FakeDiscord, still: ArticleBot, corpus: Path
+) -> None:
+    message, data = await ask(fake, AGE)
+    (corpus / "walrus.txt").write_text(WALRUS, encoding="utf-8")
+    (corpus / "article.txt").unlink()
+    await fake.wait_edit((await _reload(fake))[1])
+    changed = await fake.wait_response(await fake.click(message, custom_ids(data)[0]))
+    assert custom_ids(changed["data"]) == [ASK_AGAIN_ID]
+    again = await fake.wait_response(await fake.click(message, ASK_AGAIN_ID))
+    assert again["data"]["content"] == "The article doesn't say."
+    assert again["data"]["components"] == []  # the old "Ask again" is gone, nothing to page

@@ -175,7 +175,7 @@ class AskAgainButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=AS
         except QuestionError as exc:
             await respond(interaction, f"I can't answer that: {exc}.")
             return
-        await interaction.response.edit_message(**message_kwargs(reply_parts(bot, reply)))
+        await interaction.response.edit_message(**message_kwargs(reply_parts(bot, reply), edit=True))
 
 
 async def _update(
@@ -190,7 +190,7 @@ async def _update(
     if reply.answer.abstained or not reply.answer.excerpts[page * k : (page + 1) * k]:
         await respond(interaction, "There is nothing more to show for this question.")
         return
-    await interaction.response.edit_message(**message_kwargs(reply_parts(bot, reply, page, widen)))
+    await interaction.response.edit_message(**message_kwargs(reply_parts(bot, reply, page, widen), edit=True))
 
 
 class AskCog(commands.Cog):

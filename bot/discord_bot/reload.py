@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 NOT_OWNER = "Only the bot's owner (or its team's admins and developers) can reload the articles."
 _NAMES_SHOWN = 10  # documents named in /reload's reply, per kind of change
-_MAX_GROUP_SECONDS = 30.0  # a folder that never stops changing is still reloaded this often
+_MAX_GROUP_SECONDS = 30.0  # a folder that never stops changing is still reloaded this often (at least)
 
 
 class ReloadError(Exception):
@@ -140,7 +140,7 @@ class ReloadCog(commands.Cog):
                 folder,
                 watch_filter=DefaultFilter(),  # editors' swap files, .git, caches
                 step=settle_ms,  # changes are grouped until the folder is quiet this long
-                debounce=int(_MAX_GROUP_SECONDS * 1000),
+                debounce=max(int(_MAX_GROUP_SECONDS * 1000), 2 * settle_ms),
                 stop_event=self._stop,
             ):
                 with contextlib.suppress(ReloadError):  # logged; the next change tries again

@@ -43,11 +43,17 @@ async def respond(interaction: discord.Interaction[Any], text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
 
 
-def message_kwargs(parts: tuple[str | None, discord.Embed, discord.ui.View | None]) -> dict[str, Any]:
-    """Keyword arguments for send/reply/edit; no view at all when there are no buttons."""
+def message_kwargs(
+    parts: tuple[str | None, discord.Embed, discord.ui.View | None], *, edit: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments for send/reply, or with `edit` for editing a message in place.
+
+    A new message without buttons gets no view at all; an edited one gets `view=None`, which removes
+    the buttons it had.
+    """
     content, embed, view = parts
     kwargs: dict[str, Any] = {"content": content, "embed": embed}
-    if view is not None:
+    if view is not None or edit:
         kwargs["view"] = view
     return kwargs
 
