@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -110,7 +111,7 @@ async def test_reload_is_for_managers_to_see_and_the_owner_to_use(
     deferred, handle = await _reload(fake)  # fake.user_id owns the application
     assert deferred["type"] == 5 and deferred["data"]["flags"] & EPHEMERAL
     reply = (await fake.wait_edit(handle, timeout=10))["data"]["content"]
-    assert reply.startswith("Reloaded in ") and " s: " in reply
+    assert re.match(r"Reloaded in \d+(\.\d)? m?s: ", reply)
     assert "1 added (`walrus.txt`), 0 removed, 1 changed (`article.txt`)" in reply
     assert f"2 document(s), {len(still.composer.corpus):,} sentences now." in reply
     assert "13 years **old**" in embed_of(await _ask(fake))["description"]

@@ -53,7 +53,7 @@ class Reloaded:
         """A short report, for /reload's reply."""
         lines = []
         if not self.changes:
-            lines.append(f"No document changed ({self.seconds:.2f} s).")
+            lines.append(f"No document changed ({_duration(self.seconds)}).")
         else:
             parts = [
                 f"{len(names)} {kind}{_names(names)}"
@@ -63,11 +63,15 @@ class Reloaded:
                     ("changed", self.changes.changed),
                 )
             ]
-            lines.append(f"Reloaded in {self.seconds:.2f} s: " + ", ".join(parts) + ".")
+            lines.append(f"Reloaded in {_duration(self.seconds)}: " + ", ".join(parts) + ".")
         lines.append(f"{self.documents} document(s), {self.sentences:,} sentences now.")
         if self.problems:
             lines.append("Skipped: " + "; ".join(map(str, self.problems[:_NAMES_SHOWN])))
         return "\n".join(lines)[:2000]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _names(names: tuple[str, ...]) -> str:
