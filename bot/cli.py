@@ -47,8 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print JSON (one object a line with -)")
     ask.add_argument("--top-k", type=int, metavar="N", help="excerpts at most (setting TOP_K)")
 
-    ev = add("eval", "score a question file (JSON Lines, as in shared/eval)")
+    ev = add("eval", "score a question file: JSON Lines (as in shared/eval) or SQuAD v1.1/v2.0 JSON")
     ev.add_argument("file", type=Path)
+    ev.add_argument(
+        "--off-topic", type=Path, metavar="FILE", help="also ask this file's questions, as ones to decline"
+    )
+    ev.add_argument("--misses", action="store_true", help="list the misses, with the excerpt given instead")
+    ev.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     about = add("about", "list the corpus documents and their metadata")
     about.add_argument("--json", action="store_true")
@@ -137,16 +142,50 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.evaluate import EvalFileError, evaluate, read_cases
+    import tempfile
+
+    from bot.evaluate import DEPTH, EvalFileError, evaluate, read_question_set
 
     try:
-        cases = read_cases(args.file)
+        questions = read_question_set(args.file)
+        off_topic = read_question_set(args.off_topic).off_topic() if args.off_topic else None
     except EvalFileError as exc:
         raise UsageError(str(exc)) from None
-    composer = _composer(settings)
-    report = evaluate(cases, composer.answer)
-    out.write("\n".join(report.lines()) + "\n")
+    cases = questions.cases + (off_topic.cases if off_topic else ())
+    with tempfile.TemporaryDirectory(prefix="article-bot-eval-") as tmp:
+        if questions.documents:
+            # A SQuAD file's articles are documents; --corpus puts them beside that folder's.
+            settings = settings.model_copy(
+                update={"corpus_dir": _eval_corpus(Path(tmp), questions.documents, args.corpus)}
+            )
+        composer = _composer(settings)
+        report = evaluate(cases, lambda q: composer.answer(q, limit=DEPTH), skipped=questions.skipped)
+    if args.json:
+        out.write(json.dumps(report.as_json(misses=args.misses), ensure_ascii=False) + "\n")
+    else:
+        out.write("\n".join(report.lines(misses=args.misses)) + "\n")
     return EXIT_OK
+
+
+def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -> Path:
+    """A corpus folder holding `documents` and, when given, a copy of the folder `beside`."""
+    import shutil
+
+    from bot.corpus import document_paths
+
+    if beside is not None:
+        try:
+            for path in document_paths(beside):
+                target = folder / path.relative_to(beside)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        except CorpusError as exc:
+            raise UsageError(str(exc)) from None
+    for name, text in documents.items():
+        if (folder / name).exists():
+            raise UsageError(f"the corpus already has a document named {name}")
+        (folder / name).write_text(text, encoding="utf-8", newline="")
+    return folder
 
 
 def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

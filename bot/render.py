@@ -57,10 +57,16 @@ def _merge(text: str, spans: tuple[tuple[int, int], ...]) -> list[tuple[int, int
     return merged
 
 
+def _ellipses(excerpt: Excerpt, body: str) -> str:
+    """An ellipsis where a long sentence was cut, at either end."""
+    start, end = excerpt.cut
+    return ("… " if start else "") + body + (" …" if end else "")
+
+
 def excerpt_markdown(excerpt: Excerpt) -> str:
-    """An excerpt's text in Markdown: escaped, matched words in bold, an ellipsis if cut."""
+    """An excerpt's text in Markdown: escaped, matched words in bold, an ellipsis where cut."""
     body = marked(excerpt.text, excerpt.matches, lambda s: f"**{escape_markdown(s)}**", escape_markdown)
-    return f"{body} …" if excerpt.truncated else body
+    return _ellipses(excerpt, body)
 
 
 def excerpt_terminal(excerpt: Excerpt, *, color: bool) -> str:
@@ -69,7 +75,12 @@ def excerpt_terminal(excerpt: Excerpt, *, color: bool) -> str:
         body = marked(excerpt.text, excerpt.matches, lambda s: f"{_BOLD_ON}{s}{_BOLD_OFF}", str)
     else:
         body = marked(excerpt.text, excerpt.matches, lambda s: f"**{s}**", str)
-    return f"{body} …" if excerpt.truncated else body
+    return _ellipses(excerpt, body)
+
+
+def abstain_message(answer: Answer) -> str:
+    """Why there is no answer: what the documents do not state, or that they do not say."""
+    return answer.note or ABSTAIN_MESSAGE
 
 
 def where(excerpt: Excerpt) -> str:
@@ -99,7 +110,7 @@ def answer_terminal(answer: Answer, *, color: bool = False) -> str:
     """The answer as text for a terminal."""
     lines: list[str] = []
     if answer.abstained:
-        lines.append(ABSTAIN_MESSAGE)
+        lines.append(abstain_message(answer))
         if answer.closest:
             lines += ["", CLOSEST_LABEL]
             lines += [f"  - [{where(e)}] {e.text}" for e in answer.closest]
@@ -119,6 +130,7 @@ def excerpt_json(excerpt: Excerpt) -> dict[str, Any]:
         "span": [excerpt.start, excerpt.end],
         "matches": [list(m) for m in excerpt.matches],
         "truncated": excerpt.truncated,
+        "cut": list(excerpt.cut),
     }
 
 
@@ -130,6 +142,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "excerpts": [excerpt_json(e) for e in answer.excerpts],
         "closest": [excerpt_json(e) for e in answer.closest],
         "coverage": round(answer.coverage, 4),
+        **({"note": answer.note} if answer.note else {}),
     }
 
 

@@ -47,7 +47,7 @@ def reply_parts(
     if answer.abstained:
         declined = discord.Embed.from_dict(render.abstain_embed(answer.question, answer.closest))
         view = _view(vote_buttons(reply, 0)) if buttons and bot.votes is not None else None
-        return render.ABSTAIN_MESSAGE, declined, view
+        return render.abstain_message(answer), declined, view
     k = bot.settings.top_k
     shown = answer.excerpts[page * k : (page + 1) * k]
     widened: dict[int, tuple[str, str]] = {}
