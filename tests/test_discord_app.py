@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from bot.composer import Composer
 from bot.discord_bot.app import ArticleBot, intents
 from bot.discord_bot.ask import QUESTION_MAX
 from bot.discord_bot.reference import about_embed, quote_embed
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import ROOT
 from tests.discord_helpers import (
     EPHEMERAL,
     PRIVILEGED,
@@ -236,13 +235,7 @@ async def test_run_process_without_discord(tmp_path: Path) -> None:
     process = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "run_patched.py"), "run"],
         cwd=tmp_path,
-        env={
-            **os.environ,
-            **env,
-            "DISCORD_TOKEN": DEFAULT_TOKEN,
-            "CORPUS_DIR": str(CORPUS),
-            "PYTHONPATH": str(ROOT),
-        },
+        env=bot_environ(env, tmp_path),  # the token, the corpus, a cache and votes of its own
         capture_output=True,
         text=True,
         timeout=60,
