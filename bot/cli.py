@@ -1,8 +1,9 @@
-"""The command line: `ask`, `eval`, `about`, `run`, `sync`, `bench`; it parses, calls, prints.
+"""The command line: `ask`, `eval`, `about`, `feedback`, `run`, `sync`, `bench`; it parses, calls, prints.
 
 Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
 token or could not be reached); 2 bad usage or bad input (empty or over-long question,
-unreadable corpus, bad settings, missing token), with one line on stderr.
+unreadable corpus, missing or unusable feedback database, bad settings, missing token), with one
+line on stderr.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     about = add("about", "list the corpus documents and their metadata")
     about.add_argument("--json", action="store_true")
 
+    fb = sub.add_parser("feedback", help="the votes people gave the bot's answers (setting FEEDBACK_DB)")
+    fb.add_argument("--db", type=Path, metavar="FILE", help="the feedback database (setting FEEDBACK_DB)")
+    fb_sub = fb.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    export = fb_sub.add_parser(
+        "export", help="one JSON object a line, in the format of shared/eval: up-votes as test questions"
+    )
+    export.add_argument("--vote", choices=("up", "down"), help="only up-votes or only down-votes")
+    fb_sub.add_parser("stats", help="votes by day, the share of up-votes, the most reported questions")
+
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
     add(
@@ -73,7 +83,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]).upper()
-        raise UsageError(f"bad setting {field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"bad setting {field}: {message}") from None
     updates: dict[str, object] = {}
     if getattr(args, "corpus", None) is not None:
         updates["corpus_dir"] = args.corpus
@@ -203,6 +214,21 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.feedback_store import FeedbackError, FeedbackStore
+
+    try:
+        with FeedbackStore(args.db or settings.feedback_db, create=False) as store:
+            if args.feedback_command == "export":
+                for line in store.export(args.vote):
+                    out.write(json.dumps(line.as_eval_line(), ensure_ascii=False) + "\n")
+            else:
+                out.write("\n".join(store.stats().lines()) + "\n")
+    except FeedbackError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -218,10 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args, settings, sys.stdout)
         if args.command == "about":
             return _about(args, settings, sys.stdout)
+        if args.command == "feedback":
+            return _feedback(args, settings, sys.stdout)
         if args.command in ("run", "sync"):
-            from bot import discord_app
+            from bot.discord_bot import app
 
-            code: int = discord_app.main(settings, sync_globally=args.command == "sync")
+            code: int = app.main(settings, sync_globally=args.command == "sync")
             return code
         if args.command == "bench":
             from bot import bench

@@ -1,6 +1,6 @@
 """An answer as terminal text, JSON, or Markdown, with the matched words made visible.
 
-Discord embeds are built from the Markdown pieces here (see `bot.discord_app`), so escaping and
+Discord embeds are built from the Markdown pieces here (see `bot.discord_bot`), so escaping and
 highlighting happen in one place for every medium.
 """
 
@@ -152,6 +152,7 @@ CONTENT_MAX = 2000
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
 FIELD_NAME_MAX = 256
+FOOTER_MAX = 2048
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
@@ -197,6 +198,47 @@ def question_title(question: str) -> str:
     return trim_words(escape_markdown(fold_space(question)), TITLE_MAX)
 
 
+# An answer's embed keeps its whole question, so buttons can ask it again after a restart: in the
+# title when it fits there, else also in the footer, which is plain text (no escaping) and longer.
+_ASKED = "Asked: "
+
+
+def question_fields(question: str) -> dict[str, Any]:
+    """The embed fields that show and keep a question: a title, and a footer when the title is cut.
+
+    A question too long even for the footer (over 2,041 characters) is shown but not kept; see
+    `keeps_question`.
+    """
+    folded = fold_space(question)
+    title = question_title(folded)
+    fields: dict[str, Any] = {"title": title}
+    if title != escape_markdown(folded) and len(_ASKED) + len(folded) <= FOOTER_MAX:
+        fields["footer"] = {"text": _ASKED + folded}
+    return fields
+
+
+def keeps_question(question: str) -> bool:
+    """Whether an answer's embed keeps the whole question (else it must offer no buttons)."""
+    fields = question_fields(question)
+    return "footer" in fields or fields["title"] == escape_markdown(fold_space(question))
+
+
+def kept_question(embed: dict[str, Any]) -> str | None:
+    """The question an answer's embed keeps (see `question_fields`), or None if it has none."""
+    footer = str(embed.get("footer", {}).get("text") or "")
+    if footer.startswith(_ASKED):
+        return footer[len(_ASKED) :]
+    title = str(embed.get("title") or "")
+    return unescape_markdown(title) if title else None
+
+
+def _question_embed(question: str) -> tuple[dict[str, Any], int]:
+    """The question's fields, and the room they leave for the description in Discord's 6,000."""
+    fields = question_fields(question)
+    used = len(fields["title"]) + len(fields.get("footer", {}).get("text", ""))
+    return fields, min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - used)
+
+
 def _cite_line(excerpt: Excerpt) -> str:
     link = fragment_link(excerpt)
     label = escape_markdown(where(excerpt))
@@ -214,6 +256,7 @@ def excerpts_embed(
 
     `widened` maps an excerpt's position to (before, after) context shown around it in plain text.
     """
+    fields, budget = _question_embed(question)
     blocks: list[str] = []
     for n, excerpt in enumerate(excerpts):
         body = excerpt_markdown(excerpt)
@@ -221,18 +264,18 @@ def excerpts_embed(
             before, after = widened[n]
             body = " ".join(p for p in (escape_markdown(before), body, escape_markdown(after)) if p)
         cite = _cite_line(excerpt)
-        room = DESCRIPTION_MAX // max(len(excerpts), 1) - len(cite) - 16
+        room = budget // max(len(excerpts), 1) - len(cite) - 16
         blocks.append(f"**{first_number + n}.** {trim_sentences(body, room)}\n— {cite}")
     description = "\n\n".join(blocks)
-    embed: dict[str, Any] = {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
-    return embed
+    return {**fields, "description": description[:budget]}
 
 
 def abstain_embed(question: str, closest: tuple[Excerpt, ...]) -> dict[str, Any]:
     """Beside "the article doesn't say": the question, and the closest passages labelled as such."""
     lines = [f"> {trim_sentences(excerpt_markdown(e), 900)}\n— {_cite_line(e)}" for e in closest]
     description = f"*{CLOSEST_LABEL}*\n" + "\n".join(lines) if lines else "No passage comes close."
-    return {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
+    fields, budget = _question_embed(question)
+    return {**fields, "description": description[:budget]}
 
 
 def embed_length(embed: dict[str, Any]) -> int:
