@@ -29,6 +29,7 @@ from bot import retriever, segment, text
 from bot.composer import Composer
 from bot.config import Settings
 from bot.corpus import Corpus, Document, ParsedDocument, Problem, document_paths, parse_bytes, read_bytes
+from bot.ranking import fitted_params
 from bot.retriever import Bm25Params, Index
 from bot.text import tokenize
 
@@ -77,7 +78,7 @@ def load(
     done for files that did not change.
     """
     del previous  # reuse comes with the per-file cache
-    params = params or Bm25Params()
+    params = params or fitted_params()
     folder = corpus_dir or settings.corpus_dir
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()

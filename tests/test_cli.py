@@ -96,6 +96,13 @@ def test_bad_setting_is_reported_not_raised() -> None:
     assert "TOP_K" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_env_example_copied_to_env_is_a_valid_configuration(tmp_path: Path) -> None:
+    # README's set-up step: `cp .env.example .env`; its empty values mean "not set".
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
+    result = run("ask", "How old is Kim Ju-ae?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 def test_corpus_flag_and_setting_and_broken_document(tmp_path: Path) -> None:
     folder = tmp_path / "c"
     folder.mkdir()
