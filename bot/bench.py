@@ -13,9 +13,10 @@ one process on the same tokens (our `tokenize`), each query on every system befo
   BM25Plus, indexed from our token lists, `retrieve([terms], k=10)` (numpy backend, 1 thread);
 * rank-bm25: `BM25Plus(token_lists)` / `get_scores(terms)` (scores only, no top-k).
 
-It also times the whole answer over the article (`engine.load` then `Composer.answer`) and,
-once `bot/cli.py` exists, the cold start of `python -m bot ask`. With `--load SIZES` it measures
-loading folders of files as a user meets it, beside a bm25s process (`bot/bench_load.py`).
+It also times the whole answer over the article (`engine.load` then `Composer.answer`),
+the cold start of `python -m bot ask`, and parsing the same sentences saved as plain text and
+as Markdown. With `--load SIZES` it measures loading folders of files as a user meets it, beside
+a bm25s process (`bot/bench_load.py`).
 """
 
 from __future__ import annotations
@@ -347,6 +348,59 @@ def cold_start(runs: int) -> list[str]:
     ]
 
 
+# ----------------------------------------------------------------------------- parsing
+
+
+def saved_documents(texts: list[str], per_file: int = 100) -> tuple[list[bytes], list[bytes]]:
+    """The same sentences saved as plain-text files and as Markdown files with everyday markup.
+
+    Paragraphs of four sentences, every fifth one a bulleted list; in Markdown also a heading
+    every five paragraphs and a bold word and a link in every paragraph.
+    """
+    plain: list[bytes] = []
+    marked: list[bytes] = []
+    for first in range(0, len(texts), per_file):
+        sents = [f"{t[:1].upper()}{t[1:]}." for t in texts[first : first + per_file]]
+        paragraphs = [sents[i : i + 4] for i in range(0, len(sents), 4)]
+        texts_plain: list[str] = []
+        blocks: list[str] = []
+        for n, para in enumerate(paragraphs):
+            listed = n % 5 == 4
+            texts_plain.append("\n".join(f"- {s}" for s in para) if listed else " ".join(para))
+            if n % 5 == 0:
+                blocks.append(f"## Section {n // 5 + 1}")
+            words = " ".join(para).split(" ")
+            words[2] = f"**{words[2]}**"
+            words[-3] = f"[{words[-3]}](https://example.org/{n}/{words[-3]})"
+            marked_para = " ".join(words)
+            blocks.append("\n".join(f"- {s}" for s in para) if listed else marked_para)
+        plain.append("\n\n".join(texts_plain).encode())
+        marked.append("\n\n".join(blocks).encode())
+    return plain, marked
+
+
+def parsing(texts: list[str]) -> list[str]:
+    """Time `corpus.parse_bytes` over the same sentences saved as plain text and as Markdown."""
+    from bot.corpus import ParsedDocument, parse_bytes
+
+    plain, marked = saved_documents(texts)
+    lines = [f"parsing (corpus.parse_bytes) {len(texts):,} sentences in {len(plain):,} files, best of 3:"]
+    seconds: dict[str, float] = {}
+    for label, suffix, docs in (("plain text", "txt", plain), ("Markdown", "md", marked)):
+        best = math.inf
+        for _ in range(3):
+            started = time.perf_counter()
+            count = 0
+            for i, raw in enumerate(docs):
+                parsed = parse_bytes(f"d{i}.{suffix}", raw)
+                count += len(parsed.sentences) if isinstance(parsed, ParsedDocument) else 0
+            best = min(best, time.perf_counter() - started)
+        seconds[label] = best
+        lines.append(f"  {label:<10} {best:6.2f} s  {count / best:>9,.0f} sentences/s  ({count:,} sentences)")
+    lines.append(f"  Markdown / plain text: {seconds['Markdown'] / seconds['plain text']:.2f}x")
+    return lines
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -475,6 +529,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--dev", type=Path, default=Path("/work/shared/eval/dev.jsonl"), help="dev questions (JSON lines)")
     add("--answer-rounds", type=int, default=50, help="timed rounds over the dev questions; 0 skips")
     add("--cold-runs", type=int, default=5, help="runs of `python -m bot ask`; 0 skips")
+    add("--parse-sentences", type=int, default=100_000, help="sentences for the parsing timing; 0 skips")
     add(
         "--load",
         type=_sizes,
@@ -542,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(machine()), flush=True)
     rng = np.random.default_rng(args.seed)
     words, p = vocabulary(wordfreq, args.vocab)
-    texts = sentences(rng, words, p, max(args.sizes)) if args.sizes else []
+    wanted = max([*args.sizes, args.parse_sentences], default=0)
+    texts = sentences(rng, words, p, wanted) if wanted else []
     question_texts = queries(rng, words, p, args.queries)
     query_tokens = [tokenize(q) for q in question_texts]
     sections: list[list[str]] = []
@@ -552,8 +608,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             limit = len(query_tokens) if n <= args.skip_rank_bm25_above else args.rank_bm25_queries
             runs.append(run_size(n, texts, query_tokens, bm25s, params, limit, not args.no_memory))
-        del texts
         sections += [table(runs, len(query_tokens)), _agreement(runs), targets(runs[-1])]
+    parse_lines = parsing(texts[: args.parse_sentences]) if args.parse_sentences > 0 else []
+    del texts
+    if parse_lines:
+        sections.append(parse_lines)
     if args.load:
         from bot import bench_load
 

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.corpus import Corpus, Document, Problem
+from bot.corpus import HTML_SUFFIXES, Corpus, Document, Problem
 from bot.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,8 @@ class TermTable(NamedTuple):
 
 @dataclass(frozen=True)
 class Stored:
-    """A corpus as cached. Its documents' text is empty: it comes from the files themselves."""
+    """A corpus as cached. Its documents' text is empty (it comes from the files themselves),
+    but for web pages, whose text is the Markdown extracted from them."""
 
     corpus: Corpus
     index: Index
@@ -248,8 +249,13 @@ def save_corpus(cache: Cache, key: str, corpus: Corpus, index: Index, table: Ter
     arrays: Arrays = {f"corpus_{name}": column for name, column in corpus.columns().items()}
     arrays.update({name: getattr(index, name) for name in _INDEX_ARRAYS})
     arrays.update(tokens=table.tokens, lengths=table.lengths)
+    # A document's text is its file's, decoded again on the next load, except a web page's:
+    # that is the Markdown of its article, which is kept rather than extracted again.
     documents = [
-        {**{k: v for k, v in asdict(d).items() if k != "text"}, "key": file_key}
+        {
+            **{k: v for k, v in asdict(d).items() if k != "text" or d.name.lower().endswith(HTML_SUFFIXES)},
+            "key": file_key,
+        }
         for d, file_key in zip(corpus.documents, table.keys, strict=True)
     ]
     meta = {
@@ -270,7 +276,7 @@ def load_corpus(cache: Cache, key: str) -> Stored | None:
     meta, arrays = entry
     try:
         keys = tuple(str(fields.pop("key")) for fields in meta["documents"])
-        documents = [Document(text="", **fields) for fields in meta["documents"]]
+        documents = [Document(**{"text": "", **fields}) for fields in meta["documents"]]
         columns = {name: arrays[f"corpus_{name}"] for name in Corpus.COLUMNS}
         corpus = Corpus(documents, columns, [Problem(*p) for p in meta["problems"]])
         index = Index(

@@ -1,8 +1,10 @@
-"""The command line: `ask`, `eval`, `about`, `run`, `sync`, `bench`; it parses, calls, prints.
+"""The command line: `ask`, `eval`, `about`, `add`, `feedback`, `run`, `sync`, `bench`; it parses,
+calls, prints.
 
 Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
 token or could not be reached); 2 bad usage or bad input (empty or over-long question,
-unreadable corpus, bad settings, missing token), with one line on stderr.
+unreadable corpus, missing or unusable feedback database, bad settings, missing token, a source
+`add` could not add), with one line on stderr for each.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -46,11 +48,30 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print JSON (one object a line with -)")
     ask.add_argument("--top-k", type=int, metavar="N", help="excerpts at most (setting TOP_K)")
 
-    ev = add("eval", "score a question file (JSON Lines, as in shared/eval)")
+    ev = add("eval", "score a question file: JSON Lines (as in shared/eval) or SQuAD v1.1/v2.0 JSON")
     ev.add_argument("file", type=Path)
+    ev.add_argument(
+        "--off-topic", type=Path, metavar="FILE", help="also ask this file's questions, as ones to decline"
+    )
+    ev.add_argument("--misses", action="store_true", help="list the misses, with the excerpt given instead")
+    ev.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+
+    add_cmd = add("add", "add web pages to the corpus as Markdown documents (by address or saved .html)")
+    add_cmd.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="an http(s):// address or a .html/.htm file"
+    )
 
     about = add("about", "list the corpus documents and their metadata")
     about.add_argument("--json", action="store_true")
+
+    fb = sub.add_parser("feedback", help="the votes people gave the bot's answers (setting FEEDBACK_DB)")
+    fb.add_argument("--db", type=Path, metavar="FILE", help="the feedback database (setting FEEDBACK_DB)")
+    fb_sub = fb.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    export = fb_sub.add_parser(
+        "export", help="one JSON object a line, in the format of shared/eval: up-votes as test questions"
+    )
+    export.add_argument("--vote", choices=("up", "down"), help="only up-votes or only down-votes")
+    fb_sub.add_parser("stats", help="votes by day, the share of up-votes, the most reported questions")
 
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
@@ -68,7 +89,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]).upper()
-        raise UsageError(f"bad setting {field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"bad setting {field}: {message}") from None
     updates: dict[str, object] = {}
     if getattr(args, "corpus", None) is not None:
         updates["corpus_dir"] = args.corpus
@@ -79,10 +101,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=updates)
 
 
+def terminal_progress(stream: TextIO) -> Callable[[str, int, int], None]:
+    """A progress bar (tqdm) for each stage of a long load; small corpora load in a blink, no bar."""
+    bars: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if total < (20_000 if stage == "indexing" else 200):
+            return
+        if stage not in bars:
+            from tqdm import tqdm  # only a long load pays for the import
+
+            bars[stage] = tqdm(total=total, desc=f"{stage:>9}", file=stream, unit_scale=total >= 10_000)
+        bar = bars[stage]
+        if not bar.disable and done > bar.n:
+            bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return report
+
+
 def _composer(settings: Settings) -> Composer:
     from bot import engine
 
-    progress = engine.terminal_progress() if sys.stderr.isatty() else None
+    progress = terminal_progress(sys.stderr) if sys.stderr.isatty() else None
     try:
         return engine.load(settings, progress=progress)
     except CorpusError as exc:
@@ -126,16 +168,50 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.evaluate import EvalFileError, evaluate, read_cases
+    import tempfile
+
+    from bot.evaluate import DEPTH, EvalFileError, evaluate, read_question_set
 
     try:
-        cases = read_cases(args.file)
+        questions = read_question_set(args.file)
+        off_topic = read_question_set(args.off_topic).off_topic() if args.off_topic else None
     except EvalFileError as exc:
         raise UsageError(str(exc)) from None
-    composer = _composer(settings)
-    report = evaluate(cases, composer.answer)
-    out.write("\n".join(report.lines()) + "\n")
+    cases = questions.cases + (off_topic.cases if off_topic else ())
+    with tempfile.TemporaryDirectory(prefix="article-bot-eval-") as tmp:
+        if questions.documents:
+            # A SQuAD file's articles are documents; --corpus puts them beside that folder's.
+            settings = settings.model_copy(
+                update={"corpus_dir": _eval_corpus(Path(tmp), questions.documents, args.corpus)}
+            )
+        composer = _composer(settings)
+        report = evaluate(cases, lambda q: composer.answer(q, limit=DEPTH), skipped=questions.skipped)
+    if args.json:
+        out.write(json.dumps(report.as_json(misses=args.misses), ensure_ascii=False) + "\n")
+    else:
+        out.write("\n".join(report.lines(misses=args.misses)) + "\n")
     return EXIT_OK
+
+
+def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -> Path:
+    """A corpus folder holding `documents` and, when given, a copy of the folder `beside`."""
+    import shutil
+
+    from bot.corpus import document_files
+
+    if beside is not None:
+        try:
+            for name, path in document_files(beside):
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        except CorpusError as exc:
+            raise UsageError(str(exc)) from None
+    for name, text in documents.items():
+        if (folder / name).exists():
+            raise UsageError(f"the corpus already has a document named {name}")
+        (folder / name).write_text(text, encoding="utf-8", newline="")
+    return folder
 
 
 def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -164,6 +240,49 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.add import SourceError, add
+
+    failed = 0
+    for source in args.sources:
+        try:
+            added = add(
+                source,
+                settings.corpus_dir,
+                timeout=settings.fetch_timeout_seconds,
+                max_bytes=settings.fetch_max_bytes,
+            )
+        except SourceError as exc:
+            print(f"error: {source}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(
+                f"error: {source}: cannot write to {settings.corpus_dir} ({exc.strerror or exc})",
+                file=sys.stderr,
+            )
+            failed += 1
+            continue
+        out.write(f"{added.path}\n")
+        out.flush()
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.feedback_store import FeedbackError, FeedbackStore
+
+    try:
+        with FeedbackStore(args.db or settings.feedback_db, create=False) as store:
+            if args.feedback_command == "export":
+                for line in store.export(args.vote):
+                    out.write(json.dumps(line.as_eval_line(), ensure_ascii=False) + "\n")
+            else:
+                out.write("\n".join(store.stats().lines()) + "\n")
+    except FeedbackError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -179,10 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args, settings, sys.stdout)
         if args.command == "about":
             return _about(args, settings, sys.stdout)
+        if args.command == "add":
+            return _add(args, settings, sys.stdout)
+        if args.command == "feedback":
+            return _feedback(args, settings, sys.stdout)
         if args.command in ("run", "sync"):
-            from bot import discord_app
+            from bot.discord_bot import app
 
-            code: int = discord_app.main(settings, sync_globally=args.command == "sync")
+            code: int = app.main(settings, sync_globally=args.command == "sync")
             return code
         if args.command == "bench":
             from bot import bench

@@ -1,11 +1,10 @@
 """Turning a question into an answer: ranked sentences become cited excerpts, or an abstention.
 
-Past plain BM25 it uses four general signals, each measured on the dev set (README):
-- morphological variants of the question's terms (agree/agreement) at a lower weight;
-- a sentence's neighbours in its paragraph as context;
-- the kind of answer the question asks for (when -> a date, how many -> a number, who -> a name);
-- questions about the document itself (who wrote it) answered from its metadata.
-It abstains when the best sentences cover too little of the question's IDF weight.
+The ranking is `bot.ranking`'s; here are the excerpts (whole sentences; a quotation with the
+sentence that opens it, a sentence that refers back with the one it refers to), questions about
+the documents themselves (answered from their metadata), and the decision to decline: the best
+excerpts cover too little of the question's weight, or the question names something no document
+mentions.
 """
 
 from __future__ import annotations
@@ -13,34 +12,24 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import lru_cache
 
-import numpy as np
-
 from bot.corpus import Corpus, Document, Sentence
-from bot.retriever import Index, QueryTerm, variants
-from bot.text import fold_space, term_spans, tokenize, words
+from bot.ranking import AnswerType, Question, Ranker, Weights, answer_type, holds_type
+from bot.retriever import Index
+from bot.text import fold_space, term_spans
 
-VARIANT_WEIGHT = 0.5  # a derived form counts half as much as the word itself
-PRESENT_VARIANT_SHARE = 0.2  # ... and a fifth of that when the word itself is in the corpus
-CONTEXT_WEIGHT = 0.25  # share of the neighbours' scores a sentence borrows
-TYPE_BONUS = 0.3  # relative boost for a sentence holding the kind of answer asked for
-MIN_COVERAGE = 0.25  # share of the question's IDF weight the best passage must cover
-QUESTION_SENTENCE_FACTOR = 0.5  # a sentence that asks a question rarely answers one
-CANDIDATES = 40  # sentences re-ranked with context and answer type
+__all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answer_type", "holds_type"]
+
+# Declining (chosen on the open question sets, see README "Quality"): the best passage must cover
+# this share of the question's IDF weight, and more when the question names something unknown.
+MIN_COVERAGE = 0.2
+NAMED_COVERAGE = 0.6  # "What is X called in English?": a name the corpus lacks, the rest well covered
+DEPTH = 3  # excerpts judged for abstention, whatever the bot shows (TOP_K)
 
 
 class QuestionError(ValueError):
     """A question that cannot be asked (empty, or longer than the limit)."""
-
-
-class AnswerType(Enum):
-    NONE = "none"
-    NUMBER = "number"
-    DATE = "date"
-    PERSON = "person"
-    PLACE = "place"
 
 
 @dataclass(frozen=True)
@@ -55,7 +44,12 @@ class Excerpt:
     end: int
     matches: tuple[tuple[int, int], ...] = ()  # spans of `text` that matched the question
     sentence_ids: tuple[int, ...] = ()  # corpus sentence ids (none for metadata)
-    truncated: bool = False  # a single sentence over the length limit, cut at a clause
+    cut: tuple[bool, bool] = (False, False)  # an over-long sentence shown in part: cut at start, at end
+
+    @property
+    def truncated(self) -> bool:
+        """Whether only part of the sentence is shown."""
+        return any(self.cut)
 
     @property
     def paragraph(self) -> int | None:
@@ -74,106 +68,36 @@ class Answer:
     closest: tuple[Excerpt, ...] = ()  # when abstaining: nearest passages, not an answer
     coverage: float = 0.0
     terms: tuple[str, ...] = field(default=())
+    note: str = ""  # when abstaining for a known reason: what the documents do not state
 
 
-_NUMBER = re.compile(
-    r"\b(?!(?:1[5-9]|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-    r"dozens?|hundreds?|thousands?|millions?|billions?|half)\b",
-    re.IGNORECASE,
-)
-_MONTHS = (
-    r"January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
-)
-_DATE = re.compile(
-    rf"\b(?:{_MONTHS})|\b(?:1[5-9]|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
-    r"Sunday|yesterday|today|tomorrow|tonight)\b|\b(?:last|next|this|earlier|later)\s+"
-    r"(?:week|month|year|decade|century)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
-)
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]*[a-z][\w’'-]*")
-_PLACE = re.compile(r"\b(?:in|at|to|from|near|into|outside|inside)\s+(?:the\s+)?([A-Z][\w’'-]+)")
-_SPATIAL = re.compile(
-    r"\b(?:next to|near|beside|behind|outside|inside|across from|along|opposite|located|situated|"
-    r"(?:north|south|east|west)(?:ern)? of)\b",
-    re.IGNORECASE,
-)
-
-_CLOSERS = " \"'”’»)]*_"
-_QUESTION_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_DATE_NOUNS = frozenset({"year", "date", "month", "day", "time", "decade", "century"})
-_NUMBER_NOUNS = frozenset({"many", "much", "old", "long", "far", "big", "large", "often", "tall"})
-_PLACE_NOUNS = frozenset({"city", "country", "place", "region", "town", "nation", "state", "capital"})
-_PERSON_NOUNS = frozenset({"person", "man", "woman", "leader", "official", "president", "name"})
-
-
-def answer_type(question: str) -> AnswerType:
-    """The kind of answer a question asks for, from its question words (English)."""
-    ws = list(words(question))
-    for i, w in enumerate(ws):
-        nxt = ws[i + 1] if i + 1 < len(ws) else ""
-        if w == "when":
-            return AnswerType.DATE
-        if w == "how" and nxt in _NUMBER_NOUNS:
-            return AnswerType.NUMBER
-        if w in {"what", "which"} and nxt in _DATE_NOUNS:
-            return AnswerType.DATE
-        if w in {"what", "which"} and nxt in _PLACE_NOUNS:
-            return AnswerType.PLACE
-        if w in {"what", "which"} and nxt in {"age", "number", "percentage", "amount"}:
-            return AnswerType.NUMBER
-        if w in {"who", "whom", "whose"} or (w in {"what", "which"} and nxt in _PERSON_NOUNS):
-            return AnswerType.PERSON
-        if w == "where":
-            return AnswerType.PLACE
-    return AnswerType.NONE
-
-
-def type_evidence(sentence: str, kind: AnswerType) -> tuple[frozenset[str], ...]:
-    """What in a sentence could be the kind of answer asked for: the terms of each candidate
-    (a number, a date, a name, a place); an empty set stands for evidence that needs no check."""
-    if kind is AnswerType.NUMBER:
-        return (frozenset(),) if _NUMBER.search(sentence) else ()
-    if kind is AnswerType.DATE:
-        return (frozenset(),) if _DATE.search(sentence) else ()
-    if kind is AnswerType.PLACE and _SPATIAL.search(sentence):
-        return (frozenset(),)
-    pattern = _CAPITALISED if kind is AnswerType.PERSON else _PLACE if kind is AnswerType.PLACE else None
-    if pattern is None:
-        return ()
-    return tuple(frozenset(tokenize(name)) for name in pattern.findall(sentence))
-
-
-def holds_type(sentence: str, kind: AnswerType, question_terms: frozenset[str]) -> bool:
-    """Whether a sentence holds the kind of thing asked for, beyond the question's own words."""
-    return _holds(type_evidence(sentence, kind), question_terms)
-
-
-def _holds(evidence: tuple[frozenset[str], ...], question_terms: frozenset[str]) -> bool:
-    # A name counts when it is more than the question's own words ("Kim" does not answer "who").
-    return any(not terms or terms - question_terms for terms in evidence)
-
-
-# Metadata fields and the words that ask for them; the document words say a question is about
-# the document itself rather than its content.
-_META_WORDS = {
-    "author": "author authors writer wrote write written byline journalist reporter correspondent",
-    "title": "title headline",
-    "published": "published publish publication date dated",
-    "source_url": "source url link website outlet",
+# Questions about a document itself: the words that ask for each metadata field, and words that
+# name the document. Matched as words, not stems, so "What did KCNA report?" is not a byline
+# question ("reporter" and "report" share a stem).
+_META_FIELDS = {
+    "author": (
+        "author",
+        "authors",
+        "writer",
+        "wrote",
+        "write",
+        "written",
+        "byline",
+        "journalist",
+        "reporter",
+    ),
+    "title": ("title", "headline", "called", "named"),
+    "published": ("published", "publish", "publication", "dated", "date"),
+    "source_url": ("source", "url", "link", "website", "outlet", "site"),
 }
-_DOCUMENT_WORDS = "article story piece report document post text"
-
-
-@lru_cache(maxsize=1)
-def _meta_terms() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
-    fields = {name: frozenset(tokenize(ws)) for name, ws in _META_WORDS.items()}
-    return fields, frozenset(tokenize(_DOCUMENT_WORDS))
-
-
-def _names_title(terms: Sequence[str], title: str) -> bool:
-    """Whether the terms are words of the title, and at least half of them."""
-    title_terms = set(tokenize(title))
-    return set(terms) <= title_terms and 2 * len(set(terms)) >= len(title_terms)
+_META_LABELS = {
+    "author": "who wrote it",
+    "title": "its title",
+    "published": "when it was published",
+    "source_url": "where it comes from",
+}
+_DOCUMENT_WORDS = frozenset("article story piece report document post text page this it".split())
+_WH = frozenset("who whom whose what which when where how".split())
 
 
 class Composer:
@@ -187,17 +111,15 @@ class Composer:
         top_k: int = 3,
         max_question_chars: int = 500,
         max_excerpt_chars: int = 500,
+        weights: Weights | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
+        self.ranker = Ranker(corpus, index, weights)
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
-        self._max_idf = index.max_idf()
-        self._variants = lru_cache(maxsize=50_000)(lambda t: variants(index, t))
-        self._term_spans = lru_cache(maxsize=4096)(term_spans)
-        self._evidence = lru_cache(maxsize=8192)(lambda i, kind: type_evidence(corpus.sentence(i).text, kind))
-        self._sentence_terms = lru_cache(maxsize=4096)(lambda i: frozenset(tokenize(corpus.sentence(i).text)))
+        self._term_spans = lru_cache(maxsize=4096)(term_spans)  # excerpts repeat: highlight once
 
     # -- the question ---------------------------------------------------------------------------
 
@@ -212,144 +134,98 @@ class Composer:
             )
         return q
 
-    def _weight(self, term: str) -> float:
-        # A term no sentence has weighs as much as the rarest one: the article lacks it.
-        idf = self.index.term_idf(term)
-        return self._max_idf if idf is None else max(idf, 0.0)
-
-    def _expand(self, terms: Sequence[str]) -> list[QueryTerm]:
-        query: dict[str, float] = {}
-        for t in terms:
-            present = self.index.term_idf(t) is not None
-            if present:
-                query[t] = max(query.get(t, 0.0), 1.0)
-            # A variant stands in for a word the corpus lacks more than it adds to one it has.
-            weight = VARIANT_WEIGHT * (PRESENT_VARIANT_SHARE if present else 1.0)
-            for v in self._variants(t):
-                query[v] = max(query.get(v, 0.0), weight)
-        return [QueryTerm(t, w) for t, w in query.items()]
-
-    def _names_unknown(self, question: str) -> bool:
-        """Whether the question names something (a capitalised word) that no document mentions.
-
-        "Who is the president of France?" asks about France; an article that never names it
-        cannot answer, however well "president" matches. Title-cased questions are skipped.
-        """
-        ws = _QUESTION_WORD.findall(question)
-        names = [w for w in ws[1:] if w[:1].isupper() and w != "I"]
-        if not names or len(names) > len(ws[1:]) / 2:
-            return False
-        for name in names:
-            for term in tokenize(name):
-                if self.index.term_idf(term) is None and not self._variants(term):
-                    return True
-        return False
-
-    def _covered(self, terms: Sequence[str], passage_terms: set[str]) -> set[str]:
-        return {t for t in terms if t in passage_terms or any(v in passage_terms for v in self._variants(t))}
-
     # -- answering ------------------------------------------------------------------------------
 
     def answer(self, question: str, limit: int | None = None) -> Answer:
         """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`)."""
         limit = limit or self.top_k
         q = self.check(question)
-        terms = list(dict.fromkeys(tokenize(q)))
+        asked = self.ranker.question(q)
+        terms = asked.terms
         if not terms:
             return Answer(q, abstained=True)
-        meta = self._metadata_excerpts(q, terms)
+        meta = self._about_documents(q, asked)
         if meta is not None:
-            return Answer(q, abstained=False, excerpts=meta[:limit], coverage=1.0, terms=tuple(terms))
+            return meta
+        ranked = self.ranker.rank(asked)
+        if not len(ranked.ids):
+            return Answer(q, abstained=True, terms=terms)
+        excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
+        best = self._coverage(excerpts[:DEPTH], asked)
+        needed = NAMED_COVERAGE if self.ranker.names_unknown(asked) else MIN_COVERAGE
+        if best < needed:
+            return Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
+        return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=terms)
 
-        if self._names_unknown(q):
-            return Answer(q, abstained=True, terms=tuple(terms))
-        ranking = self.index.rank(self._expand(terms), CANDIDATES)
-        if not len(ranking.ids):
-            return Answer(q, abstained=True, terms=tuple(terms))
-        kind = answer_type(q)
-        term_set = frozenset(terms)
-        # Context: a share of the neighbours' scores, for neighbours in the same document.
-        ids, doc_of, last = ranking.ids, self.corpus.doc_of, len(self.corpus) - 1
-        prev_same = (ids > 0) & (doc_of[np.maximum(ids - 1, 0)] == doc_of[ids])
-        next_same = (ids < last) & (doc_of[np.minimum(ids + 1, last)] == doc_of[ids])
-        context = ranking.prev_scores * prev_same + ranking.next_scores * next_same
-        scored: list[tuple[float, int]] = []
-        for i, base in zip(ids.tolist(), (ranking.scores + CONTEXT_WEIGHT * context).tolist(), strict=True):
-            typed = kind is not AnswerType.NONE and _holds(self._evidence(i, kind), term_set)
-            score = base * (1 + TYPE_BONUS) if typed else base
-            # A question in the text (an interview's "Q:") echoes the question; it does not answer it.
-            if self.corpus.sentence(i).text.rstrip(_CLOSERS).endswith("?"):
-                score *= QUESTION_SENTENCE_FACTOR
-            scored.append((score, i))
-        scored.sort(key=lambda item: (-item[0], item[1]))
-
-        excerpts = self._excerpts(scored, terms, limit)
-        total = sum(self._weight(t) for t in terms)
-        best = max((self._coverage(e, terms, total) for e in excerpts[: self.top_k]), default=0.0)
-        if best < MIN_COVERAGE:
-            return Answer(
-                q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=tuple(terms)
+    def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
+        """The largest share of the question's IDF weight found in one excerpt and its paragraph
+        neighbours; an excerpt that holds no term itself counts for nothing (neighbours only add)."""
+        around = {
+            e: sorted(
+                {j for i in e.sentence_ids for j in (i - 1, i, i + 1) if self.corpus.same_paragraph(i, j)}
             )
-        return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=tuple(terms))
-
-    def _coverage(self, excerpt: Excerpt, terms: Sequence[str], total: float) -> float:
-        """Share of the question's IDF weight found in an excerpt and its paragraph neighbours."""
-        ids = set(excerpt.sentence_ids)
-        for i in excerpt.sentence_ids:
-            ids.update(j for j in (i - 1, i + 1) if self.corpus.same_paragraph(i, j))
-        passage: set[str] = set()
-        for j in ids:
-            passage.update(self._sentence_terms(j))
-        # The excerpt itself must hold at least one term: neighbours only add context.
-        own: set[str] = set().union(*(self._sentence_terms(j) for j in excerpt.sentence_ids))
-        if not self._covered(terms, own):
-            return 0.0
-        covered = self._covered(terms, passage)
-        return sum(self._weight(t) for t in covered) / total if total else 0.0
+            for e in excerpts
+        }
+        held = self.ranker.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
+        best = 0.0
+        for e, ids in around.items():
+            if not any(held[i] for i in e.sentence_ids):
+                continue
+            terms = set().union(*(held[j] for j in ids))
+            best = max(best, sum(asked.weights[n] for n in terms) / asked.total if asked.total else 0.0)
+        return best
 
     def _excerpts(
-        self, scored: Sequence[tuple[float, int]], terms: Sequence[str], limit: int
+        self, ids: Sequence[int], scores: Sequence[float], asked: Question, depth: int
     ) -> tuple[Excerpt, ...]:
-        """Best-first excerpts, each a sentence or a quotation with its opening, merged if they meet."""
+        """Best-first excerpts, each a sentence with what it needs to be read, merged if they meet."""
         groups: list[tuple[float, list[int]]] = []
-        for score, i in scored:
-            ids = [i]
-            # A quotation without its own attribution goes with the sentence before it.
-            if self.corpus.sentence(i).quoted and self.corpus.same_paragraph(i, i - 1):
-                ids = [i - 1, i]
-            elif self.corpus.same_paragraph(i, i + 1) and self.corpus.sentence(i + 1).quoted:
-                ids = [i, i + 1]
+        for score, i in zip(scores, ids, strict=True):
+            members = self._readable(i)
             merged = False
             for g, (g_score, g_ids) in enumerate(groups):
-                if set(ids) & set(g_ids):
-                    union = sorted(set(ids) | set(g_ids))
+                if set(members) & set(g_ids):
+                    union = sorted(set(members) | set(g_ids))
                     if self._span_length(union) <= self.max_excerpt_chars:
                         groups[g] = (max(g_score, score), union)
                     merged = True
                     break
             if not merged:
-                groups.append((score, ids))
-            if len(groups) >= max(limit, self.top_k) + 2:
+                groups.append((score, members))
+            if len(groups) >= depth + 2:
                 break
         # Only the excerpts that can be shown are built (highlighting is the costly part).
-        return tuple(self._excerpt(ids, score, terms) for score, ids in groups[: max(limit, self.top_k)])
+        return tuple(self._excerpt(members, score, asked) for score, members in groups[:depth])
+
+    def _readable(self, i: int) -> list[int]:
+        """Sentence i with the sentence it cannot be read without, when it fits.
+
+        A quotation with no attribution of its own goes with the sentence that opens it, a
+        sentence that opens with "It" or "This" with the sentence that names what it means, and an
+        answer with its question.
+        """
+        corpus = self.corpus
+        if (corpus.same_paragraph(i, i - 1) and corpus.sentence(i).quoted) or self.ranker.leans_on_previous(
+            i
+        ):
+            pair = [i - 1, i]
+        elif corpus.same_paragraph(i, i + 1) and corpus.sentence(i + 1).quoted:
+            pair = [i, i + 1]
+        else:
+            return [i]
+        return pair if self._span_length(pair) <= self.max_excerpt_chars else [i]
 
     def _span_length(self, ids: Sequence[int]) -> int:
-        first, last = self.corpus.sentence(ids[0]), self.corpus.sentence(ids[-1])
-        return len(fold_space(first.document.text[first.start : last.end]))
+        """Characters of the excerpt made of sentences `ids` (consecutive), as shown."""
+        return sum(len(self.corpus.sentence(i).text) for i in ids) + len(ids) - 1
 
-    def _excerpt(self, ids: list[int], score: float, terms: Sequence[str]) -> Excerpt:
-        if len(ids) > 1 and self._span_length(ids) > self.max_excerpt_chars:
-            # Keep the sentence that scored; its quotation's opening does not fit.
-            ids = [max(ids, key=lambda j: self._matched_weight(j, terms))]
+    def _excerpt(self, ids: list[int], score: float, asked: Question) -> Excerpt:
         first, last = self.corpus.sentence(ids[0]), self.corpus.sentence(ids[-1])
         doc = first.document
-        raw = doc.text[first.start : last.end]
-        text = fold_space(raw)
-        start, end = first.start, last.end
-        truncated = False
+        text = " ".join(self.corpus.sentence(i).text for i in ids)
+        cut = (False, False)
         if len(text) > self.max_excerpt_chars:
-            text, truncated = self._window(text, terms), True
+            text, cut = self._window(text, asked)
         citation = str(first.citation)
         if len(ids) > 1:
             citation += f"–{last.citation.sentence}"
@@ -358,61 +234,88 @@ class Composer:
             citation=citation,
             text=text,
             score=round(score, 4),
-            start=start,
-            end=end,
-            matches=tuple(self.highlight(text, terms)),
+            start=first.start,
+            end=last.end,
+            matches=tuple(self.highlight(text, asked)),
             sentence_ids=tuple(ids),
-            truncated=truncated,
+            cut=cut,
         )
 
-    def _matched_weight(self, sentence_id: int, terms: Sequence[str]) -> float:
-        covered = self._covered(terms, set(self._sentence_terms(sentence_id)))
-        return sum(self._weight(t) for t in covered)
-
-    def _window(self, text: str, terms: Sequence[str]) -> str:
-        """The part of an over-long sentence with the most matches, cut at clauses or words."""
+    def _window(self, text: str, asked: Question) -> tuple[str, tuple[bool, bool]]:
+        """The part of an over-long sentence with the most matched weight, cut at clauses or words."""
         limit = self.max_excerpt_chars
-        spans = self.highlight(text, terms)
-        first = spans[0][0] if spans else 0
-        cuts = [0] + [m.end() for m in re.finditer(r"[,;:—–]\s+", text) if m.end() <= first]
-        start = next((c for c in reversed(cuts) if first - c <= limit // 2), first)
-        piece = text[start : start + limit]
-        if start + limit < len(text):
-            piece = piece[: piece.rfind(" ")] if " " in piece else piece
-        return piece.strip(" ,;:—–")
+        weight = {t: asked.weights[n] for n, t in enumerate(asked.terms)}
+        owner = {q.term: asked.terms[n] for q, n in zip(asked.query, asked.owner, strict=True)}
+        matches = [(s.start, s.end, weight[owner[s.term]]) for s in term_spans(text) if s.term in owner]
+        # Starts to choose from: the text's start, clause boundaries, then word boundaries.
+        starts = [0] + [m.end() for m in re.finditer(r"[,;:—–()]\s+", text)]
+        starts += [m.end() for m in re.finditer(r"\s+", text)]
+        best_start, best_weight = 0, -1.0
+        for start in sorted(set(starts)):
+            if start > len(text) - limit // 2 and best_weight >= 0:
+                break
+            held: dict[str, float] = {}
+            for s, e, w in matches:
+                if s >= start and e <= start + limit:
+                    held[text[s:e].lower()] = w
+            # Prefer a clause boundary (or the start) over a mid-clause word break at equal weight.
+            total = sum(held.values()) + (
+                0.001 if start == 0 or text[start - 2 : start - 1] in ",;:—–()" else 0
+            )
+            if total > best_weight:
+                best_start, best_weight = start, total
+        piece = text[best_start : best_start + limit]
+        cut_end = best_start + limit < len(text)
+        if cut_end and " " in piece:
+            piece = piece[: piece.rfind(" ")]
+        return piece.strip(" ,;:—–"), (best_start > 0, cut_end)
 
-    def highlight(self, text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-        """Spans of `text` whose words match a question term or one of its variants."""
-        wanted = set(terms)
-        for t in terms:
-            wanted.update(self._variants(t))
-        spans: list[tuple[int, int]] = []
-        for span in self._term_spans(text):
-            if span.term in wanted:
-                spans.append((span.start, span.end))
-        return spans
+    def highlight(self, text: str, asked: Question | Sequence[str]) -> list[tuple[int, int]]:
+        """Spans of `text` whose words match a question term or one of its stand-ins."""
+        if isinstance(asked, Question):
+            wanted = {q.term for q in asked.query}
+        else:
+            wanted = set(asked)
+            for t in asked:
+                wanted.update(self.ranker.variants(t))
+        return [(s.start, s.end) for s in self._term_spans(text) if s.term in wanted]
 
-    # -- questions about the document itself ---------------------------------------------------
+    # -- questions about the documents themselves -----------------------------------------------
 
-    def _metadata_excerpts(self, question: str, terms: Sequence[str]) -> tuple[Excerpt, ...] | None:
-        fields, document_terms = _meta_terms()
-        asked = [name for name, ws in fields.items() if ws & set(terms)]
-        if not asked:
+    def _about_documents(self, question: str, asked: Question) -> Answer | None:
+        """The answer to a question about the documents (who wrote it, when), or None.
+
+        A question is about a document when it asks for a metadata field and its other words
+        are only words that name a document ("this article") or words of one document's title.
+        """
+        ws = [w for w in asked.words if w not in _WH]
+        fields = [name for name, field_words in _META_FIELDS.items() if set(field_words) & set(ws)]
+        if not fields:
             return None
-        rest = [t for t in terms if t not in document_terms and not any(t in ws for ws in fields.values())]
-        # "Who wrote the history of the bicycle?" names the document by its title.
-        titled = [d for d in self.corpus.documents if rest and _names_title(rest, d.title)]
-        if rest and not titled and not set(terms) & document_terms:
-            return None  # "What did Kim write?" is about the content, not the byline
-        found: list[Excerpt] = []
-        for doc in titled or self.corpus.documents:
-            for name in asked:
-                excerpt = self._metadata_excerpt(doc, name, terms)
-                if excerpt is not None:
-                    found.append(excerpt)
-        return tuple(found[: self.top_k]) or None
+        field_words = {w for name in fields for w in _META_FIELDS[name]}
+        content = [w for w in ws if w not in field_words and w not in _DOCUMENT_WORDS]
+        rest = [t for w in content for t in self._terms(w)]
+        documents = [d for d in self.corpus.documents if rest and _names_title(rest, d.title)]
+        if rest and not documents:
+            return None  # "What did Kim write about the war?" is about the content
+        documents = documents or self.corpus.documents
+        found = [e for d in documents for name in fields if (e := self._metadata_excerpt(d, name, asked))]
+        if found:
+            return Answer(
+                question,
+                abstained=False,
+                excerpts=tuple(found[: self.top_k]),
+                coverage=1.0,
+                terms=asked.terms,
+            )
+        which = "The article doesn't" if len(documents) == 1 else "The articles don't"
+        asked_for = " or ".join(_META_LABELS[name] for name in fields)
+        return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
 
-    def _metadata_excerpt(self, doc: Document, name: str, terms: Sequence[str]) -> Excerpt | None:
+    def _terms(self, word: str) -> list[str]:
+        return [s.term for s in term_spans(word)]
+
+    def _metadata_excerpt(self, doc: Document, name: str, asked: Question) -> Excerpt | None:
         value = getattr(doc, name)
         if not value:
             return None
@@ -425,7 +328,7 @@ class Composer:
         line_end = len(doc.text) if line_end < 0 else line_end
         text = fold_space(doc.text[line_start:line_end])
         spans = [(m.start(), m.end()) for m in re.finditer(re.escape(value), text)]
-        spans += self.highlight(text, terms)
+        spans += self.highlight(text, asked)
         return Excerpt(
             document=doc,
             citation=f"metadata: {name.replace('_url', '')}",
@@ -452,3 +355,9 @@ class Composer:
             if self.corpus.same_document(last, j)
         ]
         return before, after
+
+
+def _names_title(terms: Sequence[str], title: str) -> bool:
+    """Whether the terms are words of the title, and at least half of them."""
+    title_terms = {s.term for s in term_spans(title)}
+    return set(terms) <= title_terms and 2 * len(set(terms)) >= len(title_terms)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository's folder: the defaults work from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +16,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """Everything the bot and the command line can be told; no instance is made at import."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Empty values (`SHARD_COUNT=` as .env.example has them) mean "not set": the default applies.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     top_k: int = Field(default=3, ge=1, le=10)
@@ -24,10 +28,57 @@ class Settings(BaseSettings):
     cache_dir: Path = PROJECT_ROOT / ".cache"
     use_cache: bool = True
     cache_max_mb: int = Field(default=1024, ge=1)  # the cache's bound; least recently used go first
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: per page, connecting and reading
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1)  # `add`: a larger page is refused
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None
     shard_count: int | None = Field(default=None, ge=1)  # None: as many as Discord recommends
+    # This process runs only these shards ("0-3" or "0,1,2,3"); needs shard_count.
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
     ask_cooldown_rate: int = Field(default=5, ge=1)
     ask_cooldown_seconds: float = Field(default=30.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    watch_corpus: bool = True  # the running bot reloads the corpus when its files change
+    reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # None: no metrics server
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: object) -> object:
+        """`0-3`, `0,1,2,3` or a mix (`0-1,3`) as a sorted tuple of shard ids."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        ids: set[int] = set()
+        for part in value.split(","):
+            m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+            if m is None:
+                raise ValueError(f"{part.strip()!r} is not a shard id or a range like 0-3")
+            low, high = int(m[1]), int(m[2] or m[1])
+            if high > 100_000:  # far past any real shard count; keeps the set small
+                raise ValueError(f"shard id {high} is out of range")
+            if high < low:
+                raise ValueError(f"the range {part.strip()} runs backwards")
+            ids.update(range(low, high + 1))
+        return tuple(sorted(ids))
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _check_shard_ids(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        """Shard ids need the count they are taken from, and must be below it."""
+        if value is None:
+            return None
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT, the number of shards in all processes")
+        if not value:
+            raise ValueError("no shard id given")
+        too_high = [i for i in value if i >= count]
+        if too_high:
+            raise ValueError(f"shard {too_high[0]} is not below SHARD_COUNT {count} (ids run from 0)")
+        return value

@@ -1,7 +1,9 @@
 """Reading a corpus folder: documents, metadata, paragraphs, sentences and their citations.
 
-A corpus is a folder of UTF-8 `.txt` and `.md` files, one document a file, each with optional
-front matter (`---` lines around `key: value` pairs: title, author, source/url, published/date).
+A corpus is a folder of UTF-8 `.txt` and `.md` files and saved web pages (`.html`, `.htm`, read
+as the Markdown of their article: `bot.extract`), one document a file, each with optional YAML
+front matter (see `bot.frontmatter`: title, author, source/url, published/date). Plain text is
+split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown` first.
 Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
 million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
 """
@@ -20,34 +22,29 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot import segment
+from bot import frontmatter, markdown, segment
+from bot.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = (".txt", ".md", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
+MARKDOWN_SUFFIXES = (".md", *HTML_SUFFIXES)  # a page is read as the Markdown of its article
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
-_FIELD = re.compile(r"^([A-Za-z_][\w -]*?)\s*:\s*(.*?)\s*$")
-_FIELD_ALIASES = {
-    "title": "title",
-    "headline": "title",
-    "author": "author",
-    "authors": "author",
-    "byline": "author",
-    "by": "author",
-    "source": "source_url",
-    "source_url": "source_url",
-    "url": "source_url",
-    "link": "source_url",
-    "published": "published",
-    "date": "published",
-    "published_date": "published",
-}
-
-# Lines of page furniture rather than content: share prompts, sign-ups, links onward.
+# Lines of page furniture rather than content, as news pages and blogs everywhere have them:
+# share and sign-up prompts, links onward, credits, bylines' timestamps, standards trailers,
+# section headings of the page around the article, copyright lines. Short lines only (below).
 _BOILERPLATE = re.compile(
     r"""^\W*(?:follow\b.*\b(?:on|at)\b|share\b|subscribe\b|sign\s+up\b|click\b|tap\b|
-    read\s+(?:the\s+)?(?:full|more|original|rest)\b|related\b|advertisement\b|sponsored\b|
-    watch\b.*\bvideo|image\s*:|photo\s*:|copyright\b|©|all\s+rights\s+reserved)""",
+    (?:sign|log)\s+in(?:\W*$|\s+(?:to|or|with)\b)|
+    read\s+(?:the\s+)?(?:full|more|original|rest)\b|read\s+our\b|related\b|advertisement\b|sponsored\b|
+    watch\b.*\bvideo|(?:image|photo|photograph|picture|credit)s?\s*(?:by\b|:)|
+    copyright\b|©|all\s+rights\s+reserved|
+    (?:additional\s+)?(?:reporting|writing|editing|edited|compiled)\s+by\s+(?-i:[A-Z])|
+    (?:last\s+)?(?:updated|published|posted)(?:\s+on)?\s*:?\s*
+        (?:\d|an?\s+(?:minute|hour|day)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b)|
+    our\s+standards\b|(?:editorial|trust)\s+(?:standards|guidelines|principles)\b|
+    skip\s+to\b|(?:explore\s+)?more\s+on\s+(?:this|these)\b|most\s+(?:read|viewed|popular|shared)\W*$|
+    (?:topics|tags)\s*:|reuse\s+this\b|(?:email|print)\s+this\b|comments?\s*(?:\(\d+\)|\d+)?\W*$)""",
     re.IGNORECASE | re.VERBOSE,
 )
 _BOILERPLATE_MAX_WORDS = 16
@@ -55,6 +52,7 @@ _SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
 _BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
 _HEADING = re.compile(r"^#{1,6}\s")
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 class CorpusError(Exception):
@@ -127,35 +125,27 @@ class Problem(NamedTuple):
         return f"{self.name}: {self.reason}"
 
 
-def parse_front_matter(text: str) -> tuple[dict[str, str], int]:
-    """Metadata fields of the front matter and the offset where the body starts."""
-    m = _FRONT_MATTER.match(text)
-    if m is None:
-        return {}, 1 if text.startswith("\ufeff") else 0
-    fields: dict[str, str] = {}
-    for line in m.group(1).splitlines():
-        fm = _FIELD.match(line)
-        if fm is None:
-            continue
-        key = _FIELD_ALIASES.get(fm.group(1).strip().lower().replace(" ", "_").replace("-", "_"))
-        value = fm.group(2).strip().strip("\"'").strip()
-        if key and value:
-            fields.setdefault(key, value)
-    return fields, m.end()
-
-
 def is_boilerplate(paragraph: str) -> bool:
     """Page furniture (share prompts, "Read the full article here"), not an answer."""
     return len(paragraph.split()) <= _BOILERPLATE_MAX_WORDS and _BOILERPLATE.match(paragraph) is not None
+
+
+def is_markdown(name: str) -> bool:
+    """Whether a document is read as Markdown (its markup is not shown), by its file name."""
+    return name.lower().endswith(MARKDOWN_SUFFIXES)
 
 
 def sentence_text(document: Document, start: int, end: int) -> str:
     """The text a reader sees for the span [start, end) of a document, white space folded.
 
     The one place that turns a span of the file into shown and indexed text: `Corpus.sentence`
-    shows it, and the index is built from it.
+    shows it, the composer's excerpts show it, and the index is built from it. In Markdown that
+    is the text without its markup (emphasis, code marks, link syntax and addresses, HTML tags).
     """
-    return fold_space(document.text[start:end])
+    source = document.text[start:end]
+    if is_markdown(document.name):
+        return markdown.shown(source, markdown.references(document.text))
+    return fold_space(source)
 
 
 def _title_from(name: str) -> str:
@@ -163,28 +153,40 @@ def _title_from(name: str) -> str:
     return stem[:1].upper() + stem[1:] if stem else name
 
 
+def _text_blocks(text: str, body_start: int) -> list[Block]:
+    """Plain text: blank-line paragraphs (or one a line); a `# ` first line is a heading."""
+    blocks: list[Block] = []
+    for para in segment.paragraphs(text[body_start:]):
+        start, end = body_start + para.start, body_start + para.end
+        line_end = _LINE_END.search(text, start, end)
+        first_line = text[start : line_end.start() if line_end else end]
+        if _HEADING.match(first_line):
+            blocks.append(Block(heading=first_line.lstrip("#").strip()))
+            if line_end is None:
+                continue
+            start = line_end.end()
+        blocks.append(Block(leaves=(Leaf(start, end, 0, 0, Visible(text[start:end], None)),)))
+    return blocks
+
+
 def parse_document(name: str, text: str) -> ParsedDocument:
     """Split one document's text into metadata and cited sentence spans."""
-    fields, body_start = parse_front_matter(text)
-    body = text[body_start:]
+    fields, body_start = frontmatter.read(text)
     title = fields.get("title")
     author = fields.get("author")
+    if is_markdown(name):
+        labels, blocks = markdown.references(text), markdown.blocks(text, body_start)
+    else:
+        labels, blocks = frozenset(), _text_blocks(text, body_start)
     rows: list[tuple[int, int, int, int, bool]] = []
     para_no = 0
-    for para in segment.paragraphs(body):
-        block = body[para.start : para.end]
-        first_line = block.split("\n", 1)[0].strip()
-        if _HEADING.match(first_line):
-            if title is None:
-                title = first_line.lstrip("#").strip()
-            block_start = para.start + block.find("\n") + 1 if "\n" in block else para.end
-            if block_start >= para.end:
-                continue
-            block = body[block_start : para.end]
-        else:
-            block_start = para.start
+    for block in blocks:
+        if block.heading is not None:
+            title = title or block.heading or None
+            continue
         # Furniture and bylines are short lines; long paragraphs skip the checks.
-        folded = fold_space(block) if len(block) <= _SHORT_BLOCK else ""
+        short = sum(len(leaf.visible.text) for leaf in block.leaves) <= _SHORT_BLOCK
+        folded = fold_space(" ".join(leaf.visible.text for leaf in block.leaves)) if short else ""
         if folded and is_boilerplate(folded):
             if author is None and (m := _FOLLOW_AUTHOR.match(folded)):
                 author = m.group(1)
@@ -192,14 +194,15 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         if folded and author is None and para_no == 0 and (m := _BYLINE.match(folded)):
             author = m.group(1)
             continue
-        spans = segment.sentences(block)
-        if not spans:
+        sentences: list[tuple[int, int, bool]] = []
+        for leaf in block.leaves:
+            placed = markdown.place(text, leaf, segment.sentences(leaf.visible.text), labels)
+            quoted = segment.unattributed_quotes(leaf.visible.text, [span for span, _, _ in placed])
+            sentences += [(start, end, q) for (_, start, end), q in zip(placed, quoted, strict=True)]
+        if not sentences:
             continue
         para_no += 1
-        quoted = segment.unattributed_quotes(block, spans)
-        offset = body_start + block_start
-        for number, (span, in_quote) in enumerate(zip(spans, quoted, strict=True), start=1):
-            rows.append((para_no, number, offset + span.start, offset + span.end, in_quote))
+        rows += [(para_no, n, start, end, q) for n, (start, end, q) in enumerate(sentences, start=1)]
     document = Document(
         name=name,
         text=text,
@@ -214,16 +217,26 @@ def parse_document(name: str, text: str) -> ParsedDocument:
 
 
 def decode(name: str, raw: bytes) -> str | Problem:
-    """A file's bytes as text with Unix line ends, or the problem that prevents it."""
+    """A file's text, or the problem that prevents reading it.
+
+    Text files are their bytes decoded, exactly (line ends and a BOM kept: spans index it). A web
+    page (`.html`, `.htm`) is the Markdown document of its article, as `python -m bot add` would
+    write it: spans index that text, not the page's HTML.
+    """
     if not raw.strip():
         return Problem(name, "is empty")
+    if name.lower().endswith(HTML_SUFFIXES):
+        from bot.extract import extract, markdown_document
+
+        article = extract(raw)
+        return Problem(name, "has no article text") if article is None else markdown_document(article)
     if b"\x00" in raw:
         return Problem(name, "is not a text file (it contains NUL bytes)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Problem(name, f"is not UTF-8 text (bad byte at offset {exc.start})")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def read_bytes(path: str | Path, name: str) -> bytes | Problem:

@@ -17,23 +17,21 @@ a corpus's key covers its files' keys, the scoring parameters and the code that 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import itertools
 import logging
-import sys
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache as memoised
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bot import cache, parsing, retriever, segment, text
-from bot import corpus as corpus_mod
+from bot import cache, parsing
 from bot.cache import Cache, Stored, TermTable
 from bot.composer import Composer
 from bot.config import Settings
@@ -46,6 +44,7 @@ from bot.corpus import (
     read_document,
 )
 from bot.parsing import Piece
+from bot.ranking import fitted_params
 from bot.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ def load(
     `previous`, the composer of an earlier load of the same folder, lets a reload reuse the work
     done for files that did not change.
     """
-    params = params or Bm25Params()
+    params = params or fitted_params()
     folder = corpus_dir or settings.corpus_dir
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
@@ -143,16 +142,18 @@ def load(
 # ----------------------------------------------------------------------------- keys
 
 # The modules whose code turns a file into sentences and terms, and those that turn sentences
-# and terms into an index and its cache (this one included: it merges the pieces).
-_FILE_CODE: tuple[ModuleType, ...] = (text, segment, corpus_mod, parsing)
-_INDEX_CODE: tuple[ModuleType, ...] = (retriever, cache, sys.modules[__name__])
+# and terms into an index and its cache (this one included: it merges the pieces). By name:
+# their source is read, not imported (`bot.extract` would bring trafilatura in).
+_FILE_CODE = ("text", "segment", "markdown", "frontmatter", "extract", "corpus", "parsing")
+_INDEX_CODE = ("retriever", "cache", "engine")
 
 
 @memoised
-def _code_digest(modules: tuple[ModuleType, ...]) -> bytes:
+def _code_digest(modules: tuple[str, ...]) -> bytes:
     digest = hashlib.sha256(f"format {cache.FORMAT}\0".encode())
     for module in modules:
-        digest.update(Path(module.__file__ or "").read_bytes())
+        spec = importlib.util.find_spec(f"bot.{module}")
+        digest.update(Path(spec.origin if spec and spec.origin else module).read_bytes())
     return digest.digest()
 
 
@@ -183,7 +184,10 @@ def _folder_tag(folder: Path) -> str:
 
 def _with_text(stored: Stored, files: dict[str, bytes | Problem]) -> Stored:
     """A cached corpus with its documents' text, decoded from the files it was made from."""
-    documents = [replace(d, text=_text(d.name, files.pop(d.name))) for d in stored.corpus.documents]
+    documents = []
+    for d in stored.corpus.documents:
+        raw = files.pop(d.name)  # let the bytes go as the text arrives: 100 MiB at a million sentences
+        documents.append(d if d.text else replace(d, text=_text(d.name, raw)))
     corpus = Corpus(documents, stored.corpus.columns(), stored.corpus.problems)
     return Stored(corpus, stored.index, stored.table)
 
@@ -297,27 +301,6 @@ def _concat(arrays: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDAr
 
 
 # ----------------------------------------------------------------------------- progress
-
-
-def terminal_progress(stream: Any = None) -> Progress:
-    """Progress bars (tqdm) on a terminal, one per stage, for loads long enough to need them."""
-    bars: dict[str, Any] = {}
-
-    def report(stage: str, done: int, total: int) -> None:
-        if total < 200:
-            return  # small corpora load in a blink; no bar
-        bar = bars.get(stage)
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = bars[stage] = tqdm(
-                total=total, desc=f"{stage:>9}", unit=" files", file=stream or sys.stderr, leave=False
-            )
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return report
 
 
 def log_progress() -> Progress:

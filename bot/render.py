@@ -1,6 +1,6 @@
 """An answer as terminal text, JSON, or Markdown, with the matched words made visible.
 
-Discord embeds are built from the Markdown pieces here (see `bot.discord_app`), so escaping and
+Discord embeds are built from the Markdown pieces here (see `bot.discord_bot`), so escaping and
 highlighting happen in one place for every medium.
 """
 
@@ -57,10 +57,16 @@ def _merge(text: str, spans: tuple[tuple[int, int], ...]) -> list[tuple[int, int
     return merged
 
 
+def _ellipses(excerpt: Excerpt, body: str) -> str:
+    """An ellipsis where a long sentence was cut, at either end."""
+    start, end = excerpt.cut
+    return ("… " if start else "") + body + (" …" if end else "")
+
+
 def excerpt_markdown(excerpt: Excerpt) -> str:
-    """An excerpt's text in Markdown: escaped, matched words in bold, an ellipsis if cut."""
+    """An excerpt's text in Markdown: escaped, matched words in bold, an ellipsis where cut."""
     body = marked(excerpt.text, excerpt.matches, lambda s: f"**{escape_markdown(s)}**", escape_markdown)
-    return f"{body} …" if excerpt.truncated else body
+    return _ellipses(excerpt, body)
 
 
 def excerpt_terminal(excerpt: Excerpt, *, color: bool) -> str:
@@ -69,7 +75,12 @@ def excerpt_terminal(excerpt: Excerpt, *, color: bool) -> str:
         body = marked(excerpt.text, excerpt.matches, lambda s: f"{_BOLD_ON}{s}{_BOLD_OFF}", str)
     else:
         body = marked(excerpt.text, excerpt.matches, lambda s: f"**{s}**", str)
-    return f"{body} …" if excerpt.truncated else body
+    return _ellipses(excerpt, body)
+
+
+def abstain_message(answer: Answer) -> str:
+    """Why there is no answer: what the documents do not state, or that they do not say."""
+    return answer.note or ABSTAIN_MESSAGE
 
 
 def where(excerpt: Excerpt) -> str:
@@ -99,7 +110,7 @@ def answer_terminal(answer: Answer, *, color: bool = False) -> str:
     """The answer as text for a terminal."""
     lines: list[str] = []
     if answer.abstained:
-        lines.append(ABSTAIN_MESSAGE)
+        lines.append(abstain_message(answer))
         if answer.closest:
             lines += ["", CLOSEST_LABEL]
             lines += [f"  - [{where(e)}] {e.text}" for e in answer.closest]
@@ -119,6 +130,7 @@ def excerpt_json(excerpt: Excerpt) -> dict[str, Any]:
         "span": [excerpt.start, excerpt.end],
         "matches": [list(m) for m in excerpt.matches],
         "truncated": excerpt.truncated,
+        "cut": list(excerpt.cut),
     }
 
 
@@ -130,6 +142,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "excerpts": [excerpt_json(e) for e in answer.excerpts],
         "closest": [excerpt_json(e) for e in answer.closest],
         "coverage": round(answer.coverage, 4),
+        **({"note": answer.note} if answer.note else {}),
     }
 
 
@@ -139,6 +152,7 @@ CONTENT_MAX = 2000
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
 FIELD_NAME_MAX = 256
+FOOTER_MAX = 2048
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
@@ -184,6 +198,47 @@ def question_title(question: str) -> str:
     return trim_words(escape_markdown(fold_space(question)), TITLE_MAX)
 
 
+# An answer's embed keeps its whole question, so buttons can ask it again after a restart: in the
+# title when it fits there, else also in the footer, which is plain text (no escaping) and longer.
+_ASKED = "Asked: "
+
+
+def question_fields(question: str) -> dict[str, Any]:
+    """The embed fields that show and keep a question: a title, and a footer when the title is cut.
+
+    A question too long even for the footer (over 2,041 characters) is shown but not kept; see
+    `keeps_question`.
+    """
+    folded = fold_space(question)
+    title = question_title(folded)
+    fields: dict[str, Any] = {"title": title}
+    if title != escape_markdown(folded) and len(_ASKED) + len(folded) <= FOOTER_MAX:
+        fields["footer"] = {"text": _ASKED + folded}
+    return fields
+
+
+def keeps_question(question: str) -> bool:
+    """Whether an answer's embed keeps the whole question (else it must offer no buttons)."""
+    fields = question_fields(question)
+    return "footer" in fields or fields["title"] == escape_markdown(fold_space(question))
+
+
+def kept_question(embed: dict[str, Any]) -> str | None:
+    """The question an answer's embed keeps (see `question_fields`), or None if it has none."""
+    footer = str(embed.get("footer", {}).get("text") or "")
+    if footer.startswith(_ASKED):
+        return footer[len(_ASKED) :]
+    title = str(embed.get("title") or "")
+    return unescape_markdown(title) if title else None
+
+
+def _question_embed(question: str) -> tuple[dict[str, Any], int]:
+    """The question's fields, and the room they leave for the description in Discord's 6,000."""
+    fields = question_fields(question)
+    used = len(fields["title"]) + len(fields.get("footer", {}).get("text", ""))
+    return fields, min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - used)
+
+
 def _cite_line(excerpt: Excerpt) -> str:
     link = fragment_link(excerpt)
     label = escape_markdown(where(excerpt))
@@ -201,6 +256,7 @@ def excerpts_embed(
 
     `widened` maps an excerpt's position to (before, after) context shown around it in plain text.
     """
+    fields, budget = _question_embed(question)
     blocks: list[str] = []
     for n, excerpt in enumerate(excerpts):
         body = excerpt_markdown(excerpt)
@@ -208,18 +264,18 @@ def excerpts_embed(
             before, after = widened[n]
             body = " ".join(p for p in (escape_markdown(before), body, escape_markdown(after)) if p)
         cite = _cite_line(excerpt)
-        room = DESCRIPTION_MAX // max(len(excerpts), 1) - len(cite) - 16
+        room = budget // max(len(excerpts), 1) - len(cite) - 16
         blocks.append(f"**{first_number + n}.** {trim_sentences(body, room)}\n— {cite}")
     description = "\n\n".join(blocks)
-    embed: dict[str, Any] = {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
-    return embed
+    return {**fields, "description": description[:budget]}
 
 
 def abstain_embed(question: str, closest: tuple[Excerpt, ...]) -> dict[str, Any]:
     """Beside "the article doesn't say": the question, and the closest passages labelled as such."""
     lines = [f"> {trim_sentences(excerpt_markdown(e), 900)}\n— {_cite_line(e)}" for e in closest]
     description = f"*{CLOSEST_LABEL}*\n" + "\n".join(lines) if lines else "No passage comes close."
-    return {"title": question_title(question), "description": description[:DESCRIPTION_MAX]}
+    fields, budget = _question_embed(question)
+    return {**fields, "description": description[:budget]}
 
 
 def embed_length(embed: dict[str, Any]) -> int:

@@ -103,10 +103,11 @@ class Index:
         baseline: F32,
         idf: F32,
         n_docs: int,
+        term_id: dict[str, int] | None = None,
     ) -> None:
         self.params = params
         self.terms = terms  # sorted, so variants can be found by prefix
-        self.term_id = {t: i for i, t in enumerate(terms)}
+        self.term_id = term_id if term_id is not None else {t: i for i, t in enumerate(terms)}
         self.offsets = offsets
         self.doc_ids = doc_ids
         self.impacts = impacts
@@ -171,10 +172,25 @@ class Index:
         np.cumsum(doc_freq, out=offsets[1:])
         # Document frequencies keyed in vocabulary order (first use, as rank-bm25 counts them).
         idf_map = rank_bm25_idf(params, n_docs, dict(zip(by_id, doc_freq[rank[used]].tolist(), strict=True)))
+        return cls._scored(params, terms, offsets, doc_ids, tf, doc_len.astype(np.float64), idf_map)
+
+    @classmethod
+    def _scored(
+        cls,
+        params: Bm25Params,
+        terms: list[str],
+        offsets: npt.NDArray[np.int64],
+        doc_ids: I32,
+        tf: F32,
+        lengths: npt.NDArray[np.float64],
+        idf_map: dict[str, float],
+        term_id: dict[str, int] | None = None,
+    ) -> Index:
+        """The index of these postings (term frequencies, document lengths), with their BM25 impacts."""
         idf = np.array([idf_map[t] for t in terms], dtype=np.float64)
-        avgdl = float(doc_len.sum()) / n_docs if n_docs else 1.0
-        doc_norm = 1 - params.b + params.b * doc_len.astype(np.float64) / (avgdl or 1.0)
-        impacts, baseline = _block_impacts(params, idf, offsets, tf, doc_ids, doc_norm)
+        avg = float(lengths.mean()) if len(lengths) else 1.0
+        norm = 1 - params.b + params.b * lengths / (avg or 1.0)
+        impacts, baseline = _block_impacts(params, idf, offsets, tf, doc_ids, norm)
         return cls(
             params,
             terms,
@@ -183,8 +199,33 @@ class Index:
             impacts,
             baseline.astype(np.float32),
             idf.astype(np.float32),
-            n_docs,
+            len(lengths),
+            term_id=term_id,
         )
+
+    def grouped(self, group_of: I32) -> Index:
+        """An index whose documents are runs of consecutive sentences (paragraphs), from these postings.
+
+        `group_of[i]` is sentence i's group, non-decreasing in i. A term's frequency in a group is
+        the number of its sentences that hold the term, and a group's length the sum of its
+        sentences' distinct terms: both read off the postings, so nothing is tokenised again.
+        """
+        n_groups = int(group_of[-1]) + 1 if len(group_of) else 0
+        n_terms = len(self.terms)
+        groups = group_of[self.doc_ids]
+        term_of = np.repeat(np.arange(n_terms, dtype=np.int32), np.diff(self.offsets))
+        # Postings are sorted by term, then sentence, so equal (term, group) pairs are adjacent.
+        first = np.ones(len(groups), dtype=bool)
+        first[1:] = (groups[1:] != groups[:-1]) | (term_of[1:] != term_of[:-1])
+        starts = np.flatnonzero(first)
+        tf = np.diff(np.append(starts, len(groups))).astype(np.float32)
+        doc_ids = groups[starts].astype(np.int32)
+        doc_freq = np.bincount(term_of[starts], minlength=n_terms)
+        offsets = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(doc_freq, out=offsets[1:])
+        idf_map = rank_bm25_idf(self.params, n_groups, dict(zip(self.terms, doc_freq.tolist(), strict=True)))
+        length = np.bincount(groups, minlength=n_groups).astype(np.float64)
+        return Index._scored(self.params, self.terms, offsets, doc_ids, tf, length, idf_map, self.term_id)
 
     def __len__(self) -> int:
         return self.n_docs
@@ -196,6 +237,22 @@ class Index:
             return np.empty(0, np.int32), np.empty(0, np.float32)
         lo, hi = int(self.offsets[t]), int(self.offsets[t + 1])
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
+
+    def impacts_at(self, terms: Sequence[str], ids: I32) -> F32:
+        """Each term's impact on each of documents `ids` (0 where it is absent): a row a term."""
+        out = np.zeros((len(terms), len(ids)), dtype=np.float32)
+        offsets = self.offsets
+        for row, term in enumerate(terms):
+            t = self.term_id.get(term)
+            if t is None:
+                continue
+            lo, hi = int(offsets[t]), int(offsets[t + 1])
+            found = self.doc_ids[lo:hi]
+            at = found.searchsorted(ids)  # postings are sorted by document
+            np.minimum(at, hi - lo - 1, out=at)
+            hit = found[at] == ids
+            out[row, hit] = self.impacts[lo:hi][at[hit]]
+        return out
 
     def term_idf(self, term: str) -> float | None:
         """The term's IDF, or None when no sentence has it."""

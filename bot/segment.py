@@ -21,36 +21,45 @@ class Span(NamedTuple):
     end: int
 
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
-_LINE = re.compile(r"[^\n]+")
+# Spans index the file's own text, so every line end a file may use is a line end: \n, \r\n, \r.
+_NEWLINE = r"(?:\r\n?|\n)"
+_BLANK_LINE = re.compile(rf"{_NEWLINE}[ \t]*{_NEWLINE}\s*")
+_LINE = re.compile(r"[^\r\n]+")
 
 # Bullets and numbered items start a new sentence even without end punctuation before them.
-_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
+_LIST_ITEM = re.compile(r"[\r\n][ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
 
 # A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space.
 _END = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)""")
 
 _OPENERS = "\"'“‘«([¿¡"
 
-# Words that, followed by a period, usually do not end a sentence. Generic English usage.
-ABBREVIATIONS = frozenset(
+# Words that, followed by a period, may be abbreviations (generic English usage), by what they
+# stand before: a number ("No. 5", "Art. 3", "Jan. 5"), or a name ("Dr. Smith", "U.S. Army").
+# Before anything else the period ends the sentence: "The answer was no.", "She studied art."
+NUMBER_ABBREVIATIONS = frozenset(
     """
-    mr mrs ms mx dr prof st sr jr rev gen col lt sgt capt cmdr adm maj gov sen rep pres supt
-    insp det hon messrs mssrs mme mlle fr sr sra srta
+    no nos vol vols fig figs p pp ch sec art ed eds approx est ca
     jan feb mar apr jun jul aug sep sept oct nov dec
-    no nos vol vols fig figs p pp ch sec art ed eds al approx est dept univ assn bros ave blvd rd
-    mt ft inc ltd co corp vs v cf viz ca
-    e.g i.e a.m p.m u.s u.k u.n e.u
     """.split()
 )
+NAME_ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms mx dr prof st sr jr rev gen col lt sgt capt cmdr adm maj gov sen rep pres supt
+    insp det hon messrs mssrs mme mlle fr sra srta
+    al dept univ assn bros ave blvd rd mt ft inc ltd co corp vs v cf viz etc
+    """.split()
+)
+ABBREVIATIONS = NUMBER_ABBREVIATIONS | NAME_ABBREVIATIONS
 
-# Abbreviations that end sentences often enough that a capital after them means a new one.
-_MAY_END = frozenset({"inc", "ltd", "co", "corp", "etc", "u.s", "u.k", "u.n", "e.u", "a.m", "p.m"})
+_DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]")  # U.S., e.g., a.m.: always abbreviations before a name
+_NEXT_WORD = re.compile(r"[\w’']+")
+# A number after "No." or "Vol.": digits, or a Roman numeral (a lone "I" is the pronoun).
+_NUMBER = re.compile(r"\d|(?:[IVXLCDM]{2,}|[VXLCDM])\b")
 
 # The word before a period: matched from the window's start, the greedy prefix lands on the last
 # non-word character in one pass (searching for `[\w.]+$` tried every start in the window).
 _WORD_BEFORE = re.compile(r"(?s:.*[^\w.])?([\w.]+)$")
-_DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]")
 _ALNUM = re.compile(r"[^\W_]")  # what str.isalnum() accepts: \w without the underscore
 
 
@@ -104,29 +113,37 @@ def _ends_sentence(block: str, match: re.Match[str]) -> bool:
     if before is None:
         return True
     word = before.group(1)
+    if word.isdigit() and len(word) <= 3 and _starts_line(block, before.start(1)):
+        return False  # "1." numbering a list item is its label, not a sentence of its own
     lowered = word.lower().rstrip(".")
-    if len(word) == 1 and word.isalpha() and word.isupper():
-        return False  # an initial: "John F. Kennedy"
-    if _DOTTED.fullmatch(lowered):  # dotted abbreviations such as U.S. or e.g.
-        return lowered in _MAY_END and _starts_sentence(block, nxt)
-    if lowered in ABBREVIATIONS:
-        return lowered in _MAY_END and _starts_sentence(block, nxt)
+    if lowered in NUMBER_ABBREVIATIONS:
+        return _NUMBER.match(block, nxt) is None
+    if (len(word) == 1 and word.isupper()) or lowered in NAME_ABBREVIATIONS or _DOTTED.fullmatch(lowered):
+        # An initial ("John F. Kennedy") or an abbreviation before a name; not before a function
+        # word, which starts a sentence: "World War I. It ended.", "He moved to the U.S. The ..."
+        return _starts_sentence(block, nxt)
     return True
 
 
+def _starts_line(block: str, pos: int) -> bool:
+    """Whether only spaces stand between `pos` and the start of its line."""
+    while pos > 0 and block[pos - 1] in " \t":
+        pos -= 1
+    return pos == 0 or block[pos - 1] in "\r\n"
+
+
 def _starts_sentence(block: str, pos: int) -> bool:
-    """After "U.S." or "Inc.", a function word ("The", "In") starts a sentence; "Army" does not."""
-    m = re.match(r"[\w’']+", block[pos:])
+    """Whether the word at `pos` is a function word ("The", "In"), which starts a sentence."""
+    m = _NEXT_WORD.match(block, pos)
     return m is not None and m.group().lower() in STOP_WORDS
 
 
 def sentences(block: str) -> list[Span]:
     """Spans of the sentences of one paragraph, relative to `block`."""
-    cuts: list[int] = []
+    cuts = [m.start() for m in _LIST_ITEM.finditer(block)]
     for m in _END.finditer(block):
         if _ends_sentence(block, m):
             cuts.append(m.start(3))
-    cuts.extend(m.start() for m in _LIST_ITEM.finditer(block))
     cuts.sort()
     spans: list[Span] = []
     pos = 0
@@ -143,7 +160,7 @@ def sentences(block: str) -> list[Span]:
 _OPEN_QUOTES = "“«"
 _CLOSE_QUOTES = "”»"
 _QUOTE_CHARS = re.compile('[“”«»"]')
-_TRAILING = " \t\n.,;:!?…)]"
+_TRAILING = " \t\r\n.,;:!?…)]"
 
 
 def unattributed_quotes(block: str, spans: list[Span]) -> list[bool]:

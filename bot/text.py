@@ -69,8 +69,16 @@ def _term(word: str) -> str | None:
 
 def _normalise(word: str) -> str:
     if not word.isascii():
+        # NFKC, then accents dropped: "Reykjavik" typed without them finds "Reykjavík".
         word = unicodedata.normalize("NFKC", word)
+        decomposed = unicodedata.normalize("NFD", word)
+        word = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
     return word.casefold().translate(_APOSTROPHES)
+
+
+def fold_word(word: str) -> str:
+    """A word as the tokeniser reads it before stemming: normalised, case and accents folded."""
+    return _normalise(word)
 
 
 def term_spans(text: str) -> list[TermSpan]:

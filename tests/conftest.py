@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from bot import engine
 from bot.composer import Composer
 from bot.config import Settings
+from bot.discord_bot.app import ArticleBot
+from tests.fake_discord import FakeDiscord, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -47,3 +51,21 @@ def two_documents(tmp_path_factory: pytest.TempPathFactory) -> Composer:
     shutil.copy(CORPUS / "article.txt", folder / "article.txt")
     shutil.copy(DATA / "bicycle" / "bicycle.md", folder / "bicycle.md")
     return engine.load(Settings(_env_file=None, corpus_dir=folder, use_cache=False))  # type: ignore[call-arg]
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A fake Discord on 127.0.0.1; the test fails if anything went to the real one."""
+    async with FakeDiscord() as server:
+        yield server
+    assert server.escapes == []  # nothing went to the real Discord
+
+
+@pytest_asyncio.fixture
+async def bot(fake: FakeDiscord, composer: Composer) -> AsyncIterator[ArticleBot]:
+    """The bot over the shipped corpus, running against `fake`, its commands synced to the guild."""
+    from tests.discord_helpers import bot_settings
+
+    client = ArticleBot(composer, bot_settings(discord_guild_id=fake.guild_id))
+    async with running_bot(fake, client) as running:
+        yield running

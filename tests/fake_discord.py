@@ -35,6 +35,10 @@ Fidelity notes (what real Discord does and the fake copies):
   ``404 Unknown interaction (10062)``; a second callback gets ``400 (40060) already acknowledged``.
 * Messages the bot creates are echoed back as MESSAGE_CREATE (and edits as MESSAGE_UPDATE), as Discord
   does, unless ``echo_bot_messages=False``.
+* Shards: several gateway connections at once (one per shard, from one process or several). A guild
+  belongs to shard ``(guild_id >> 22) % shard_count``: its READY/GUILD_CREATE, interactions and messages
+  go to the connection that IDENTIFYed with that shard; DMs go to shard 0. ``add_guild(shard=(i, n))``
+  makes a guild routed to shard ``i`` of ``n``.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ __all__ = [
     "patch_discord",
     "patch_discord_urls",
     "running_bot",
+    "shard_of",
 ]
 
 T = TypeVar("T")
@@ -113,6 +118,11 @@ _PNG_1X1 = base64.b64decode(
 )
 
 _DISCORD_HOSTS = ("discord.com", "discordapp.com", "discordapp.net", "discord.gg", "discord.media")
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord routes a guild to."""
+    return (guild_id >> 22) % shard_count
 
 
 def _now_iso() -> str:
@@ -252,6 +262,12 @@ class FakeDiscord:
         self.interaction_timeout = interaction_timeout
         self.echo_bot_messages = echo_bot_messages
         self.guild_name = guild_name
+        # guild id -> its name and text channel; the first is the default guild of every helper
+        self.guilds: dict[int, dict[str, Any]] = {guild_id: {"name": guild_name, "channel_id": channel_id}}
+        self.team: list[tuple[int, str]] = []  # (user id, role): the application belongs to a team
+        self.recommended_shards = 1  # what GET /gateway/bot recommends
+        # Cleared: IDENTIFY is received but READY waits until it is set again (see hold_ready).
+        self.ready_gate: asyncio.Event | None = None
 
         self.port = 0
         self.api_base = ""
@@ -286,6 +302,8 @@ class FakeDiscord:
         self._routes: list[tuple[str, re.Pattern[str], _Handler]] = []
 
         self._session: _Session | None = None
+        self._by_shard: dict[int, _Session] = {}  # the live session of each shard id
+        self._shard_count = 1
         self._sessions: dict[str, _Session] = {}
         self._conns: set[_Conn] = set()
         self._ready_count = 0
@@ -445,12 +463,38 @@ class FakeDiscord:
             "last_message_id": None,
         }
         if self._session is not None:
-            await self.dispatch("CHANNEL_CREATE", dict(self.channels[cid]))
+            await self.dispatch(
+                "CHANNEL_CREATE", dict(self.channels[cid]), session=self._session_for(self.guild_id)
+            )
         return cid
 
-    def role_everyone(self) -> dict[str, Any]:
+    def add_guild(
+        self, *, shard: tuple[int, int] | None = None, name: str = "Other Guild"
+    ) -> tuple[int, int]:
+        """Add a guild with one text channel; ``shard=(i, n)`` picks an id Discord routes to shard i of n.
+
+        Returns ``(guild_id, channel_id)``. Only sessions that IDENTIFY afterwards are told of it.
+        """
+        gid = self.snowflake()
+        while shard is not None and shard_of(gid, shard[1]) != shard[0]:
+            gid = self.snowflake()
+        cid = self.snowflake()
+        self.guilds[gid] = {"name": name, "channel_id": cid}
+        self.channels[cid] = {**self.channels[self.channel_id], "id": str(cid), "guild_id": str(gid)}
+        return gid, cid
+
+    def hold_ready(self) -> None:
+        """From now on, IDENTIFY is answered with READY only after ``release_ready()``."""
+        self.ready_gate = asyncio.Event()
+
+    def release_ready(self) -> None:
+        """Let held and later IDENTIFYs get their READY."""
+        if self.ready_gate is not None:
+            self.ready_gate.set()
+
+    def role_everyone(self, guild_id: int | None = None) -> dict[str, Any]:
         return {
-            "id": str(self.guild_id),
+            "id": str(guild_id or self.guild_id),
             "name": "@everyone",
             "permissions": str(_DEFAULT_PERMISSIONS),
             "position": 0,
@@ -464,15 +508,17 @@ class FakeDiscord:
             "flags": 0,
         }
 
-    def guild_payload(self) -> dict[str, Any]:
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
         """The full guild object sent in GUILD_CREATE."""
+        gid = guild_id or self.guild_id
+        guild = self.guilds[gid]
         members = [self.member(uid) for uid in self.users]
-        channels = [dict(c) for c in self.channels.values() if c.get("guild_id") == str(self.guild_id)]
+        channels = [dict(c) for c in self.channels.values() if c.get("guild_id") == str(gid)]
         for c in channels:
             c.pop("guild_id", None)  # GUILD_CREATE channels carry no guild_id
         return {
-            "id": str(self.guild_id),
-            "name": self.guild_name,
+            "id": str(gid),
+            "name": guild["name"],
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -488,7 +534,7 @@ class FakeDiscord:
             "mfa_level": 0,
             "nsfw_level": 0,
             "application_id": None,
-            "system_channel_id": str(self.channel_id),
+            "system_channel_id": str(guild["channel_id"]),
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "public_updates_channel_id": None,
@@ -502,7 +548,7 @@ class FakeDiscord:
             "premium_progress_bar_enabled": False,
             "preferred_locale": "en-US",
             "widget_enabled": False,
-            "roles": [self.role_everyone()],
+            "roles": [self.role_everyone(gid)],
             "emojis": [],
             "stickers": [],
             "joined_at": self._joined_at,
@@ -533,7 +579,7 @@ class FakeDiscord:
             "bot_require_code_grant": False,
             "bot": self.bot_user,
             "owner": self.user(self.user_id),
-            "team": None,
+            "team": self._team_payload(),
             "verify_key": "0" * 64,
             "flags": 0,
             "tags": [],
@@ -542,6 +588,27 @@ class FakeDiscord:
             "role_connections_verification_url": None,
             "approximate_guild_count": 1,
             "integration_types_config": {"0": {}},
+        }
+
+    def _team_payload(self) -> dict[str, Any] | None:
+        if not self.team:
+            return None
+        team_id = str(self.application_id + 1)
+        return {
+            "id": team_id,
+            "name": "Fake Team",
+            "icon": None,
+            "owner_user_id": str(self.team[0][0]),
+            "members": [
+                {
+                    "membership_state": 2,
+                    "team_id": team_id,
+                    "user": self.user(uid),
+                    "role": role,
+                    "permissions": ["*"],
+                }
+                for uid, role in self.team
+            ],
         }
 
     # ------------------------------------------------------------------ waiting
@@ -720,6 +787,12 @@ class FakeDiscord:
         conn.session = session
         self._sessions[session.id] = session
         self._session = session
+        shard_id, shard_count = session.shard or (0, 1)
+        self._by_shard[shard_id] = session
+        self._shard_count = shard_count
+        guilds = [gid for gid in self.guilds if shard_of(gid, shard_count) == shard_id]
+        if self.ready_gate is not None:
+            await self.ready_gate.wait()
         ready: dict[str, Any] = {
             "v": 10,
             "user": self.bot_user,
@@ -727,7 +800,7 @@ class FakeDiscord:
             "private_channels": [],
             "relationships": [],
             "presences": [],
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(gid), "unavailable": True} for gid in guilds],
             "guild_join_requests": [],
             "geo_ordered_rtc_regions": ["us-east"],
             "session_id": session.id,
@@ -739,7 +812,8 @@ class FakeDiscord:
         if session.shard is not None:
             ready["shard"] = session.shard
         await self.dispatch("READY", ready, session=session)
-        await self.dispatch("GUILD_CREATE", self.guild_payload(), session=session)
+        for gid in guilds:
+            await self.dispatch("GUILD_CREATE", self.guild_payload(gid), session=session)
         self._ready_count += 1
 
     async def _resume(self, conn: _Conn, d: dict[str, Any]) -> None:
@@ -752,6 +826,7 @@ class FakeDiscord:
             conn.session = session
             session.conn = conn
             self._session = session
+            self._by_shard[(session.shard or (0, 1))[0]] = session
             last = int(d.get("seq") or 0)
             for frame in session.history:
                 if frame["s"] > last:
@@ -774,6 +849,11 @@ class FakeDiscord:
             del session.history[:-5000]
             if session.conn is not None:
                 await session.conn.send(frame)
+
+    def _session_for(self, guild_id: int | None) -> _Session | None:
+        """The session of the shard a guild (or, for None, DMs: shard 0) is routed to."""
+        shard = 0 if guild_id is None else shard_of(guild_id, self._shard_count)
+        return self._by_shard.get(shard, self._session)
 
     @property
     def session_id(self) -> str | None:
@@ -803,20 +883,29 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ sending things to the bot
 
-    def find_command(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
+    def find_command(self, name: str, guild_id: int | None, kind: int = 1) -> dict[str, Any] | None:
+        """A synced command by name and type (1 slash, 2 user menu, 3 message menu), in a guild or global."""
         for cmd in self.commands.get(guild_id, []):
-            if cmd["name"] == name and cmd.get("type", 1) == 1:
+            if cmd["name"] == name and cmd.get("type", 1) == kind:
                 return cmd
         return None
 
     def _interaction_base(
-        self, itype: int, data: dict[str, Any], *, user_id: int, dm: bool, channel_id: int | None
+        self,
+        itype: int,
+        data: dict[str, Any],
+        *,
+        user_id: int,
+        dm: bool,
+        channel_id: int | None,
+        guild_id: int | None = None,
     ) -> FakeInteraction:
         self.add_user(user_id)
         iid = self.snowflake()
         token = f"fake-itoken-{iid}-{secrets.token_urlsafe(24)}"
-        cid = self.dm_channel_id(user_id) if dm else (channel_id or self.channel_id)
-        channel = self.channels.get(cid) or {"id": str(cid), "type": 0, "guild_id": str(self.guild_id)}
+        gid = guild_id or self.guild_id
+        cid = self.dm_channel_id(user_id) if dm else (channel_id or self.guilds[gid]["channel_id"])
+        channel = self.channels.get(cid) or {"id": str(cid), "type": 0, "guild_id": str(gid)}
         payload: dict[str, Any] = {
             "id": str(iid),
             "application_id": str(self.application_id),
@@ -839,12 +928,12 @@ class FakeDiscord:
         else:
             member = self.member(user_id)
             member["permissions"] = str(_DEFAULT_PERMISSIONS)
-            payload["guild_id"] = str(self.guild_id)
-            payload["guild"] = {"id": str(self.guild_id), "locale": "en-US", "features": []}
+            payload["guild_id"] = str(gid)
+            payload["guild"] = {"id": str(gid), "locale": "en-US", "features": []}
             payload["guild_locale"] = "en-US"
             payload["member"] = member
             payload["context"] = 0
-            payload["authorizing_integration_owners"] = {"0": str(self.guild_id)}
+            payload["authorizing_integration_owners"] = {"0": str(gid)}
         return FakeInteraction(
             id=iid,
             token=token,
@@ -852,14 +941,14 @@ class FakeDiscord:
             payload=payload,
             sent_at=0.0,
             channel_id=cid,
-            guild_id=None if dm else self.guild_id,
+            guild_id=None if dm else gid,
             user_id=user_id,
         )
 
     async def _send_interaction(self, handle: FakeInteraction) -> FakeInteraction:
         self.interactions[handle.id] = handle
         handle.sent_at = time.monotonic()
-        await self.dispatch("INTERACTION_CREATE", handle.payload)
+        await self.dispatch("INTERACTION_CREATE", handle.payload, session=self._session_for(handle.guild_id))
         return handle
 
     @staticmethod
@@ -879,13 +968,20 @@ class FakeDiscord:
         return 3
 
     def _command_data(
-        self, name: str, options: Mapping[str, object] | None, *, dm: bool, focused: str | None = None
+        self,
+        name: str,
+        options: Mapping[str, object] | None,
+        *,
+        dm: bool,
+        focused: str | None = None,
+        guild_id: int | None = None,
     ) -> dict[str, Any]:
         parts = name.split()
         scope: int | None = None
-        cmd = None if dm else self.find_command(parts[0], self.guild_id)
+        gid = guild_id or self.guild_id
+        cmd = None if dm else self.find_command(parts[0], gid)
         if cmd is not None:
-            scope = self.guild_id
+            scope = gid
         else:
             cmd = self.find_command(parts[0], None)
         declared: list[dict[str, Any]] = list(cmd.get("options", [])) if cmd else []
@@ -925,15 +1021,47 @@ class FakeDiscord:
         user_id: int | None = None,
         dm: bool = False,
         channel_id: int | None = None,
+        guild_id: int | None = None,
     ) -> FakeInteraction:
         """Dispatch a slash command (``name`` may be ``"group sub"``); returns the handle.
 
         The command id (and ``data.guild_id`` for guild commands) is the one assigned at sync time;
-        an unsynced command gets a fresh id and is sent as global.
+        an unsynced command gets a fresh id and is sent as global. ``guild_id`` (default: the first
+        guild) picks the guild, and so the shard it is routed to.
         """
-        data = self._command_data(name, options, dm=dm)
+        data = self._command_data(name, options, dm=dm, guild_id=guild_id)
         handle = self._interaction_base(
-            2, data, user_id=user_id or self.user_id, dm=dm, channel_id=channel_id
+            2, data, user_id=user_id or self.user_id, dm=dm, channel_id=channel_id, guild_id=guild_id
+        )
+        return await self._send_interaction(handle)
+
+    async def send_message_command(
+        self, name: str, message: dict[str, Any] | int, *, user_id: int | None = None
+    ) -> FakeInteraction:
+        """Dispatch a message context menu command (type 2 interaction, data type 3) on ``message``.
+
+        Like Discord, the target message is in ``data.resolved.messages`` with its content, whatever
+        the bot's intents.
+        """
+        target = self.messages[message] if isinstance(message, int) else message
+        gid = int(target["guild_id"]) if "guild_id" in target else None
+        cmd = (self.find_command(name, gid, kind=3) if gid else None) or self.find_command(name, None, kind=3)
+        data: dict[str, Any] = {
+            "id": cmd["id"] if cmd else str(self.snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: json.loads(json.dumps(target))}},
+        }
+        if cmd is not None and cmd.get("guild_id"):
+            data["guild_id"] = cmd["guild_id"]
+        handle = self._interaction_base(
+            2,
+            data,
+            user_id=user_id or self.user_id,
+            dm=gid is None,
+            channel_id=int(target["channel_id"]),
+            guild_id=gid,
         )
         return await self._send_interaction(handle)
 
@@ -946,7 +1074,10 @@ class FakeDiscord:
         user_id: int | None = None,
         dm: bool = False,
     ) -> FakeInteraction:
-        """Dispatch an autocomplete interaction (type 4); the answer is a type 8 callback."""
+        """Dispatch an autocomplete interaction (type 4); the answer is a type 8 callback.
+
+        ``wait_response(handle)["data"]["choices"]`` holds the choices the bot offered.
+        """
         data = self._command_data(name, options, dm=dm, focused=focused)
         handle = self._interaction_base(4, data, user_id=user_id or self.user_id, dm=dm, channel_id=None)
         return await self._send_interaction(handle)
@@ -972,7 +1103,8 @@ class FakeDiscord:
             data["values"] = list(values)
         cid = int(message["channel_id"])
         dm = "guild_id" not in message and self.channels.get(cid, {}).get("type") == 1
-        handle = self._interaction_base(3, data, user_id=uid, dm=dm, channel_id=cid)
+        gid = int(message["guild_id"]) if "guild_id" in message else None
+        handle = self._interaction_base(3, data, user_id=uid, dm=dm, channel_id=cid, guild_id=gid)
         if dm:
             handle.channel_id = cid
             handle.payload["channel_id"] = str(cid)
@@ -991,17 +1123,23 @@ class FakeDiscord:
         channel_id: int | None = None,
         attachments: Sequence[tuple[str, bytes]] = (),
         reply_to: int | None = None,
+        guild_id: int | None = None,
     ) -> int:
         """Dispatch MESSAGE_CREATE from a user (guild channel, or DM with ``dm=True``); returns its id.
 
         With ``mention_bot`` the content is prefixed with ``<@BOT_ID> `` and ``mentions`` has the bot.
         The event is not sent if the client lacks the GUILD_MESSAGES / DIRECT_MESSAGES intent, and the
         content is blanked (like Discord) for a guild message without a mention and no MESSAGE_CONTENT.
+        ``guild_id`` (default: the first guild) sends it in that guild's channel.
         """
         uid = author_id or self.user_id
         self.add_user(uid)
-        cid = self.dm_channel_id(uid) if dm else (channel_id or self.channel_id)
-        guild_id = None if dm else self.guild_id
+        cid = (
+            self.dm_channel_id(uid)
+            if dm
+            else (channel_id or self.guilds[guild_id or self.guild_id]["channel_id"])
+        )
+        guild_id = None if dm else int(self.channels[cid]["guild_id"])
         if mention_bot:
             content = f"<@{self.bot_id}> {content}"
         msg = self._new_message(
@@ -1025,10 +1163,11 @@ class FakeDiscord:
         return int(msg["id"])
 
     async def _dispatch_message(self, event: str, msg: dict[str, Any]) -> None:
-        if self._session is None:
-            return
-        intents = self._session.intents
         dm = "guild_id" not in msg
+        session = self._session_for(None if dm else int(msg["guild_id"]))
+        if session is None:
+            return
+        intents = session.intents
         if not intents & (INTENT_DIRECT_MESSAGES if dm else INTENT_GUILD_MESSAGES):
             return
         data = json.loads(json.dumps(msg))
@@ -1036,7 +1175,7 @@ class FakeDiscord:
         mentioned = any(int(m["id"]) == self.bot_id for m in msg.get("mentions", []))
         if not (intents & INTENT_MESSAGE_CONTENT or dm or from_bot or mentioned):
             data.update(content="", embeds=[], attachments=[], components=[])
-        await self.dispatch(event, data)
+        await self.dispatch(event, data, session=session)
 
     # ------------------------------------------------------------------ messages
 
@@ -1319,7 +1458,7 @@ class FakeDiscord:
         return _json_response(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
@@ -1563,9 +1702,9 @@ class FakeDiscord:
         return _no_content()
 
     async def _h_guild(self, request: web.Request, rec: Recorded, m: re.Match[str]) -> web.StreamResponse:
-        if int(m.group(1)) != self.guild_id:
+        if int(m.group(1)) not in self.guilds:
             return _error(404, 10004, "Unknown Guild")
-        data = self.guild_payload()
+        data = self.guild_payload(int(m.group(1)))
         for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large"):
             data.pop(key, None)
         return _json_response(data)
@@ -1580,7 +1719,7 @@ class FakeDiscord:
         self, request: web.Request, rec: Recorded, m: re.Match[str]
     ) -> web.StreamResponse:
         uid = int(m.group(2))
-        if int(m.group(1)) != self.guild_id or uid not in self.users:
+        if int(m.group(1)) not in self.guilds or uid not in self.users:
             return _error(404, 10007, "Unknown Member")
         return _json_response(self.member(uid))
 

@@ -16,18 +16,23 @@ _SMALL = ["--vocab", "5000", "--answer-rounds", "0", "--cold-runs", "0"]
 
 
 def test_bench_small(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--sizes", "1000", "--queries", "5", *_SMALL])
+    code = main(["--sizes", "1000", "--queries", "5", "--parse-sentences", "1000", *_SMALL])
     out = capsys.readouterr().out
     assert code == 0
     rows = [line for line in out.splitlines() if line.lstrip().startswith("1,000 ")]
     for label in ("ours (Index)", "bm25s bm25+", "rank-bm25 Plus", "tokenize (ours)"):
         assert any(label in row for row in rows), (label, out)
     assert "top-10 agreement, ours vs rank-bm25: 5/5 queries over all sizes: full agreement" in out
+    # The same sentences saved as plain text and as Markdown split into the same sentences.
+    counts = re.findall(r"^  (plain text|Markdown) .*\(([\d,]+) sentences\)$", out, re.MULTILINE)
+    assert [label for label, _ in counts] == ["plain text", "Markdown"]
+    assert counts[0][1] == counts[1][1]
 
 
 def test_bench_load_small(capsys: pytest.CaptureFixture[str]) -> None:
     # Real processes over a folder of files: ours cold, warm and after a change; bm25s beside.
-    code = main(["--sizes", "none", "--load", "1000", "--per-file", "50", "--load-runs", "1", *_SMALL])
+    load = ["--load", "1000", "--per-file", "50", "--load-runs", "1"]
+    code = main(["--sizes", "none", "--parse-sentences", "0", *load, *_SMALL])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "load at 1,000 sentences in 20 files of 50" in out

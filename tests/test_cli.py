@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, DEV, ROOT
+from bot import markdown
+from bot.cli import terminal_progress
+from tests.conftest import CORPUS, DATA, DEV, ROOT
 
 
 def run(
@@ -93,6 +96,13 @@ def test_bad_setting_is_reported_not_raised() -> None:
     assert "TOP_K" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_env_example_copied_to_env_is_a_valid_configuration(tmp_path: Path) -> None:
+    # README's set-up step: `cp .env.example .env`; its empty values mean "not set".
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
+    result = run("ask", "How old is Kim Ju-ae?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 def test_corpus_flag_and_setting_and_broken_document(tmp_path: Path) -> None:
     folder = tmp_path / "c"
     folder.mkdir()
@@ -171,3 +181,51 @@ def test_file_name_not_utf8_is_reported_and_skipped(tmp_path: Path, use_cache: s
     assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
     assert "caf\\xe9.txt" in result.stderr and "not UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ask_json_spans_index_the_file_with_crlf_bom_and_multibyte_text(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    text = (CORPUS / "article.txt").read_bytes().decode("utf-8")
+    (folder / "article.txt").write_bytes(("\ufeff" + text.replace("\n", "\r\n")).encode("utf-8"))
+    (folder / "old_mac.txt").write_bytes(
+        "Zoë visited Zürich in 1998.\r\rShe studied the café’s history.\r".encode()
+    )
+    bicycle = (DATA / "bicycle" / "bicycle.md").read_bytes().decode("utf-8")
+    (folder / "bicycle.md").write_bytes(("\ufeff" + bicycle.replace("\n", "\r\n")).encode("utf-8"))
+    questions = [json.loads(line)["q"] for line in DEV.read_text(encoding="utf-8").splitlines()]
+    questions += [
+        json.loads(line)["q"] for line in (DATA / "bicycle_questions.jsonl").read_text().splitlines()
+    ]
+    questions += ["Where did Zoë go?", "What did she study?"]
+    result = run("ask", "--json", "--corpus", str(folder), "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    files = {p.name: p.read_bytes().decode("utf-8") for p in folder.iterdir()}
+    shown: dict[str, int] = {}
+    for line in result.stdout.splitlines():
+        for excerpt in json.loads(line)["excerpts"]:
+            if excerpt["citation"].startswith("metadata"):
+                continue
+            start, end = excerpt["span"]
+            file_text = files[excerpt["document"]]
+            if excerpt["document"].endswith(".md"):  # what the Markdown shows, markup removed
+                source = markdown.shown(file_text[start:end], markdown.references(file_text))
+            else:
+                source = " ".join(file_text[start:end].split())
+            if excerpt["truncated"]:
+                assert excerpt["text"] in source
+            else:
+                assert source == excerpt["text"]
+            shown[excerpt["document"]] = shown.get(excerpt["document"], 0) + 1
+    assert set(shown) == set(files) and sum(shown.values()) >= len(questions)
+
+
+def test_long_loads_show_a_progress_bar_per_stage() -> None:
+    stream = io.StringIO()
+    report = terminal_progress(stream)
+    for done in range(0, 1001, 250):
+        report("splitting", done, 1000)
+    report("reading", 5, 10)  # small: no bar
+    shown = stream.getvalue()
+    assert "splitting" in shown and "100%" in shown and "1000/1000" in shown
+    assert "reading" not in shown

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import render
 from bot.composer import AnswerType, Composer, QuestionError, answer_type, holds_type
 from bot.corpus import Corpus, parse_document
 from bot.retriever import Index
@@ -149,3 +150,50 @@ def test_a_question_in_the_text_is_not_the_answer() -> None:
     )
     top = _composer_for(interview).answer("When did the bakery open?").excerpts[0]
     assert "March 1998" in top.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did KCNA report about the ceremony?",  # "reporter" and "report" share a stem
+        "Who wrote the mutual defense agreement?",
+        "What is the title of the new street?",
+        "What date did Putin visit Pyongyang?",
+    ],
+)
+def test_metadata_words_about_the_content_ask_the_content(composer: Composer, question: str) -> None:
+    # Issue 10 #2: only a question about the document itself goes to its metadata.
+    answer = composer.answer(question)
+    assert not answer.abstained
+    assert not any(e.citation.startswith("metadata") for e in answer.excerpts)
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("When was the article published?", "when it was published"),
+        ("What is the source of this story?", "where it comes from"),
+    ],
+)
+def test_metadata_a_document_lacks_is_said_to_be_missing(
+    composer: Composer, question: str, said: str
+) -> None:
+    # Issue 10 #5: the shipped article has no date or source; say so rather than quote "published".
+    answer = composer.answer(question)
+    assert answer.abstained and answer.excerpts == ()
+    assert answer.note == f"The article doesn't say {said}."
+    assert render.answer_terminal(answer).startswith(answer.note)
+    assert render.answer_json(answer)["note"] == answer.note
+
+
+def test_overlong_sentence_window_holds_the_most_matches_and_marks_both_cuts() -> None:
+    # Issue 10 #10: one match early, three together late; the window is the late part.
+    filler = " ".join(f"word{i}" for i in range(120))
+    text = f"The walrus appeared first, then {filler}, and at last the narwhal met the beluga whale.\n"
+    composer = _composer_for(text)
+    top = composer.answer("Where did the walrus, narwhal and beluga whale meet?").excerpts[0]
+    assert top.cut == (True, False) and top.truncated
+    assert top.text.endswith("the narwhal met the beluga whale.") and "walrus" not in top.text
+    assert len(top.text) <= 500
+    assert render.excerpt_terminal(top, color=False).startswith("… ")
+    assert render.excerpt_markdown(top).startswith("… ")

@@ -4,8 +4,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot import frontmatter
 from bot.corpus import Corpus, CorpusError, is_boilerplate, load_corpus, parse_document
+from bot.text import fold_space
 from tests.conftest import SEED
 
 
@@ -42,6 +46,72 @@ def test_front_matter_and_headings(tmp_path: Path) -> None:
     assert all(not text[start:end].startswith("#") for _, _, start, end, _ in parsed.sentences)
 
 
+@pytest.mark.parametrize(
+    ("name", "item"), [("assembly.txt", "2. Fit the pedals."), ("assembly.md", "Fit the pedals.")]
+)
+def test_numbered_list_items_are_one_sentence_each(name: str, item: str) -> None:
+    text = (
+        "# Assembly\n\nUnpack the box.\n\nYou will need a spanner:\n"
+        "1. Attach the handlebars to the stem.\n2. Fit the pedals.\n3. Pump the tyres.\n"
+    )
+    parsed = parse_document(name, text)
+    rows = {text[start:end]: (p, s) for p, s, start, end, _ in parsed.sentences}
+    assert len(rows) == 5
+    assert rows[item] == (2, 3)  # in Markdown the item's number is list structure, not its text
+    assert all(any(ch.isalpha() for ch in sentence) for sentence in rows)
+
+
+def test_a_markdown_file_opening_with_a_rule_keeps_its_text() -> None:
+    text = "---\n\nThe opening paragraph, after a rule.\n\n---\n\nThe closing paragraph.\n"
+    parsed = parse_document("rule.md", text)
+    shown = [text[start:end] for _, _, start, end, _ in parsed.sentences]
+    assert shown == ["The opening paragraph, after a rule.", "The closing paragraph."]
+    assert parsed.document.title == "Rule"
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "title: \"'Parasite' scores historic upset at SAG awards\"\n",
+        "title: '''Parasite'' scores historic upset at SAG awards'\n",
+        "title: >-\n  'Parasite' scores historic\n  upset at SAG awards\n",
+    ],
+)
+def test_front_matter_is_yaml(front: str) -> None:
+    text = (
+        f"---\n{front}authors:\n  - Jane Doe\n  - name: John Roe\n  - Ann Poe\ndate: 2020-01-19\n---\nBody.\n"
+    )
+    doc = parse_document("a.md", text).document
+    assert doc.title == "'Parasite' scores historic upset at SAG awards"
+    assert doc.author == "Jane Doe, John Roe and Ann Poe"
+    assert doc.published == "2020-01-19"
+
+
+@pytest.mark.parametrize("block", ["Just a line of text.", "title: 'Parasite' scores: a", "- a list"])
+def test_an_opening_block_that_is_not_a_yaml_mapping_is_text(block: str) -> None:
+    text = f"---\n{block}\n---\nBody sentence.\n"
+    parsed = parse_document("a.txt", text)
+    assert parsed.document.title == "A"
+    assert any(block in text[start:end] for _, _, start, end, _ in parsed.sentences)
+
+
+def test_front_matter_written_reads_back_whole() -> None:
+    fields = {
+        "title": "'Parasite' scores historic upset: \"a first\" # at SAG",
+        "author": "Jane Doe and John Roe",
+        "published": "2020-01-19",
+        "source": "https://example.org/a?b=c#d",
+        "empty": None,
+    }
+    doc = parse_document("a.md", frontmatter.write(fields) + "Body.\n").document
+    assert (doc.title, doc.author, doc.published, doc.source_url) == (
+        fields["title"],
+        fields["author"],
+        fields["published"],
+        fields["source"],
+    )
+
+
 def test_title_defaults_to_first_heading_then_file_name() -> None:
     assert parse_document("x.md", "# The Heading\n\nBody text.\n").document.title == "The Heading"
     assert parse_document("my_story.txt", "Body text.\n").document.title == "My story"
@@ -55,6 +125,30 @@ def test_title_defaults_to_first_heading_then_file_name() -> None:
         ("Share this story", True),
         ("Shares of the company rose after the report.", False),
         ("Kim followed the plan on Sunday.", False),
+        # Furniture of news pages in general, one of each kind.
+        ("Updated 2 hours ago", True),
+        ("Published March 14, 2023", True),
+        ("Last updated: 19 July 2022", True),
+        ("Reporting by Lisa Richwine; Editing by Daniel Wallis", True),
+        ("Our Standards: The Example Wire Trust Principles.", True),
+        ("Read our editorial guidelines", True),
+        ("Photograph: Andy Rain/EPA", True),
+        ("Photograph by Peter Godfrey-Smith", True),
+        ("Explore more on these topics", True),
+        ("Most viewed", True),
+        ("Comments (412)", True),
+        ("Sign in", True),
+        ("Log in or register to comment", True),
+        ("Reuse this content", True),
+        ("© 2022 Daily Example News & Media Limited. All rights reserved.", True),
+        # ... and sentences that only start like it.
+        ("Published in 1851, the novel sold poorly.", False),
+        ("Updated figures show a rise in cases.", False),
+        ("Editing by hand took the team a week.", False),
+        ("Most popular among voters was the tax cut.", False),
+        ("Comments from the minister angered farmers.", False),
+        ("Credit card debt rose in May.", False),
+        ("Log in on the server is integrated with the directory.", False),
     ],
 )
 def test_boilerplate(line: str, boiler: bool) -> None:
@@ -146,3 +240,56 @@ def test_paragraph_ids_run_on_across_documents() -> None:
         "¶2.1",
         "¶2.2",
     ]
+
+
+_WORDS = [
+    "Kim",
+    "café",
+    "Zürich",
+    "naïve",
+    "東京",
+    "🙂",
+    "said",
+    "the",
+    "report",
+    "2024",
+    "Ju-ae",
+    "“quoted”",
+]
+_LINE_ENDS = ["\n", "\r\n", "\r"]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> tuple[str, str]:
+    """A document as written with Unix line ends, and the same one as some editor saved it."""
+    first = st.sampled_from([w for w in _WORDS if w[0].isalnum()])
+    sentence = st.tuples(first, st.lists(st.sampled_from(_WORDS), max_size=8)).map(
+        lambda t: " ".join([t[0], *t[1]]) + "."
+    )
+    paragraph = st.lists(sentence, min_size=1, max_size=3).map(" ".join)
+    paragraphs = draw(st.lists(paragraph, min_size=1, max_size=5))
+    blank = draw(st.booleans())  # blank-line separated, or one paragraph a line
+    unix = ("\n\n" if blank else "\n").join(paragraphs) + "\n"
+    saved = unix.replace("\n", draw(st.sampled_from(_LINE_ENDS)))
+    return unix, ("\ufeff" if draw(st.booleans()) else "") + saved
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=_documents())
+def test_spans_index_the_files_own_text(
+    tmp_path_factory: pytest.TempPathFactory, document: tuple[str, str]
+) -> None:
+    unix, saved = document
+    folder = tmp_path_factory.mktemp("c")
+    (folder / "unix.txt").write_bytes(unix.encode("utf-8"))
+    (folder / "saved.txt").write_bytes(saved.encode("utf-8"))
+    corpus = load_corpus(folder)
+    by_doc: dict[str, list[tuple[str, str]]] = {"unix.txt": [], "saved.txt": []}
+    for i in range(len(corpus)):
+        s = corpus.sentence(i)
+        file_text = (folder / s.document.name).read_bytes().decode("utf-8")
+        assert s.document.text == file_text
+        assert fold_space(file_text[s.start : s.end]) == s.text
+        by_doc[s.document.name].append((str(s.citation), s.text))
+    # Line ends and a BOM change no sentence and no citation.
+    assert by_doc["saved.txt"] == by_doc["unix.txt"]

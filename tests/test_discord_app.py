@@ -3,71 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bot import render
 from bot.composer import Composer
-from bot.config import Settings
-from bot.discord_app import QUESTION_MAX, ArticleBot, about_embed, intents, quote_embed
-from tests.conftest import CORPUS, ROOT
+from bot.discord_bot.app import ArticleBot, intents
+from bot.discord_bot.ask import QUESTION_MAX
+from bot.discord_bot.reference import about_embed, quote_embed
+from tests.conftest import ROOT
+from tests.discord_helpers import (
+    EPHEMERAL,
+    PRIVILEGED,
+    bot_environ,
+    bot_process,
+    bot_settings,
+    custom_ids,
+    embed_of,
+    within_limits,
+)
 from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord, running_bot
 
-PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
-EPHEMERAL = 1 << 6
-
-
-def _settings(**extra: Any) -> Settings:
-    values: dict[str, Any] = {"corpus_dir": CORPUS, "use_cache": False, "ask_cooldown_rate": 5}
-    values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-    assert server.escapes == []  # nothing went to the real Discord
-
-
-@pytest_asyncio.fixture
-async def bot(fake: FakeDiscord, composer: Composer) -> AsyncIterator[ArticleBot]:
-    client = ArticleBot(composer, _settings(discord_guild_id=fake.guild_id))
-    async with running_bot(fake, client) as running:
-        yield running
-
-
-def _embed(data: dict[str, Any]) -> dict[str, Any]:
-    embeds = data.get("embeds") or []
-    assert len(embeds) == 1
-    embed: dict[str, Any] = embeds[0]
-    return embed
-
-
-def _within_limits(data: dict[str, Any]) -> None:
-    assert len(data.get("content") or "") <= render.CONTENT_MAX
-    for embed in data.get("embeds") or []:
-        assert len(embed.get("title", "")) <= render.TITLE_MAX
-        assert len(embed.get("description", "")) <= render.DESCRIPTION_MAX
-        assert len(embed.get("fields", [])) <= render.FIELDS_MAX
-        assert all(len(f["value"]) <= render.FIELD_VALUE_MAX for f in embed.get("fields", []))
-        assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
-    for row in data.get("components") or []:
-        for button in row["components"]:
-            assert len(button.get("label", "")) <= render.LABEL_MAX
-            assert len(button.get("custom_id", "")) <= render.CUSTOM_ID_MAX
-
-
-def _custom_ids(data: dict[str, Any]) -> list[str]:
-    return [b["custom_id"] for row in data.get("components") or [] for b in row["components"]]
+SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload"}
 
 
 @pytest.mark.asyncio
@@ -80,14 +41,17 @@ async def test_identify_asks_for_no_privileged_intent(fake: FakeDiscord, bot: Ar
 
 @pytest.mark.asyncio
 async def test_commands_synced_to_the_guild_with_limits(fake: FakeDiscord, bot: ArticleBot) -> None:
-    synced = {c["name"]: c for c in fake.commands[fake.guild_id]}
-    assert set(synced) == {"ask", "about", "help", "quote"}
-    assert all(c["description"] for c in synced.values())
-    (option,) = synced["ask"]["options"]
+    slash = {c["name"]: c for c in fake.commands[fake.guild_id] if c.get("type", 1) == 1}
+    assert set(slash) == SLASH_COMMANDS
+    assert all(c["description"] for c in slash.values())
+    option, private = slash["ask"]["options"]
     assert option["name"] == "question" and option["type"] == 3 and option["required"]
     assert (option["min_length"], option["max_length"]) == (1, QUESTION_MAX)
     assert option["description"]
-    assert all(o["description"] for c in synced.values() for o in c.get("options", []))
+    assert private["name"] == "private" and private["type"] == 5 and not private.get("required")
+    assert all(o["description"] for c in slash.values() for o in c.get("options", []))
+    (menu,) = (c for c in fake.commands[fake.guild_id] if c.get("type", 1) != 1)
+    assert menu["type"] == 3 and menu["name"] == "Ask the article"  # a message context menu
 
 
 @pytest.mark.asyncio
@@ -97,13 +61,13 @@ async def test_ask_answers_with_cited_excerpts(fake: FakeDiscord, bot: ArticleBo
     assert response["type"] == 4  # answered directly, no defer needed
     assert response["elapsed"] < 3
     data = response["data"]
-    _within_limits(data)
-    embed = _embed(data)
+    within_limits(data)
+    embed = embed_of(data)
     assert embed["title"] == "How old is Kim Ju\\-ae?"
     first = embed["description"].split("\n\n")[0]
     assert "12 years **old**" in first and "article.txt ¶2.3" in first
     assert data["allowed_mentions"] == {"parse": []}
-    ids = _custom_ids(data)
+    ids = custom_ids(data)
     assert any(i.startswith("ab:ctx:0:0:") for i in ids)
 
 
@@ -112,7 +76,7 @@ async def test_everyone_in_a_question_pings_nobody(fake: FakeDiscord, bot: Artic
     handle = await fake.send_slash("ask", {"question": "@everyone <@&123> how old is Kim Ju-ae?"})
     data = (await fake.wait_response(handle))["data"]
     assert data["allowed_mentions"] == {"parse": []}
-    title = _embed(data)["title"]
+    title = embed_of(data)["title"]
     assert "@everyone" not in title.replace("\\@everyone", "")
     assert "<@&123>" not in title
 
@@ -122,9 +86,9 @@ async def test_unrelated_question_says_the_article_does_not_say(fake: FakeDiscor
     handle = await fake.send_slash("ask", {"question": "What is the tallest mountain in Africa?"})
     data = (await fake.wait_response(handle))["data"]
     assert data["content"] == render.ABSTAIN_MESSAGE
-    description = _embed(data)["description"]
+    description = embed_of(data)["description"]
     assert description.startswith(f"*{render.CLOSEST_LABEL}*") or description == "No passage comes close."
-    assert not _custom_ids(data)
+    assert not custom_ids(data)
 
 
 @pytest.mark.asyncio
@@ -134,7 +98,7 @@ async def test_mention_and_dm_get_a_reply(fake: FakeDiscord, bot: ArticleBot, dm
     message_id = await fake.send_message(text, mention_bot=not dm, dm=dm)
     reply = await fake.wait_channel_message(reply_to=message_id)
     assert reply["message_reference"]["message_id"] in (message_id, str(message_id))
-    assert "12 years **old**" in _embed(reply)["description"]
+    assert "12 years **old**" in embed_of(reply)["description"]
     assert reply["allowed_mentions"]["parse"] == []
     assert reply["allowed_mentions"].get("replied_user", False) is False  # Discord's default: no ping
 
@@ -143,38 +107,38 @@ async def test_mention_and_dm_get_a_reply(fake: FakeDiscord, bot: ArticleBot, dm
 async def test_more_context_and_next_excerpts_edit_the_message(fake: FakeDiscord, bot: ArticleBot) -> None:
     handle = await fake.send_slash("ask", {"question": "What did Kim call the soldiers killed in Kursk?"})
     data = (await fake.wait_response(handle))["data"]
-    before = _embed(data)["description"]
-    more = next(i for i in _custom_ids(data) if i.startswith("ab:ctx:0:0:"))
+    before = embed_of(data)["description"]
+    more = next(i for i in custom_ids(data) if i.startswith("ab:ctx:0:0:"))
     assert handle.message is not None
     click = await fake.click(handle.message, more)
     update = await fake.wait_response(click)
     assert update["type"] == 7  # the message itself is updated
-    after = _embed(update["data"])["description"]
+    after = embed_of(update["data"])["description"]
     assert len(after.split("\n\n")[0]) > len(before.split("\n\n")[0])
-    _within_limits(update["data"])
-    page = next(i for i in _custom_ids(data) if i.startswith("ab:page:1:"))
+    within_limits(update["data"])
+    page = next(i for i in custom_ids(data) if i.startswith("ab:page:1:"))
     click = await fake.click(handle.message, page)
     update = await fake.wait_response(click)
     assert update["type"] == 7
-    assert _embed(update["data"])["description"].startswith("**4.**")
+    assert embed_of(update["data"])["description"].startswith("**4.**")
 
 
 @pytest.mark.asyncio
 async def test_buttons_work_after_a_restart(fake: FakeDiscord, composer: Composer) -> None:
-    first = ArticleBot(composer, _settings())
+    first = ArticleBot(composer, bot_settings())
     async with running_bot(fake, first):
         handle = await fake.send_slash("ask", {"question": "What did Kim call the soldiers killed in Kursk?"})
         data = (await fake.wait_response(handle))["data"]
     assert handle.message is not None
-    second = ArticleBot(composer, _settings())
+    second = ArticleBot(composer, bot_settings())
     async with running_bot(fake, second):
-        click = await fake.click(handle.message, _custom_ids(data)[0])
+        click = await fake.click(handle.message, custom_ids(data)[0])
         assert (await fake.wait_response(click))["type"] == 7
 
 
 @pytest.mark.asyncio
 async def test_cooldown_answers_ephemerally(fake: FakeDiscord, composer: Composer) -> None:
-    client = ArticleBot(composer, _settings(ask_cooldown_rate=2, ask_cooldown_seconds=60))
+    client = ArticleBot(composer, bot_settings(ask_cooldown_rate=2, ask_cooldown_seconds=60))
     async with running_bot(fake, client):
         responses = []
         for _ in range(3):
@@ -193,7 +157,7 @@ async def test_resume_after_a_dropped_socket(fake: FakeDiscord, bot: ArticleBot)
     resumed = await fake.wait_resumed()
     assert resumed["session_id"] == session
     handle = await fake.send_slash("ask", {"question": "How old is Kim Ju-ae?"})
-    assert "¶2.3" in _embed((await fake.wait_response(handle))["data"])["description"]
+    assert "¶2.3" in embed_of((await fake.wait_response(handle))["data"])["description"]
 
 
 @pytest.mark.asyncio
@@ -211,12 +175,12 @@ async def test_thirty_simultaneous_asks(fake: FakeDiscord, bot: ArticleBot) -> N
 @pytest.mark.asyncio
 async def test_about_help_and_quote(fake: FakeDiscord, bot: ArticleBot) -> None:
     about = (await fake.wait_response(await fake.send_slash("about")))["data"]
-    field = _embed(about)["fields"][0]
+    field = embed_of(about)["fields"][0]
     assert "Frances Martel" in field["value"] and "sentences" in field["value"]
     helped = (await fake.wait_response(await fake.send_slash("help")))["data"]
-    assert helped["flags"] & EPHEMERAL and "/ask" in _embed(helped)["description"]
+    assert helped["flags"] & EPHEMERAL and "/ask" in embed_of(helped)["description"]
     quoted = (await fake.wait_response(await fake.send_slash("quote", {"citation": "¶2.3"})))["data"]
-    assert "**Kim Ju\\-ae is believed to be about 12 years old.**" in _embed(quoted)["description"]
+    assert "**Kim Ju\\-ae is believed to be about 12 years old.**" in embed_of(quoted)["description"]
     missing = (await fake.wait_response(await fake.send_slash("quote", {"citation": "¶99.1"})))["data"]
     assert missing["flags"] & EPHEMERAL
 
@@ -232,41 +196,19 @@ def test_quote_and_about_embeds_stay_in_limits(composer: Composer) -> None:
 # -- the real process: `python -m bot run`, as the independent check runs it ----------------------
 
 
-def _environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[str, str]:
-    """The environment of `python -m bot` pointed at a fake Discord (through run_patched.py)."""
-    environ = {**os.environ, **fake_env, "DISCORD_TOKEN": DEFAULT_TOKEN, "CORPUS_DIR": str(CORPUS)}
-    environ.pop("DISCORD_GUILD_ID", None)  # only where a test asks for it
-    environ.update(CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT), **env)
-    return environ
-
-
-def _bot_process(
-    fake: FakeDiscord, tmp_path: Path, command: str = "run", **env: str
-) -> subprocess.Popen[str]:
-    environ = _environ(fake.env(), tmp_path, DISCORD_GUILD_ID=str(fake.guild_id), **env)
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "run_patched.py"), command],
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.asyncio
 async def test_run_process_answers_and_stops_on_sigterm(fake: FakeDiscord, tmp_path: Path) -> None:
-    process = _bot_process(fake, tmp_path)
+    process = bot_process(fake, tmp_path)
     try:
         await fake.wait_ready(timeout=30)
         await fake.wait_request(
             "PUT", f"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands", 30
         )
         handle = await fake.send_slash("ask", {"question": "How old is Kim Ju-ae?"})
-        assert "¶2.3" in _embed((await fake.wait_response(handle))["data"])["description"]
+        assert "¶2.3" in embed_of((await fake.wait_response(handle))["data"])["description"]
         message_id = await fake.send_message(f"<@{fake.bot_id}> Who is the author?")
         reply = await fake.wait_channel_message(reply_to=message_id)
-        assert "Frances Martel" in _embed(reply)["description"]
+        assert "Frances Martel" in embed_of(reply)["description"]
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = await asyncio.to_thread(process.communicate, timeout=20)
@@ -278,7 +220,7 @@ async def test_run_process_answers_and_stops_on_sigterm(fake: FakeDiscord, tmp_p
 @pytest.mark.asyncio
 async def test_run_process_with_a_rejected_token(tmp_path: Path) -> None:
     async with FakeDiscord(token="the-right-token") as server:
-        process = _bot_process(server, tmp_path, DISCORD_TOKEN="a-wrong-token")
+        process = bot_process(server, tmp_path, DISCORD_TOKEN="a-wrong-token")
         out, err = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 1
     assert err.strip().splitlines()[-1] == "error: Discord rejected the token in DISCORD_TOKEN"
@@ -293,13 +235,7 @@ async def test_run_process_without_discord(tmp_path: Path) -> None:
     process = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "run_patched.py"), "run"],
         cwd=tmp_path,
-        env={
-            **os.environ,
-            **env,
-            "DISCORD_TOKEN": DEFAULT_TOKEN,
-            "CORPUS_DIR": str(CORPUS),
-            "PYTHONPATH": str(ROOT),
-        },
+        env=bot_environ(env, tmp_path),  # the token, the corpus, a cache and votes of its own
         capture_output=True,
         text=True,
         timeout=60,
@@ -318,12 +254,12 @@ async def test_sync_publishes_the_commands_globally(tmp_path: Path) -> None:
             str(ROOT / "tests" / "run_patched.py"),
             "sync",
             cwd=tmp_path,
-            env=_environ(server.env(), tmp_path),
+            env=bot_environ(server.env(), tmp_path),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
         assert process.returncode == 0, err.decode()
-        assert {c["name"] for c in server.commands[None]} == {"ask", "about", "help", "quote"}
+        assert {c["name"] for c in server.commands[None]} == {*SLASH_COMMANDS, "Ask the article"}
         assert server.identifies == []  # HTTP only: no gateway session
-    assert "synced 4 commands globally" in out.decode()
+    assert f"synced {len(SLASH_COMMANDS) + 1} commands globally" in out.decode()

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import engine, parsing, render
+from bot import engine, extract, parsing, render
 from bot.composer import Composer
 from bot.config import Settings
 from bot.corpus import decode
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, DATA, ROOT
 
 
 def _settings(tmp_path: Path, corpus: Path) -> Settings:
@@ -214,3 +214,21 @@ def test_a_script_without_a_main_guard_still_loads(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "6 documents"
     assert "the process pool failed" in done.stderr
+
+
+def test_a_warm_start_keeps_web_pages_extracted_text(
+    tmp_path: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page's text is the Markdown of its article: the cache keeps it rather than extract again.
+    shutil.copy(DATA / "pages" / "wire-sag-awards.html", corpus_copy / "sag.html")
+    settings = _settings(tmp_path, corpus_copy)
+    cold = engine.load(settings)
+    page = next(d for d in cold.corpus.documents if d.name == "sag.html")
+    assert page.text and "<" not in page.text[:20]
+
+    def no_extraction(raw: bytes) -> None:
+        raise AssertionError("a warm start extracted the page again")
+
+    monkeypatch.setattr(extract, "extract", no_extraction)
+    warm = engine.load(settings)
+    _assert_same(warm, cold)

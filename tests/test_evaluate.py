@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from bot import engine
 from bot.composer import Answer, Composer, Excerpt
+from bot.config import Settings
 from bot.corpus import Document
-from bot.evaluate import EvalFileError, evaluate, read_cases
-from tests.conftest import DEV
+from bot.evaluate import (
+    DEPTH,
+    OFF_TOPIC,
+    UNANSWERABLE,
+    UNRELATED,
+    EvalFileError,
+    evaluate,
+    read_cases,
+    read_question_set,
+)
+from tests.conftest import DEV, SHARED
 
 
 def _answer(q: str, *texts: str, abstained: bool = False) -> Answer:
@@ -34,12 +46,13 @@ def test_scores_hits_ranks_and_abstentions(tmp_path: Path) -> None:
         "e": _answer("e", "something"),
     }
     report = evaluate(read_cases(f), answers.__getitem__)
-    assert (report.answerable, report.unrelated) == (3, 2)
+    assert (report.answerable, report.to_decline) == (3, {UNRELATED: 2})
     assert report.hit_at_1 == pytest.approx(1 / 3)
     assert report.hit_at_3 == pytest.approx(2 / 3)
     assert report.mrr_at_3 == pytest.approx((1 + 1 / 3) / 3)
-    assert (report.abstained_unrelated, report.false_abstentions) == (1, 1)
+    assert (report.declined, report.false_abstentions) == ({UNRELATED: 1}, 1)
     assert len(report.misses) == 3
+    assert report.lines()[-2] == "abstentions: 1/2 unrelated declined"
 
 
 def test_overlong_excerpt_is_not_a_hit(tmp_path: Path) -> None:
@@ -49,7 +62,21 @@ def test_overlong_excerpt_is_not_a_hit(tmp_path: Path) -> None:
     assert report.hit_at_3 == 0
 
 
-@pytest.mark.parametrize("content", ["not json\n", '{"gold": []}\n', '{"q": 1}\n', ""])
+def test_lines_with_null_gold_are_skipped_and_counted(tmp_path: Path) -> None:
+    f = tmp_path / "q.jsonl"
+    f.write_text(
+        '{"q": "a", "gold": ["x"]}\n{"q": "b", "gold": null, "kind": "reported"}\n', encoding="utf-8"
+    )
+    questions = read_question_set(f)
+    assert [c.question for c in questions.cases] == ["a"]
+    assert questions.skipped == 1
+    report = evaluate(questions.cases, lambda q: _answer(q, "x"), skipped=questions.skipped)
+    assert any(line.startswith("skipped: 1 ") for line in report.lines())
+
+
+@pytest.mark.parametrize(
+    "content", ["not json\n", '{"gold": []}\n', '{"q": 1}\n', '{"q": "a", "gold": "x"}\n', ""]
+)
 def test_bad_files(tmp_path: Path, content: str) -> None:
     f = tmp_path / "q.jsonl"
     f.write_text(content, encoding="utf-8")
@@ -57,10 +84,107 @@ def test_bad_files(tmp_path: Path, content: str) -> None:
         read_cases(f)
 
 
+def _squad(version: str) -> dict[str, object]:
+    first = "The bridge was opened in 1932. It carries eight lanes."
+    second = "Its designer was John Bradfield."
+    return {
+        "version": version,
+        "data": [
+            {
+                "title": "Sydney Harbour Bridge",
+                "paragraphs": [
+                    {
+                        "context": first,
+                        "qas": [
+                            {
+                                "id": "1",
+                                "question": "When did it open?",
+                                "answers": [{"answer_start": first.index("1932"), "text": "1932"}],
+                            },
+                            {
+                                "id": "2",
+                                "question": "How many lanes?",
+                                "answers": [{"answer_start": 42, "text": "eight"}],
+                            },
+                        ],
+                    },
+                    {
+                        "context": second,
+                        "qas": [
+                            {
+                                "id": "3",
+                                "question": "Who designed it?",
+                                "answers": [{"answer_start": 17, "text": "John Bradfield"}],
+                            },
+                            {"id": "4", "question": "Who painted it?", "answers": [], "is_impossible": True},
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def test_squad_articles_become_documents_and_answers_spans(tmp_path: Path) -> None:
+    f = tmp_path / "squad.json"
+    f.write_text(json.dumps(_squad("v2.0")), encoding="utf-8")
+    questions = read_question_set(f)
+    (name, text), *rest = questions.documents.items()
+    assert not rest and name == "Sydney_Harbour_Bridge.txt"
+    # Paragraphs in order, a blank line apart; every answer's offset points at its text.
+    assert text.split("\n\n")[1].strip() == "Its designer was John Bradfield."
+    for case in questions.cases:
+        for span in case.spans:
+            assert text[span.start : span.start + len(span.text)] == span.text
+    assert [c.kind for c in questions.cases if not c.answerable] == [UNANSWERABLE]
+
+
+def test_squad_hit_is_the_excerpt_that_holds_the_answer_start(tmp_path: Path) -> None:
+    f = tmp_path / "squad.json"
+    f.write_text(json.dumps(_squad("1.1")), encoding="utf-8")
+    questions = read_question_set(f)
+    name, text = next(iter(questions.documents.items()))
+    doc = Document(name=name, text=text, title=name)
+    sentences = [(0, 30), (31, 54), (56, 88)]  # the three sentences' spans in `text`
+
+    def excerpt(n: int) -> Excerpt:
+        start, end = sentences[n]
+        return Excerpt(doc, f"¶1.{n}", text[start:end], 1.0, start, end)
+
+    # Every question gets the same answer: the designer's sentence, then the opening sentence.
+    report = evaluate(questions.cases, lambda q: Answer(q, False, (excerpt(2), excerpt(0))))
+    # "Who designed it?" is a hit at 1, "When did it open?" at 2, "How many lanes?" a miss.
+    assert (report.hits1, report.hits3, report.answerable) == (1, 2, 3)
+    assert report.to_decline == {UNANSWERABLE: 1} and report.declined == {}
+
+
+def test_off_topic_questions_count_as_ones_to_decline(tmp_path: Path) -> None:
+    f = tmp_path / "squad.json"
+    f.write_text(json.dumps(_squad("1.1")), encoding="utf-8")
+    off = read_question_set(f).off_topic()
+    assert not off.documents
+    assert {c.kind for c in off.cases} == {OFF_TOPIC}
+    report = evaluate(off.cases, lambda q: _answer(q, abstained=True))
+    assert report.declined == {OFF_TOPIC: 4}  # every question, the unanswerable one too
+
+
 def test_dev_set_targets(composer: Composer) -> None:
     # The issue's targets on the development set (a quality floor, not a tuning target).
-    report = evaluate(read_cases(DEV), composer.answer)
-    assert report.hit_at_1 >= 0.90
-    assert report.hit_at_3 >= 0.97
-    assert report.abstained_unrelated == report.unrelated
+    report = evaluate(read_cases(DEV), lambda q: composer.answer(q, limit=DEPTH))
+    assert report.hit_at_1 >= 0.95
+    assert report.hit_at_3 == 1.0
+    assert report.declined.get(UNRELATED) == report.to_decline[UNRELATED]
     assert report.false_abstentions == 0
+
+
+def test_crowd_written_questions_floor(tmp_path: Path) -> None:
+    # A floor under the crowd-written set the weights were fitted on (README "Quality"): a change
+    # that loses several points here has broken something general.
+    questions = read_question_set(SHARED / "eval" / "squad" / "notre_dame.json")
+    for name, text in questions.documents.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    composer = engine.load(Settings(_env_file=None, corpus_dir=tmp_path, use_cache=False))  # type: ignore[call-arg]
+    report = evaluate(questions.cases, lambda q: composer.answer(q, limit=DEPTH))
+    assert report.hit_at_1 >= 0.66
+    assert report.hit_at_3 >= 0.84
+    assert report.false_abstentions <= 3

@@ -59,3 +59,20 @@ def test_fragment_link_lands_on_the_sentence() -> None:
     link = render.fragment_link(long)
     assert link == "https://example.org/a#:~:text=one%20two%20three%20four,six%20seven%20eight%20nine%2Dten"
     assert render.fragment_link(_excerpt("x", ())) is None
+
+
+def test_an_answer_embed_keeps_its_whole_question() -> None:
+    long = "Could you tell me, if it is not too much trouble, " * 6 + "how old is *Kim* Ju-ae?"
+    cases = ["How old is Kim Ju-ae?", "a_b*c" * 40, long, "x" * (render.FOOTER_MAX - 7), "  spaced \n out  "]
+    for question in cases:
+        body = render.excerpts_embed(question, (_excerpt("Kim Ju-ae is 12. " * 120, ((0, 3),)),) * 3)
+        assert len(body["title"]) <= render.TITLE_MAX
+        assert render.embed_length(body) <= render.EMBED_TOTAL_MAX
+        assert render.keeps_question(question)
+        assert render.kept_question(body) == " ".join(question.split())
+        declined = render.abstain_embed(question, ())
+        assert render.kept_question(declined) == " ".join(question.split())
+    assert "footer" not in render.question_fields("How old is Kim Ju-ae?")  # the title is enough
+    too_long = "y " * render.FOOTER_MAX
+    assert not render.keeps_question(too_long)
+    assert render.embed_length(render.abstain_embed(too_long, ())) <= render.EMBED_TOTAL_MAX

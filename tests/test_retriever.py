@@ -99,3 +99,44 @@ def test_index_from_term_ids_equals_index_from_tokens(
     for name in ("offsets", "doc_ids", "impacts", "baseline"):
         np.testing.assert_array_equal(getattr(from_ids, name), getattr(built, name))
     np.testing.assert_allclose(from_ids.idf, built.idf, rtol=1e-12)  # Okapi's mean IDF: summing order
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8), min_size=1, max_size=40),
+    cuts=st.lists(st.booleans(), min_size=40, max_size=40),
+    query=st.lists(st.sampled_from([*VOCAB, "unseen"]), min_size=1, max_size=5),
+)
+def test_grouped_index_scores_paragraphs_as_rank_bm25(
+    corpus: list[list[str]], cuts: list[bool], query: list[str]
+) -> None:
+    # Runs of consecutive sentences (paragraphs); each paragraph as rank-bm25 would see it: the
+    # distinct terms of each of its sentences, end to end.
+    group = np.cumsum([0] + [int(c) for c in cuts[: len(corpus) - 1]]).astype(np.int32)
+    paragraphs: list[list[str]] = [[] for _ in range(int(group[-1]) + 1)]
+    for sentence, g in zip(corpus, group.tolist(), strict=True):
+        paragraphs[g].extend(dict.fromkeys(sentence))
+    grouped = Index.build(corpus).grouped(group)
+    reference = rank_bm25_model(Bm25Params(), paragraphs).get_scores(query)
+    np.testing.assert_allclose(grouped.scores(query), reference, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8), min_size=1, max_size=40),
+    query=st.lists(st.sampled_from([*VOCAB, "unseen"]), min_size=1, max_size=5, unique=True),
+    picks=st.lists(st.integers(min_value=0, max_value=39), min_size=1, max_size=10),
+)
+def test_impacts_at_are_each_terms_share_of_the_score(
+    corpus: list[list[str]], query: list[str], picks: list[int]
+) -> None:
+    index = Index.build(corpus)
+    ids = np.array([p % len(corpus) for p in picks], dtype=np.int32)
+    impacts = index.impacts_at(query, ids)
+    for row, term in enumerate(query):
+        # A term's impact on a sentence: its part of the sentence's score beyond the baseline
+        # every sentence gets (BM25Plus), where the sentence holds it; 0 where it does not.
+        base = float(index.baseline[index.term_id[term]]) if term in index.term_id else 0.0
+        holds = np.array([term in corpus[i] for i in ids.tolist()])
+        expected = np.where(holds, index.scores([term])[ids] - base, 0.0)
+        np.testing.assert_allclose(impacts[row], expected, rtol=1e-5, atol=1e-5)

@@ -29,7 +29,27 @@ def split(text: str) -> list[str]:
         ("It ended in 2024. In 2025 it began.", ["It ended in 2024.", "In 2025 it began."]),
         ("He said “no.” Then he left.", ["He said “no.”", "Then he left."]),
         ("Wait... What happened?", ["Wait...", "What happened?"]),
+        # Abbreviations only abbreviate before what they stand for: a number, or a name.
+        ("The answer was no. She left.", ["The answer was no.", "She left."]),
+        ("She studied art. Then she left.", ["She studied art.", "Then she left."]),
+        ("It began in World War I. It ended.", ["It began in World War I.", "It ended."]),
+        ("It ranked No. 5 under Art. 3 of Vol. II.", ["It ranked No. 5 under Art. 3 of Vol. II."]),
+        (
+            "He was born on Jan. 5. In Jan. The cold came.",
+            ["He was born on Jan. 5.", "In Jan.", "The cold came."],
+        ),
+        (
+            "Martin Luther King Jr. The next day he spoke.",
+            ["Martin Luther King Jr.", "The next day he spoke."],
+        ),
+        ("J. R. R. Tolkien wrote it. Sales rose.", ["J. R. R. Tolkien wrote it.", "Sales rose."]),
         ("Items:\n- first item\n- second item", ["Items:", "- first item", "- second item"]),
+        (
+            "To build it:\n1. Attach the handlebars.\n2) Fit the pedals. Tighten them.",
+            ["To build it:", "1. Attach the handlebars.", "2) Fit the pedals.", "Tighten them."],
+        ),
+        ("1. Attach the handlebars. Then tighten.", ["1. Attach the handlebars.", "Then tighten."]),
+        ("He finished 2. Then he left.", ["He finished 2.", "Then he left."]),
     ],
 )
 def test_sentences(text: str, expected: list[str]) -> None:

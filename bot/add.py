@@ -1,0 +1,199 @@
+"""`python -m bot add SOURCE...`: a web page (by address or saved file) into the corpus as Markdown.
+
+Each source is fetched (http/https only, redirects followed, with a timeout, a size cap and a
+User-Agent that names the bot) or read from a `.html`/`.htm` file, its article extracted
+(`bot.extract`), and written to the corpus folder as one Markdown document with YAML front
+matter, named after its title. A page whose source address is already in the corpus updates
+that document in place; a name taken by another document gets a numbered name instead. Nothing
+is written for a source that fails: it raises `SourceError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from bot import frontmatter
+from bot.corpus import parse_document
+from bot.extract import extract, markdown_document
+
+HTML_SUFFIXES = (".html", ".htm")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_SNIFF = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_SLUG_MAX = 80
+
+
+class SourceError(Exception):
+    """A source that cannot be added, with the reason in one line."""
+
+
+@dataclass(frozen=True)
+class Added:
+    """Where a source was written, and whether that replaced its earlier version."""
+
+    path: Path
+    updated: bool
+
+
+def user_agent() -> str:
+    """The User-Agent the bot fetches pages with: its name, version and what it is."""
+    try:
+        version = metadata.version("article-bot")
+    except metadata.PackageNotFoundError:
+        version = "dev"
+    return f"article-bot/{version} (a Discord bot that answers questions about news articles)"
+
+
+def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
+    """Fetch or read `source`, extract its article and write it into `folder`."""
+    if "://" in source:
+        page, addresses = _fetch(source, timeout=timeout, max_bytes=max_bytes)
+        url: str | None = addresses[-1]
+    else:
+        page, url, addresses = _read(Path(source)), None, []
+    article = extract(page, url)
+    if article is None:
+        raise SourceError("no article text found in the page")
+    text = markdown_document(article)
+    if not parse_document("page.md", text).sentences:
+        raise SourceError("no article text found in the page (nothing but page furniture)")
+    if article.source_url:
+        addresses.append(article.source_url)
+    existing = _document_from(folder, {_without_fragment(a) for a in addresses})
+    path = existing or _free_name(folder, file_stem(article.title, url or source))
+    _write(path, text)
+    return Added(path, updated=existing is not None)
+
+
+def _fetch(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes | str, list[str]]:
+    """The page at `url` (text if the server names its charset) and the addresses it answered at."""
+    import httpx
+
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise SourceError("only http:// and https:// addresses can be fetched")
+    headers = {"User-Agent": user_agent(), "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
+    try:
+        with (
+            httpx.Client(follow_redirects=True, timeout=timeout, headers=headers, max_redirects=10) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.is_error:
+                raise SourceError(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+            media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media and media not in _HTML_TYPES:
+                raise SourceError(f"not an HTML page (its content type is {media})")
+            if int(response.headers.get("content-length") or 0) > max_bytes:
+                raise SourceError(f"the page is larger than the {max_bytes:,}-byte limit")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise SourceError(f"the page is larger than the {max_bytes:,}-byte limit")
+            addresses = [url, *(str(r.url) for r in response.history), str(response.url)]
+            charset = response.charset_encoding
+    except httpx.TimeoutException:
+        raise SourceError(f"no answer within {timeout:g} s (timed out)") from None
+    except httpx.TooManyRedirects:
+        raise SourceError("too many redirects") from None
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise SourceError(f"not an address that can be fetched ({exc})") from None
+    except httpx.ConnectError as exc:
+        raise SourceError(f"cannot connect to {urllib.parse.urlsplit(url).netloc} ({_reason(exc)})") from None
+    except httpx.HTTPError as exc:
+        raise SourceError(f"the page could not be fetched ({_reason(exc)})") from None
+    if not media and not _SNIFF.match(body[:4096]):
+        raise SourceError("not an HTML page (no content type, and it does not start like one)")
+    page: bytes | str = bytes(body)
+    if charset:
+        with contextlib.suppress(LookupError):
+            page = bytes(body).decode(charset, errors="replace")
+    return page, addresses
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _read(path: Path) -> bytes:
+    """A saved page's bytes."""
+    if path.suffix.lower() not in HTML_SUFFIXES:
+        raise SourceError("not an http(s) address or a saved .html/.htm page")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("no such file") from None
+    except OSError as exc:
+        raise SourceError(f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _without_fragment(url: str) -> str:
+    return urllib.parse.urlsplit(url)._replace(fragment="").geturl()
+
+
+def _document_from(folder: Path, addresses: set[str]) -> Path | None:
+    """The corpus Markdown document whose front matter names one of `addresses` as its source."""
+    if not addresses or not folder.is_dir():
+        return None
+    for path in sorted(folder.rglob("*.md")):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        try:
+            head = path.read_text(encoding="utf-8")[:8192]  # front matter opens the file
+        except (OSError, UnicodeDecodeError):
+            continue
+        source = frontmatter.read(head)[0].get("source_url")
+        if source and _without_fragment(source) in addresses:
+            return path
+    return None
+
+
+def file_stem(title: str | None, address: str) -> str:
+    """A document's file name stem: its title's words, else its address's last part, else "article"."""
+    last_part = Path(urllib.parse.urlsplit(address).path).stem
+    return _slug(title or "") or _slug(last_part) or "article"
+
+
+def _slug(text: str) -> str:
+    """ASCII letters and digits of `text` (accents dropped), lower case, joined by hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower().replace("'", "").replace("’", ""))
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > _SLUG_MAX:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    return slug
+
+
+def _free_name(folder: Path, stem: str) -> Path:
+    """`stem.md` in `folder`, or `stem-2.md`, `stem-3.md`, ... when the name is taken."""
+    path = folder / f"{stem}.md"
+    n = 2
+    while path.exists():
+        path = folder / f"{stem}-{n}.md"
+        n += 1
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a reader (or a bot watching the folder) never sees half a document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-add-", suffix=".md", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

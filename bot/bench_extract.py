@@ -1,0 +1,144 @@
+"""Which extractor for `add`: trafilatura against readability-lxml on saved news pages.
+
+`python -m bot.bench_extract [PAGES]` (needs the bench extras). PAGES (default
+`tests/data/pages`) holds saved pages and `parts.json`, which names for each page its metadata,
+the openings of its article's paragraphs, and snippets of its furniture by kind (navigation,
+share bars, comments, trailers, copyright lines...). For each extractor it prints which
+paragraphs it kept, which furniture it let through, before and after the corpus's own furniture
+filter (what could become an answer), which metadata it found, and its time per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot import markdown
+from bot.corpus import ParsedDocument, parse_document, sentence_text
+from bot.extract import extract, markdown_document
+from bot.text import fold_space
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one extractor made of one page."""
+
+    text: str  # the extracted text, markup removed, white space folded
+    answers: str  # what could be an answer: the sentences of the document the corpus makes of it
+    metadata: dict[str, str | None]
+    seconds: float
+
+
+def _answers(parsed: ParsedDocument) -> str:
+    doc = parsed.document
+    return " ".join(sentence_text(doc, start, end) for _, _, start, end, _ in parsed.sentences)
+
+
+def by_trafilatura(page: bytes) -> Reading:
+    """trafilatura, as `add` runs it (`bot.extract`)."""
+    started = time.perf_counter()
+    article = extract(page)
+    seconds = time.perf_counter() - started
+    if article is None:
+        return Reading("", "", {}, seconds)
+    parsed = parse_document("page.md", markdown_document(article))
+    meta = {"title": article.title, "author": parsed.document.author, "published": article.published}
+    return Reading(markdown.shown(article.body), _answers(parsed), meta, seconds)
+
+
+def by_readability(page: bytes) -> Reading:
+    """readability-lxml: the main content's HTML, read as paragraphs of text; it finds a title only."""
+    import lxml.html
+    from readability import Document
+
+    started = time.perf_counter()
+    found = Document(page)
+    tree = lxml.html.fromstring(found.summary(html_partial=True))
+    blocks = [fold_space(el.text_content()) for el in tree.iter("p", "li", "h1", "h2", "h3", "h4", "pre")]
+    title = found.short_title()
+    seconds = time.perf_counter() - started
+    parsed = parse_document("page.txt", "\n\n".join(b for b in blocks if b))
+    return Reading(fold_space(tree.text_content()), _answers(parsed), {"title": title}, seconds)
+
+
+def compare(pages: Path) -> list[str]:
+    """The comparison, as report lines."""
+    parts: dict[str, Any] = json.loads((pages / "parts.json").read_text(encoding="utf-8"))
+    extractors: dict[str, Callable[[bytes], Reading]] = {
+        "trafilatura": by_trafilatura,
+        "readability-lxml": by_readability,
+    }
+    lines: list[str] = []
+    totals: dict[str, list[int]] = {name: [0, 0, 0, 0, 0] for name in extractors}
+    times: dict[str, list[float]] = {name: [] for name in extractors}
+    for name, truth in parts.items():
+        page = (pages / name).read_bytes()
+        content: list[str] = truth["content"]
+        furniture: dict[str, str] = truth["furniture"]
+        lines.append(f"{name}: {len(content)} article paragraphs, {len(furniture)} kinds of furniture")
+        for label, run in extractors.items():
+            reading = run(page)
+            times[label].append(reading.seconds)
+            kept = [c for c in content if c in reading.text]
+            leaked = [kind for kind, snippet in furniture.items() if snippet in reading.text]
+            answered = [kind for kind, snippet in furniture.items() if snippet in reading.answers]
+            meta = [key for key, want in truth["metadata"].items() if reading.metadata.get(key) == want]
+            totals[label] = [
+                a + b
+                for a, b in zip(
+                    totals[label],
+                    (len(kept), len(content), len(leaked), len(answered), len(meta)),
+                    strict=True,
+                )
+            ]
+            lost = [c[:40] for c in content if c not in kept]
+            lines.append(
+                f"  {label:<17} paragraphs kept {len(kept)}/{len(content)}"
+                + (f" (lost: {'; '.join(lost)})" if lost else "")
+                + f"; furniture kept: {', '.join(leaked) or 'none'}"
+                + f"; after the corpus filter: {', '.join(answered) or 'none'}"
+                + f"; metadata right: {', '.join(meta) or 'none'}"
+            )
+    lines.append("")
+    lines.append(
+        f"{'extractor':<17} {'paragraphs kept':>16} {'furniture kept':>15} {'after filter':>13} "
+        f"{'metadata right':>15} {'ms/page':>8}"
+    )
+    n_meta = sum(len(t["metadata"]) for t in parts.values())
+    n_furniture = sum(len(t["furniture"]) for t in parts.values())
+    for label, counts in totals.items():
+        kept_n, total_n, leaked_n, answered_n, meta_n = counts
+        ms = statistics.median(times[label]) * 1e3
+        lines.append(
+            f"{label:<17} {f'{kept_n}/{total_n}':>16} {f'{leaked_n}/{n_furniture}':>15} "
+            f"{f'{answered_n}/{n_furniture}':>13} {f'{meta_n}/{n_meta}':>15} {ms:>8.1f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the comparison; 2 if readability-lxml (the bench extra) is missing."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.bench_extract", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("pages", nargs="?", type=Path, default=ROOT / "tests" / "data" / "pages")
+    args = parser.parse_args(argv)
+    try:
+        import readability  # noqa: F401
+    except ImportError:
+        print("the comparison needs the bench extras: pip install -e '.[bench]'")
+        return 2
+    print("\n".join(compare(args.pages)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

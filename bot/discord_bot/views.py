@@ -1,0 +1,122 @@
+"""What the features share: an answer and the corpus it came from, ephemeral replies, message
+arguments, the question an answer message keeps, and the help embed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot import render
+from bot.composer import Answer, Composer, QuestionError
+
+if TYPE_CHECKING:
+    from bot.discord_bot.app import ArticleBot
+
+FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer and the composer that gave it: its buttons must speak of that corpus, not a newer one."""
+
+    composer: Composer
+    answer: Answer
+
+    @property
+    def tag(self) -> str:
+        """The corpus tag the buttons carry, so a click can tell the corpus changed since."""
+        return corpus_tag(self.composer)
+
+
+def corpus_tag(composer: Composer) -> str:
+    """A short tag of the corpus content (its hash's first 8 hex digits)."""
+    return composer.corpus.content_hash[:8]
+
+
+async def respond(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral message, as the first response or a follow-up."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+def message_kwargs(
+    parts: tuple[str | None, discord.Embed, discord.ui.View | None], *, edit: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments for send/reply, or with `edit` for editing a message in place.
+
+    A new message without buttons gets no view at all; an edited one gets `view=None`, which removes
+    the buttons it had.
+    """
+    content, embed, view = parts
+    kwargs: dict[str, Any] = {"content": content, "embed": embed}
+    if view is not None or edit:
+        kwargs["view"] = view
+    return kwargs
+
+
+def question_of(message: discord.Message | None) -> str | None:
+    """The whole question an answer message answers, as its embed keeps it (`render.question_fields`)."""
+    if message is None or not message.embeds:
+        return None
+    return render.kept_question(dict(message.embeds[0].to_dict()))
+
+
+ASK_AGAIN_ID = "ab:again"  # handled by ask.AskAgainButton
+CHANGED_MESSAGE = "The article has changed since this answer."
+
+
+async def outdated(interaction: discord.Interaction[Any]) -> None:
+    """A button on an answer from an older corpus: say so on the message, and offer to ask again,
+    rather than page through sentences that have moved."""
+    if question_of(interaction.message) is None:
+        await respond(interaction, f"{CHANGED_MESSAGE} Please ask again.")
+        return
+    view = discord.ui.View(timeout=None)
+    view.add_item(ask_again_button())
+    await interaction.response.edit_message(content=CHANGED_MESSAGE, view=view)
+
+
+async def answer_again(interaction: discord.Interaction[Any], tag: str, limit: int) -> Reply | None:
+    """The answer a button's message shows, computed again from the question it keeps; None, the
+    message saying the article changed, when the corpus is no longer the one of button's `tag`."""
+    bot = cast("ArticleBot", interaction.client)
+    question = question_of(interaction.message)
+    if question is None or tag != bot.corpus_tag:
+        await outdated(interaction)
+        return None
+    try:
+        reply = await bot.answer(question, limit=limit, asked=False)
+    except QuestionError:  # the limits changed since it was asked
+        reply = None
+    if reply is None or reply.tag != tag:  # or a reload swapped the corpus meanwhile
+        await outdated(interaction)
+        return None
+    return reply
+
+
+def ask_again_button() -> discord.ui.Button[Any]:
+    """The button that asks an outdated answer's question again (ask.AskAgainButton handles it)."""
+    return discord.ui.Button(label="Ask again", style=discord.ButtonStyle.primary, custom_id=ASK_AGAIN_ID)
+
+
+def help_embed() -> dict[str, Any]:
+    """How to ask, with examples."""
+    return {
+        "title": "Ask me about the article",
+        "description": (
+            "• `/ask question: How old is Kim Ju-ae?` answers with the article's own sentences, "
+            "each cited (document ¶paragraph.sentence), the words that matched in **bold**. "
+            "Add `private: True` to see the answer alone.\n"
+            "• Mention me with a question, or send me a DM: same answer, as a reply.\n"
+            "• Right-click any message, **Apps → Ask the article**: I answer that message's text.\n"
+            "• **More context** widens an excerpt; **Next excerpts** shows more; 👍 and 👎 tell me "
+            "whether the answer was right.\n"
+            "• `/quote citation: ¶2.3` shows a cited sentence in its paragraph.\n"
+            "• `/about` lists the articles I read.\n"
+            "If the article doesn't say, I tell you so rather than guess."
+        ),
+    }

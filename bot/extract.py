@@ -1,0 +1,117 @@
+"""A web page's article as a Markdown document: main text and metadata by trafilatura.
+
+One extractor serves `python -m bot add` and `.html`/`.htm` files dropped into the corpus, so a
+page reads the same either way: `markdown_document` is both what `add` writes and the text of a
+corpus HTML file (its spans index that text, since the page's HTML is not what a reader sees).
+trafilatura is imported only here, and only when a page is read.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from bot import frontmatter
+
+# Markdown lines that are structure (lists, quotes, headings, tables, fences), not running text.
+_STRUCTURE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|#{1,6}\s|\||```|~~~)")
+# A link or image destination in trafilatura's Markdown: `[text](destination)`.
+_LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+_WHOLE_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
+
+
+@dataclass(frozen=True)
+class Article:
+    """What a page says and who says it: its main text as Markdown, and its metadata."""
+
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None
+    source_url: str | None
+    body: str
+
+
+def extract(page: bytes | str, url: str | None = None) -> Article | None:
+    """The article of an HTML page (fetched from `url`, if known), or None if it has no main text."""
+    import trafilatura
+
+    # Tables are not answers, images show nothing, and readers' comments are not the article.
+    body = trafilatura.extract(
+        page,
+        url=url,
+        output_format="markdown",
+        include_formatting=True,
+        include_links=True,
+        include_comments=False,
+        include_tables=False,
+        include_images=False,
+    )
+    if not body or not any(ch.isalnum() for ch in _WHOLE_LINK.sub("", body)):
+        return None  # nothing, or nothing but links: a page of navigation, not an article
+    meta = trafilatura.extract_metadata(page, default_url=url)
+    source = meta.url if meta is not None and _is_web(meta.url) else url
+    return Article(
+        title=_one_line(meta.title) if meta is not None else None,
+        authors=_authors(meta.author) if meta is not None else (),
+        published=meta.date if meta is not None else None,
+        source_url=source,
+        body=_paragraphs(_absolute_links(body, source)),
+    )
+
+
+def markdown_document(article: Article) -> str:
+    """The article as a Markdown document with YAML front matter (title, author, date, source)."""
+    authors: str | list[str] | None = list(article.authors) if len(article.authors) > 1 else None
+    fields = {
+        "title": article.title,
+        "author": article.authors[0] if len(article.authors) == 1 else None,
+        "authors": authors,
+        "published": article.published,
+        "source": article.source_url,
+    }
+    return frontmatter.write(fields) + "\n" + article.body.strip() + "\n"
+
+
+def _is_web(url: str | None) -> bool:
+    return bool(url) and urllib.parse.urlsplit(url or "").scheme in ("http", "https")
+
+
+def _one_line(text: str | None) -> str | None:
+    folded = " ".join((text or "").split())
+    return folded or None
+
+
+def _authors(text: str | None) -> tuple[str, ...]:
+    """trafilatura joins several authors with "; "."""
+    return tuple(name for part in (text or "").split(";") if (name := " ".join(part.split())))
+
+
+def _absolute_links(body: str, base: str | None) -> str:
+    """Relative link destinations made absolute against the page's address, so they still work."""
+    if not base:
+        return body
+    return _LINK.sub(lambda m: m.group(1) + urllib.parse.urljoin(base, m.group(2)) + m.group(3), body)
+
+
+def _running_text(line: str) -> bool:
+    return bool(line.strip()) and _STRUCTURE.match(line) is None
+
+
+def _paragraphs(body: str) -> str:
+    """trafilatura ends a line between two blocks of text with one newline; Markdown needs two.
+
+    Without the blank line, a dateline or a caption left above a paragraph would read as the
+    first words of its first sentence. Lists, quotes, tables and code keep their lines.
+    """
+    out: list[str] = []
+    fenced = False
+    previous = ""
+    for line in body.strip().splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and _running_text(line) and _running_text(previous):
+            out.append("")
+        out.append(line.rstrip())
+        previous = line
+    return "\n".join(out)

@@ -1,0 +1,124 @@
+"""Front matter: the YAML mapping between `---` lines that opens a document, read and written.
+
+Only YAML that parses as a mapping is front matter: a Markdown file that opens with a `---`
+rule keeps its text. Values are read by PyYAML, so quotes and colons in a title come through
+whole, and a list of authors is joined readably.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import yaml
+
+log = logging.getLogger(__name__)
+
+# The block itself: a `---` line, anything, a `---` line (line ends as saved, a BOM allowed).
+_BLOCK = re.compile(r"\A\ufeff?---[ \t]*(?:\r\n?|\n)(.*?)(?:\r\n?|\n)---[ \t]*(?:\r\n?|\n|\Z)", re.DOTALL)
+
+# Field names people use for the metadata we show, and the one each stands for.
+_ALIASES = {
+    "title": "title",
+    "headline": "title",
+    "author": "author",
+    "authors": "author",
+    "byline": "author",
+    "by": "author",
+    "source": "source_url",
+    "source_url": "source_url",
+    "url": "source_url",
+    "link": "source_url",
+    "published": "published",
+    "date": "published",
+    "published_date": "published",
+}
+
+
+def read(text: str) -> tuple[dict[str, str], int]:
+    """The metadata fields of `text`'s front matter and the offset where its body starts."""
+    no_front_matter: tuple[dict[str, str], int] = {}, 1 if text.startswith("\ufeff") else 0
+    m = _BLOCK.match(text)
+    if m is None:
+        return no_front_matter
+    import yaml  # only documents with front matter pay for the import
+
+    try:
+        data = yaml.load(m.group(1), Loader=_loader())
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # TypeError: a list or mapping as a key
+        log.debug("an opening --- block that is not YAML is text: %s", exc)
+        return no_front_matter
+    if not isinstance(data, dict):
+        return no_front_matter  # a `---` rule and a line of text, say
+    fields: dict[str, str] = {}
+    for key, value in data.items():
+        name = _ALIASES.get(str(key).strip().lower().replace(" ", "_").replace("-", "_"))
+        shown = _readable(value)
+        if name and shown:
+            fields.setdefault(name, shown)
+    return fields, m.end()
+
+
+def write(fields: Mapping[str, str | list[str] | None]) -> str:
+    """Front matter for `fields` (empty values left out), `---` lines included."""
+    import yaml
+
+    data = {key: value for key, value in fields.items() if value}
+    body = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=10_000)
+    return f"---\n{body}---\n"
+
+
+@lru_cache(maxsize=1)
+def _loader() -> type[yaml.SafeLoader]:
+    """PyYAML's safe loader (in C where built), reading dates as the text they are written as."""
+    import yaml
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    def as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+        return str(loader.construct_scalar(node))
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", as_written)
+    return Loader
+
+
+@lru_cache(maxsize=1)
+def _dumper() -> type[yaml.SafeDumper]:
+    """PyYAML's safe dumper; a value with an apostrophe is double-quoted (single quotes double it)."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        if _is_date(value):  # a date stays plain (`2020-01-19`); it reads back as written
+            return dumper.represent_scalar("tag:yaml.org,2002:timestamp", value)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if "'" in value else None)
+
+    Dumper.add_representer(str, string)
+    return Dumper
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return len(value) == 10 and dt.date.fromisoformat(value) is not None
+    except ValueError:
+        return False
+
+
+def _readable(value: Any) -> str:
+    """A YAML value as one line of text: lists joined ("A, B and C"), names of mappings taken."""
+    if isinstance(value, list):
+        names = [shown for item in value if (shown := _readable(item))]
+        return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+    if isinstance(value, dict):
+        return _readable(value.get("name", ""))
+    if value is None:
+        return ""
+    return " ".join(str(value).split())

@@ -1,0 +1,418 @@
+"""Ranking sentences for a question: a table of features for each candidate, one function combining them.
+
+A question becomes weighted terms (its own, the forms stemming misses, and near spellings of words
+the corpus lacks); the BM25 index proposes candidate sentences; each candidate gets the features
+below; a weighted sum ranks them. Each feature is a share of the question's IDF weight (or 0/1),
+so one set of weights fits questions of any length and corpora of any size.
+
+- `sentence`: BM25 of the sentence for the question's terms;
+- `paragraph`: BM25 of the sentence's paragraph, the evidence around it;
+- `document`: BM25 of the sentence's document, which of several documents the question is about;
+- `antecedent`: for a sentence that leans on the one before it, the question's weight that one
+  holds and it lacks: a sentence opening with a pronoun or demonstrative ("It was…", "This
+  mural…") names its subject only before it, and an answer follows its question (an interview's
+  "Q:");
+- `answer_type`: 1 when the sentence holds the kind of thing asked for (when: a date, how many: a
+  number, who: a name, where: a place) beyond the question's own words.
+
+The weighted sum is halved for a sentence that is itself a question: it echoes the question
+rather than answers it (the fitting sets hold no such sentence, so that factor is set, not
+fitted). The weights, and BM25's k1 and b, are fitted by `python -m bot.fit` on named question
+sets and stored, with those names and the figures measured out of sample, in
+`bot/ranking_weights.json`; nothing else sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.corpus import Corpus
+from bot.retriever import Bm25Params, Index, QueryTerm, variants
+from bot.text import fold_word, term_spans, tokenize, words
+
+F32 = npt.NDArray[np.float32]
+I32 = npt.NDArray[np.int32]
+
+WEIGHTS_FILE = Path(__file__).with_name("ranking_weights.json")
+FEATURES = ("sentence", "paragraph", "document", "antecedent", "answer_type")
+QUESTION_FACTOR = 0.5  # a sentence that asks a question (an interview's "Q:") echoes more than it answers
+CANDIDATES = 40  # sentences proposed by BM25 for re-ranking (their followers join them)
+VARIANT_WEIGHT = 0.5  # a derived form or a near spelling counts half as much as the word itself
+PRESENT_VARIANT_SHARE = 0.2  # ... and a fifth of that when the word itself is in the corpus
+MIN_TYPO_LENGTH = 6  # shorter words (and names: "Dame", "Notre") have too many near spellings to guess from
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def near_spellings(word: str) -> set[str]:
+    """Words one edit away from `word`: a letter deleted, swapped with the next, replaced or added."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    found = {a + b[1:] for a, b in splits if b}
+    found |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    found |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    found |= {a + c + b for a, b in splits for c in _LETTERS}
+    found.discard(word)
+    return found
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One weight a feature; `sentence` is 1 (the scale)."""
+
+    sentence: float = 1.0
+    paragraph: float = 0.0
+    document: float = 0.0
+    antecedent: float = 0.0
+    answer_type: float = 0.0
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
+        """The fitted weights (see `bot.fit`)."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{f.name: float(data["weights"][f.name]) for f in fields(cls)})
+
+    def vector(self) -> F32:
+        """The weights in the order of `FEATURES`."""
+        return np.array([getattr(self, name) for name in FEATURES], dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def fitted_params() -> Bm25Params:
+    """The BM25 parameters fitted with the weights (`bot.fit`): the index is built with them."""
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")).get("bm25", {})
+    return Bm25Params(**{k: data[k] for k in ("variant", "k1", "b") if k in data})
+
+
+# -- the kind of answer asked for ------------------------------------------------------------------
+
+
+class AnswerType(Enum):
+    NONE = "none"
+    NUMBER = "number"
+    DATE = "date"
+    PERSON = "person"
+    PLACE = "place"
+
+
+_NUMBER = re.compile(
+    r"\b(?!(?:1[5-9]|20)\d\d\b)\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"dozens?|hundreds?|thousands?|millions?|billions?|half)\b",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    r"January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
+)
+_DATE = re.compile(
+    rf"\b(?:{_MONTHS})|\b(?:1[5-9]|20)\d\d(?:s\b)?|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
+    r"Sunday|yesterday|today|tomorrow|tonight)\b|\b(?:last|next|this|earlier|later)\s+"
+    r"(?:week|month|year|decade|century)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
+)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]*[a-z][\w’'-]*")
+_PLACE = re.compile(r"\b(?:in|at|near|outside|inside|around|across)\s+(?:the\s+)?([A-Z][\w’'-]+)")
+_SPATIAL = re.compile(
+    r"\b(?:next to|near|beside|behind|outside|inside|across from|along|opposite|located|situated|"
+    r"(?:north|south|east|west)(?:ern)? of)\b",
+    re.IGNORECASE,
+)
+
+# English question frames: the word after the question word (past "is the", "did") names the kind.
+_FRAME_SKIP = frozenset("is was are were be been do does did has have had the a an of".split())
+_DATE_NOUNS = frozenset("year years date month day time decade century era period".split())
+_NUMBER_NOUNS = frozenset(
+    "many much old long far big large tall high often wide deep heavy few "
+    "number amount percentage percent size population age total count cost price".split()
+)
+_PLACE_NOUNS = frozenset(
+    "city country place region town nation state capital location area continent".split()
+)
+_PERSON_NOUNS = frozenset(
+    "person man woman leader official president name individual people player author artist king "
+    "queen founder who".split()
+)
+_QUESTION_WORDS = frozenset("what which how when who whom whose where".split())
+
+
+def answer_type(question: str | Sequence[str]) -> AnswerType:
+    """The kind of answer a question asks for, from its question word and the noun after it.
+
+    `question` is the question, or its words (`bot.text.words`)."""
+    ws = list(words(question)) if isinstance(question, str) else list(question)
+    for i, w in enumerate(ws):
+        if w not in _QUESTION_WORDS:
+            continue
+        if w == "when":
+            return AnswerType.DATE
+        if w in {"who", "whom", "whose"}:
+            return AnswerType.PERSON
+        if w == "where":
+            return AnswerType.PLACE
+        rest = [x for x in ws[i + 1 : i + 5] if x not in _FRAME_SKIP]
+        focus = rest[0] if rest else ""
+        if w == "how":
+            return AnswerType.NUMBER if focus in _NUMBER_NOUNS else AnswerType.NONE
+        if focus in _DATE_NOUNS:
+            return AnswerType.DATE
+        if focus in _NUMBER_NOUNS:
+            return AnswerType.NUMBER
+        if focus in _PLACE_NOUNS:
+            return AnswerType.PLACE
+        if focus in _PERSON_NOUNS:
+            return AnswerType.PERSON
+        return AnswerType.NONE
+    return AnswerType.NONE
+
+
+def type_evidence(sentence: str, kind: AnswerType) -> tuple[frozenset[str], ...]:
+    """What in a sentence could be the kind of answer asked for: the terms of each candidate
+    (a number, a date, a name, a place); an empty set stands for evidence that needs no check."""
+    if kind is AnswerType.NUMBER:
+        return (frozenset(),) if _NUMBER.search(sentence) else ()
+    if kind is AnswerType.DATE:
+        return (frozenset(),) if _DATE.search(sentence) else ()
+    if kind is AnswerType.PLACE and _SPATIAL.search(sentence):
+        return (frozenset(),)
+    pattern = _CAPITALISED if kind is AnswerType.PERSON else _PLACE if kind is AnswerType.PLACE else None
+    if pattern is None:
+        return ()
+    return tuple(frozenset(tokenize(name)) for name in pattern.findall(sentence))
+
+
+def holds_type(sentence: str, kind: AnswerType, question_terms: frozenset[str]) -> bool:
+    """Whether a sentence holds the kind of thing asked for, beyond the question's own words."""
+    return _holds(type_evidence(sentence, kind), question_terms)
+
+
+def _holds(evidence: tuple[frozenset[str], ...], question_terms: frozenset[str]) -> bool:
+    # A name counts when it is more than the question's own words ("Kim" does not answer "who").
+    return any(not terms or terms - question_terms for terms in evidence)
+
+
+# A sentence that opens with a pronoun or a demonstrative names its subject in the sentence before.
+_REFERS_BACK = re.compile(
+    r"^[\"'“‘(]?(?:it|its|he|his|she|her|they|their|them|this|these|those|such|there|"
+    r"the (?:latter|former|same))\b",
+    re.IGNORECASE,
+)
+_CLOSERS = " \"'”’»)]*_"
+_WRITTEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def refers_back(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points to the sentence before it."""
+    return _REFERS_BACK.match(sentence) is not None
+
+
+def asks(sentence: str) -> bool:
+    """Whether a sentence is itself a question."""
+    return sentence.rstrip(_CLOSERS).endswith("?")
+
+
+# -- the question ----------------------------------------------------------------------------------
+
+
+class Question(NamedTuple):
+    """A question as the ranker reads it."""
+
+    text: str
+    terms: tuple[str, ...]  # its own index terms, in order, each once
+    weights: tuple[float, ...]  # each term's IDF (a term no sentence has: the largest IDF)
+    query: tuple[QueryTerm, ...]  # the terms, their variants and near spellings, with query weights
+    owner: tuple[int, ...]  # for each query term, the position in `terms` of the term it stands for
+    kind: AnswerType
+    words: tuple[str, ...]  # its words, normalised, stop words included
+
+    @property
+    def total(self) -> float:
+        """The question's whole IDF weight."""
+        return sum(self.weights)
+
+
+class Ranked(NamedTuple):
+    """Candidate sentences best first, their scores and their feature rows (columns: FEATURES)."""
+
+    ids: I32
+    scores: F32
+    features: F32
+
+
+class Ranker:
+    """Ranks the sentences of one corpus for questions."""
+
+    def __init__(self, corpus: Corpus, index: Index, weights: Weights | None = None) -> None:
+        self.corpus = corpus
+        self.index = index
+        self.weights = weights or Weights.load()
+        self._vector = self.weights.vector()
+        para = corpus.paragraph_of
+        # Paragraphs numbered 0.. in order, for the paragraph index built from the sentence postings.
+        group = np.zeros(len(para), dtype=np.int32)
+        if len(para) > 1:
+            np.cumsum(para[1:] != para[:-1], out=group[1:])
+        self.paragraph_of = group
+        self.paragraphs = index.grouped(group)
+        self.documents = index.grouped(corpus.doc_of)
+        self._max_idf = index.max_idf()
+        self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
+        self.spellings = lru_cache(maxsize=10_000)(self._spellings)
+        self._text: Callable[[int], str] = lambda i: corpus.sentence(i).text
+        # Per-sentence flags read off the text when first needed: -1 unknown, 0 no, 1 yes.
+        self._asks_flag = np.full(len(corpus), -1, dtype=np.int8)
+        self._leans_flag = np.full(len(corpus), -1, dtype=np.int8)
+        self._evidence: Callable[[int, AnswerType], tuple[frozenset[str], ...]] = lru_cache(maxsize=16_384)(
+            lambda i, kind: type_evidence(self._text(i), kind)
+        )
+
+    def _spellings(self, word: str) -> tuple[str, ...]:
+        """Index terms of the words one edit from `word` (a typo: "Nore Dame", "Cavanugh")."""
+        folded = fold_word(word)
+        if len(folded) < MIN_TYPO_LENGTH or not folded.isalpha():
+            return ()
+        found = {t for w in near_spellings(folded) for t in tokenize(w)}
+        return tuple(sorted(t for t in found if self.index.term_idf(t) is not None))
+
+    def _flags(
+        self, flags: npt.NDArray[np.int8], ids: I32, test: Callable[[int], bool]
+    ) -> npt.NDArray[np.bool_]:
+        """`test` of each sentence in `ids`, computed once a sentence and kept in `flags`."""
+        for i in ids[flags[ids] < 0].tolist():
+            flags[i] = test(i)
+        return np.asarray(flags[ids] == 1)
+
+    def _asks(self, i: int) -> bool:
+        return bool(self._flags(self._asks_flag, np.array([i], np.int32), lambda j: asks(self._text(j)))[0])
+
+    def _leans(self, i: int) -> bool:
+        """Whether sentence i cannot be read without the one before it: it opens with a word that
+        points back ("It", "This mural") in the same paragraph, or it follows a question (the answer
+        to an interview's "Q:"), in the same document."""
+        corpus = self.corpus
+        if corpus.same_paragraph(i, i - 1) and refers_back(self._text(i)):
+            return True
+        return corpus.same_document(i, i - 1) and self._asks(i - 1) and not self._asks(i)
+
+    def leans_on_previous(self, i: int) -> bool:
+        """Whether sentence i goes with the sentence before it (see `_leans`)."""
+        return bool(self._flags(self._leans_flag, np.array([i], np.int32), self._leans)[0])
+
+    def names_unknown(self, question: Question) -> bool:
+        """Whether the question names something (a capitalised word) that no document mentions.
+
+        "Who is the president of France?" asks about France; an article that never names it
+        cannot answer, however well "president" matches. A name that has a near spelling in the
+        corpus (a typo) or an acronym ("TV") is not such a name; title-cased questions are skipped.
+        """
+        ws = _WRITTEN.findall(question.text)
+        names = [w for w in ws[1:] if w[:1].isupper() and not w.isupper()]
+        if not names or len(names) > len(ws[1:]) / 2:
+            return False
+        stood_for = {question.terms[n] for n in question.owner}
+        for name in names:
+            for t in tokenize(name):
+                if t not in stood_for:
+                    return True
+        return False
+
+    def weight(self, term: str) -> float:
+        """A term's IDF; a term no sentence has weighs as much as the rarest one."""
+        idf = self.index.term_idf(term)
+        return self._max_idf if idf is None else max(idf, 0.0)
+
+    def question(self, text: str) -> Question:
+        """The question's terms, their weights, and the query that stands for them."""
+        spans = term_spans(text)
+        said = tuple(words(text))
+        terms = tuple(dict.fromkeys(s.term for s in spans))
+        query: dict[str, tuple[float, int]] = {}
+        for n, t in enumerate(terms):
+            present = self.index.term_idf(t) is not None
+            if present:
+                query[t] = (1.0, n)
+            # A variant stands in for a word the corpus lacks more than it adds to one it has.
+            share = VARIANT_WEIGHT * (PRESENT_VARIANT_SHARE if present else 1.0)
+            stand_ins = list(self.variants(t))
+            if not present:
+                written = {text[s.start : s.end] for s in spans if s.term == t}
+                stand_ins += [v for w in written for v in self.spellings(w)]
+            for v in stand_ins:
+                if query.get(v, (0.0, n))[0] < share:
+                    query[v] = (share, n)
+        return Question(
+            text=text,
+            terms=terms,
+            weights=tuple(self.weight(t) for t in terms),
+            query=tuple(QueryTerm(t, w) for t, (w, _) in query.items()),
+            owner=tuple(n for _, n in query.values()),
+            kind=answer_type(said),
+            words=said,
+        )
+
+    def rank(self, question: Question, k: int = CANDIDATES) -> Ranked:
+        """Up to `k` candidates and their followers, ranked by the weighted features."""
+        proposed = self.index.rank(question.query, k).ids
+        if not len(proposed):
+            empty = np.empty(0, np.float32)
+            return Ranked(np.empty(0, np.int32), empty, np.empty((0, len(FEATURES)), np.float32))
+        # The sentence after a candidate may be the one that answers, its subject named before it.
+        follow = proposed[proposed + 1 < len(self.corpus)] + 1
+        follow = follow[self._same_paragraph(follow - 1, follow)]
+        ids = np.unique(np.concatenate([proposed, follow])).astype(np.int32)
+        table = self.features(question, ids)
+        scores = table @ self._vector
+        asking = self._flags(self._asks_flag, ids, lambda j: asks(self._text(j)))
+        scores *= np.where(asking, np.float32(QUESTION_FACTOR), np.float32(1.0))
+        order = np.lexsort((ids, -scores))
+        return Ranked(ids[order], scores[order], table[order])
+
+    def _same_paragraph(self, a: I32, b: I32) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.paragraph_of[a] == self.paragraph_of[b])
+
+    def features(self, question: Question, ids: I32) -> F32:
+        """The feature table of sentences `ids` for a question: one row a sentence, FEATURES columns."""
+        table = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
+        total = question.total
+        if not len(ids) or not question.query or total <= 0:
+            return table
+        terms = [q.term for q in question.query]
+        query_weight = np.array([q.weight for q in question.query], dtype=np.float32)
+        # Impacts of every query term on the candidates and on the sentences before them.
+        before = np.maximum(ids - 1, 0)
+        impacts = self.index.impacts_at(terms, np.concatenate([ids, before]))
+        own, prev = impacts[:, : len(ids)], impacts[:, len(ids) :]
+        table[:, 0] = query_weight @ own / total
+        para = self.paragraph_of[ids]
+        table[:, 1] = query_weight @ self.paragraphs.impacts_at(terms, para) / total
+        if len(self.documents) > 1:  # with one document it is the same for every sentence
+            table[:, 2] = query_weight @ self.documents.impacts_at(terms, self.corpus.doc_of[ids]) / total
+        # Which of the question's own terms (or their stand-ins) each sentence holds.
+        owner = np.zeros((len(question.terms), len(terms)), dtype=np.float32)
+        owner[list(question.owner), np.arange(len(terms))] = 1.0
+        term_weight = np.array(question.weights, dtype=np.float32)
+        holds = owner @ (own > 0) > 0
+        held_before = owner @ (prev > 0) > 0
+        leans = self._flags(self._leans_flag, ids, self._leans)
+        table[:, 3] = leans * (term_weight @ (held_before & ~holds)) / total
+        if question.kind is not AnswerType.NONE:
+            asked = frozenset(question.terms)
+            table[:, 4] = [_holds(self._evidence(int(i), question.kind), asked) for i in ids]
+        return table
+
+    def held_terms(self, question: Question, ids: Sequence[int]) -> dict[int, set[int]]:
+        """For each sentence id, the positions (in `question.terms`) of the terms it holds."""
+        if not ids or not question.query:
+            return {i: set() for i in ids}
+        impacts = self.index.impacts_at([q.term for q in question.query], np.asarray(ids, dtype=np.int32))
+        rows, cols = np.nonzero(impacts)
+        held: dict[int, set[int]] = {i: set() for i in ids}
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            held[ids[c]].add(question.owner[r])
+        return held

@@ -1,0 +1,101 @@
+"""Helpers for the Discord tests: settings, reading what the fake received, bot processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot import render
+from bot.config import Settings
+from tests.conftest import CORPUS, ROOT
+from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord
+
+PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
+EPHEMERAL = 1 << 6
+
+
+def bot_settings(**extra: Any) -> Settings:
+    """Settings for an in-process bot: the shipped corpus, no cache, no .env."""
+    values: dict[str, Any] = {
+        "corpus_dir": CORPUS,
+        "use_cache": False,
+        "ask_cooldown_rate": 5,
+        "watch_corpus": False,  # the reload tests turn it on, over a folder of their own
+    }
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def embed_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The one embed of a message body."""
+    embeds = data.get("embeds") or []
+    assert len(embeds) == 1
+    embed: dict[str, Any] = embeds[0]
+    return embed
+
+
+def within_limits(data: dict[str, Any]) -> None:
+    """Every Discord limit a message body must keep."""
+    assert len(data.get("content") or "") <= render.CONTENT_MAX
+    for embed in data.get("embeds") or []:
+        assert len(embed.get("title", "")) <= render.TITLE_MAX
+        assert len(embed.get("description", "")) <= render.DESCRIPTION_MAX
+        assert len(embed.get("fields", [])) <= render.FIELDS_MAX
+        assert all(len(f["value"]) <= render.FIELD_VALUE_MAX for f in embed.get("fields", []))
+        assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
+    for row in data.get("components") or []:
+        for button in row["components"]:
+            assert len(button.get("label") or "") <= render.LABEL_MAX
+            assert len(button.get("custom_id", "")) <= render.CUSTOM_ID_MAX
+
+
+def custom_ids(data: dict[str, Any]) -> list[str]:
+    """The custom_id of every button of a message body, in order."""
+    return [b["custom_id"] for row in data.get("components") or [] for b in row["components"]]
+
+
+def buttons(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A message body's buttons by custom_id."""
+    return {b["custom_id"]: b for row in data.get("components") or [] for b in row["components"]}
+
+
+async def ask(fake: FakeDiscord, question: str, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send `/ask` and wait for the answer: the message it made (to click on) and the callback data."""
+    handle = await fake.send_slash("ask", {"question": question, **options})
+    data: dict[str, Any] = (await fake.wait_response(handle))["data"]
+    assert handle.message is not None
+    return handle.message, data
+
+
+def bot_environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of `python -m bot` pointed at a fake Discord (through run_patched.py)."""
+    environ = {**os.environ, **fake_env, "DISCORD_TOKEN": DEFAULT_TOKEN, "CORPUS_DIR": str(CORPUS)}
+    for name in ("DISCORD_GUILD_ID", "SHARD_COUNT", "SHARD_IDS", "METRICS_PORT"):
+        environ.pop(name, None)  # only where a test asks for it
+    environ.update(
+        CACHE_DIR=str(tmp_path / "cache"),
+        FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"),
+        PYTHONPATH=str(ROOT),
+        **env,
+    )
+    return environ
+
+
+def bot_process(
+    fake: FakeDiscord, tmp_path: Path, command: str = "run", *, sync_guild: bool = True, **env: str
+) -> subprocess.Popen[str]:
+    """`python -m bot run` (or another command) as a real process against the fake; with
+    `sync_guild` its commands are synced to the fake's first guild at start-up."""
+    if sync_guild:
+        env.setdefault("DISCORD_GUILD_ID", str(fake.guild_id))
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "run_patched.py"), command],
+        cwd=tmp_path,
+        env=bot_environ(fake.env(), tmp_path, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

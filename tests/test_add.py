@@ -1,0 +1,286 @@
+"""`python -m bot add`: real pages from a real HTTP server on 127.0.0.1, through a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bot import frontmatter
+from bot.add import file_stem
+from bot.corpus import decode, load_corpus
+from tests.conftest import DATA, ROOT
+from tests.test_cli import run
+
+PAGES = DATA / "pages"
+WIRE = (PAGES / "wire-sag-awards.html").read_bytes()
+WIRE_SLUG = "parasite-scores-historic-upset-at-sag-awards.md"
+FURNITURE = (
+    "Updated 2 hours ago",
+    "Reporting by",
+    "Share",
+    "Advertisement",
+    "Our Standards",
+    "©",
+    "Well deserved",  # a reader's comment
+    "Sign up",
+    "Photo:",
+    "Most read",
+    "Cookies",
+)
+
+
+@dataclass
+class Site:
+    """What the server serves (path -> status, headers, body) and the requests it saw."""
+
+    base: str
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    user_agents: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def _html(body: bytes) -> tuple[int, dict[str, str], bytes]:
+    return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    served = Site(base="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.user_agents.append(self.headers.get("User-Agent", ""))
+            if self.path == "/slow":
+                time.sleep(3)
+            status, headers, body = served.routes.get(
+                self.path, (404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
+            )
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    served.base = f"http://127.0.0.1:{server.server_address[1]}"
+    nav_only = (
+        b"<html><head><title>Home</title></head>"
+        b"<body><nav><a href='/a'>World</a> <a href='/b'>Sport</a></nav></body></html>"
+    )
+    served.routes.update(
+        {
+            "/entertainment/parasite": _html(WIRE),
+            "/animals/octopus": _html((PAGES / "feature-octopus-cities.html").read_bytes()),
+            "/moved": (301, {"Location": "/entertainment/parasite"}, b""),
+            "/loop": (302, {"Location": "/loop"}, b""),
+            "/broken": (500, {"Content-Type": "text/html"}, b"<h1>Internal error</h1>"),
+            "/data.json": (200, {"Content-Type": "application/json"}, b'{"title": "not a page"}'),
+            "/untyped": (200, {}, b"%PDF-1.7 binary data"),
+            "/untyped-page": (200, {}, b"\xef\xbb\xbf" + WIRE),  # no content type, but a page
+            "/home": _html(nav_only),
+            "/huge": _html(WIRE + b"<!-- padding -->" * 4000),
+            "/slow": _html(WIRE),
+        }
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served
+    server.shutdown()
+    server.server_close()
+
+
+def add(*sources: str, corpus: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot add` with a short timeout and a size cap a test page can pass."""
+    return run("add", *sources, "--corpus", str(corpus), FETCH_TIMEOUT_SECONDS="1", FETCH_MAX_BYTES="60000")
+
+
+def _sentences(corpus: Path) -> list[str]:
+    loaded = load_corpus(corpus)
+    return [loaded.sentence(i).text for i in range(len(loaded))]
+
+
+def test_add_by_url_writes_the_article_as_markdown(site: Site, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    result = add(site.url("/entertainment/parasite"), corpus=corpus)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+    fields, _ = frontmatter.read((corpus / WIRE_SLUG).read_text(encoding="utf-8"))
+    assert fields == {
+        "title": "'Parasite' scores historic upset at SAG awards",
+        "author": "Lisa Richwine",
+        "published": "2020-01-20",
+        "source_url": "https://wire.example.com/entertainment/parasite-scores-historic-upset-at-sag-awards-2020-01-20/",
+    }
+    sentences = _sentences(corpus)
+    assert any(
+        s.startswith("In individual categories, Joaquin Phoenix was named best actor") for s in sentences
+    )
+    assert not [s for s in sentences for bit in FURNITURE if bit in s]
+    assert site.user_agents and all(ua.startswith("article-bot/") for ua in site.user_agents)
+
+
+def test_add_by_file_and_dropping_the_file_in_read_the_same_article(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    page = PAGES / "feature-octopus-cities.html"
+    result = add(str(page), corpus=corpus)
+    assert result.returncode == 0, result.stderr
+    written = Path(result.stdout.strip())
+    assert written.name == "octopuses-are-building-underwater-cities-heres-what-scientists-learned.md"
+    text = written.read_text(encoding="utf-8")
+    assert frontmatter.read(text)[0]["author"] == "Maya Wei-Haas and Tomas Brandt"
+    # `add` is a convenience: the page dropped into a corpus reads as the very same document.
+    assert decode("page.html", page.read_bytes()) == text
+    dropped = tmp_path / "dropped"
+    dropped.mkdir()
+    shutil.copy(page, dropped / "octopus.html")
+    assert _sentences(dropped) == _sentences(corpus)
+    assert "Get the Wild Planet newsletter." not in _sentences(dropped)
+
+
+def test_adding_a_source_again_updates_its_document_in_place(site: Site, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus).returncode == 0
+    extra = b"<p>The film also won the Palme d'Or at the Cannes festival in May.</p>"
+    site.routes["/entertainment/parasite"] = _html(
+        WIRE.replace(b"<p>Robert De Niro", extra + b"<p>Robert De Niro")
+    )
+    again = add(site.url("/moved"), corpus=corpus)  # the same page through a redirect
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]
+    assert "The film also won the Palme d'Or at the Cannes festival in May." in _sentences(corpus)
+
+
+def test_a_name_taken_by_another_document_gets_another_name(site: Site, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    mine = corpus / WIRE_SLUG
+    mine.write_text("---\ntitle: My own notes\n---\nNotes about the awards night.\n", encoding="utf-8")
+    result = add(site.url("/entertainment/parasite"), corpus=corpus)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG.replace(".md", "-2.md"))]
+    assert mine.read_text(encoding="utf-8").endswith("Notes about the awards night.\n")
+
+
+def _refused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("/missing", "HTTP 404"),
+        ("/broken", "HTTP 500"),
+        ("/data.json", "not an HTML page"),
+        ("/untyped", "not an HTML page"),
+        ("/home", "no article text"),
+        ("/huge", "limit"),
+        ("/slow", "timed out"),
+        ("/loop", "too many redirects"),
+        ("refused", "cannot connect"),
+        ("ftp://127.0.0.1/page.html", "only http"),
+        ("missing.html", "no such file"),
+        ("notes.txt", "not an http(s) address or a saved .html/.htm page"),
+    ],
+)
+def test_a_bad_source_is_one_line_exit_2_and_nothing_written(
+    site: Site, tmp_path: Path, source: str, reason: str
+) -> None:
+    if source == "refused":
+        source = f"http://127.0.0.1:{_refused_port()}/page"
+    elif source.startswith("/"):
+        source = site.url(source)
+    elif "://" not in source:
+        source = str(tmp_path / source)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    result = add(source, corpus=corpus)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {source}: ") and reason in lines[0], lines
+    assert "Traceback" not in result.stderr
+    assert list(corpus.iterdir()) == []
+
+
+def test_with_several_sources_the_good_ones_are_added(site: Site, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    result = add(
+        site.url("/missing"),
+        site.url("/entertainment/parasite"),
+        str(PAGES / "daily-heatwave-trains.html"),
+        corpus=corpus,
+    )
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        str(corpus / WIRE_SLUG),
+        str(corpus / "rail-passengers-told-to-avoid-travel-as-heatwave-buckles-tracks.md"),
+    ]
+    assert len(result.stderr.splitlines()) == 1 and "HTTP 404" in result.stderr
+
+
+def test_a_page_served_without_a_content_type_is_known_by_its_first_bytes(site: Site, tmp_path: Path) -> None:
+    result = add(site.url("/untyped-page"), corpus=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(tmp_path / WIRE_SLUG)]
+
+
+def test_ask_imports_neither_trafilatura_nor_httpx() -> None:
+    code = (
+        "import sys; from bot.cli import main; main(['ask', 'How old is Kim Ju-ae?']); "
+        "print(sorted(m for m in ('trafilatura', 'httpx', 'discord') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "USE_CACHE": "false"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("title", "address", "stem"),
+    [
+        (
+            "'Parasite' scores historic upset at SAG awards",
+            "https://x.org/a",
+            "parasite-scores-historic-upset-at-sag-awards",
+        ),
+        ("Café Zürich: l’été", "https://x.org/a", "cafe-zurich-lete"),
+        ("기생충, 미국 배우조합상 수상", "https://news.example.kr/2020/01/parasite-sag.html", "parasite-sag"),
+        (None, "/home/me/saved/Octopus Cities.html", "octopus-cities"),
+        ("東京", "https://example.jp/", "article"),
+        ("word " * 40, "https://x.org/a", "-".join(["word"] * 16)),
+    ],
+)
+def test_file_names_come_from_the_title_then_the_address(title: str | None, address: str, stem: str) -> None:
+    assert file_stem(title, address) == stem

@@ -1,0 +1,52 @@
+"""Front matter read and written as YAML: whatever a person writes, no traceback; what we write reads back."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import frontmatter
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "published: 2020-13-45",  # a date YAML would build and cannot
+        "? [a, b]\n: c",  # a list as a key
+        "title: [unclosed",
+        "{a: 1}: 2",
+    ],
+)
+def test_any_opening_block_reads_without_error(block: str) -> None:
+    fields, start = frontmatter.read(f"---\n{block}\n---\nBody.\n")
+    assert set(fields) <= {"published", "title"}
+    assert start in (0, len(f"---\n{block}\n---\n"))
+
+
+def test_dates_read_as_written() -> None:
+    text = "---\npublished: 2020-13-45\ndate: 2024-05-02T10:00:00Z\n---\nBody.\n"
+    assert frontmatter.read(text)[0] == {"published": "2020-13-45"}
+    assert frontmatter.read("---\ndate: 2024-05-02\n---\nx")[0] == {"published": "2024-05-02"}
+
+
+def test_written_front_matter_is_plain_where_it_can_be() -> None:
+    written = frontmatter.write(
+        {
+            "title": "'Parasite' scores: a \"first\"",
+            "authors": ["Ann Poe", "Bo O'Neil"],
+            "published": "2020-01-19",
+        }
+    )
+    assert written.splitlines() == [
+        "---",
+        'title: "\'Parasite\' scores: a \\"first\\""',
+        "authors:",
+        "- Ann Poe",
+        '- "Bo O\'Neil"',
+        "published: 2020-01-19",
+        "---",
+    ]
+    assert frontmatter.read(written + "Body.\n")[0] == {
+        "title": "'Parasite' scores: a \"first\"",
+        "author": "Ann Poe and Bo O'Neil",
+        "published": "2020-01-19",
+    }

@@ -1,0 +1,119 @@
+"""The ranker: question analysis, features, stand-ins for words the corpus lacks, and the fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.composer import Composer
+from bot.corpus import Corpus, parse_document
+from bot.fit import Scored, fit, measure
+from bot.ranking import (
+    FEATURES,
+    AnswerType,
+    Ranker,
+    Weights,
+    answer_type,
+    near_spellings,
+    refers_back,
+)
+from bot.retriever import Index
+from bot.text import tokenize
+
+
+def _ranker(text: str, name: str = "doc.txt") -> Ranker:
+    corpus = Corpus.from_parsed([parse_document(name, text)])
+    return Ranker(corpus, Index.build(tokenize(t) for t in corpus.texts()))
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What was the amount of wins he attained?", AnswerType.NUMBER),
+        ("What is the size of the endowment?", AnswerType.NUMBER),
+        ("In what year did the library open?", AnswerType.DATE),
+        ("Which individual painted the interior?", AnswerType.PERSON),
+        ("In which location do students spend their third year?", AnswerType.PLACE),
+        ("How often is it published?", AnswerType.NUMBER),
+        ("How did it start?", AnswerType.NONE),
+        ("What is the name of the river?", AnswerType.PERSON),
+    ],
+)
+def test_answer_type_reads_the_noun_after_the_question_word(question: str, kind: AnswerType) -> None:
+    assert answer_type(question) is kind
+
+
+def test_near_spellings_are_one_edit_away() -> None:
+    found = near_spellings("cavanugh")
+    assert "cavanaugh" in found  # a letter left out
+    assert "cavnaugh" in found  # two letters swapped
+    assert "cvanaugh" not in found  # two edits
+    assert "cavanugh" not in found
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [("It was built in 1881.", True), ("This mural is known as X.", True), ("Italy won.", False)],
+)
+def test_refers_back(sentence: str, expected: bool) -> None:
+    assert refers_back(sentence) is expected
+
+
+TEXT = (
+    "The Lobund Institute was founded by Father Cavanaugh in 1950.\n\n"
+    "Reykjavík is the capital of Iceland. It has a population of 140,000.\n\n"
+    "The television station broadcasts from the campus.\n"
+)
+
+
+def test_a_typo_in_a_rare_name_still_finds_it() -> None:
+    ranker = _ranker(TEXT)
+    question = ranker.question("Who did Cavanugh found?")
+    assert "cavanaugh" in {q.term for q in question.query}
+    top = ranker.rank(question).ids[0]
+    assert "Cavanaugh" in ranker.corpus.sentence(int(top)).text
+    assert not ranker.names_unknown(question)
+
+
+def test_accents_are_optional() -> None:
+    ranker = _ranker(TEXT)
+    assert not ranker.names_unknown(ranker.question("What is Reykjavik the capital of?"))
+
+
+def test_an_acronym_or_an_unknown_name_is_not_an_unknown_name_when_spelt_out() -> None:
+    ranker = _ranker(TEXT)
+    assert not ranker.names_unknown(ranker.question("Which TV station broadcasts from the campus?"))
+    assert ranker.names_unknown(ranker.question("What is the capital of France?"))
+
+
+def test_antecedent_lets_a_pronoun_sentence_answer() -> None:
+    ranker = _ranker(TEXT)
+    question = ranker.question("What is the population of Reykjavík?")
+    ranked = ranker.rank(question)
+    column = FEATURES.index("antecedent")
+    second = next(int(i) for i in ranked.ids if ranker.corpus.sentence(int(i)).text.startswith("It has"))
+    # The sentence lacks "Reykjavík" but the one it leans on has it.
+    assert ranked.features[list(ranked.ids).index(second), column] > 0
+
+
+def test_an_excerpt_that_refers_back_comes_with_its_antecedent() -> None:
+    corpus = Corpus.from_parsed([parse_document("doc.txt", TEXT)])
+    composer = Composer(corpus, Index.build(tokenize(t) for t in corpus.texts()))
+    top = composer.answer("What is the population?").excerpts
+    holding = [e for e in top if "140,000" in e.text]
+    assert holding and holding[0].text.startswith("Reykjavík is the capital")
+    assert holding[0].citation == "¶2.1–2"
+
+
+def _scored(rows: list[list[float]], gold: int) -> Scored:
+    features = np.array([r + [0.0] * (len(FEATURES) - len(r)) for r in rows], dtype=np.float32)
+    ids = np.arange(len(rows), dtype=np.int32)
+    return Scored(features, ids, ids == gold)
+
+
+def test_fit_finds_the_weight_that_ranks_the_answer_first() -> None:
+    # The answer's sentence matches less by itself (column 0) but more by its paragraph (column 1).
+    scored = [_scored([[1.0, 0.0], [0.6, 1.0]], gold=1) for _ in range(5)]
+    assert measure(scored, Weights().vector())[0] == 0.0
+    weights, (h1, h3, mrr) = fit(scored)
+    assert weights.paragraph > 0.4 and (h1, h3, mrr) == (1.0, 1.0, 1.0)
