@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.corpus import HTML_SUFFIXES, Corpus, Document, Problem
+from bot.ranking import Groups
 from bot.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
@@ -239,15 +240,21 @@ class Stored:
     corpus: Corpus
     index: Index
     table: TermTable
+    grouped: Groups | None = None  # none for a corpus kept in memory only as a base to reuse
 
 
 _INDEX_ARRAYS = ("offsets", "doc_ids", "impacts", "baseline", "idf")
+_GROUPED = ("paragraphs", "documents")  # the ranker's indexes beside the sentence index
 
 
-def save_corpus(cache: Cache, key: str, corpus: Corpus, index: Index, table: TermTable) -> bool:
-    """Cache a whole corpus under `key`: its sentence table, its index and its term table."""
+def save_corpus(
+    cache: Cache, key: str, corpus: Corpus, index: Index, table: TermTable, grouped: Groups
+) -> bool:
+    """Cache a whole corpus under `key`: its sentence table, its indexes and its term table."""
     arrays: Arrays = {f"corpus_{name}": column for name, column in corpus.columns().items()}
     arrays.update({name: getattr(index, name) for name in _INDEX_ARRAYS})
+    for group, grouped_index in zip(_GROUPED, grouped, strict=True):
+        arrays.update({f"{group}_{name}": getattr(grouped_index, name) for name in _INDEX_ARRAYS})
     arrays.update(tokens=table.tokens, lengths=table.lengths)
     # A document's text is its file's, decoded again on the next load, except a web page's:
     # that is the Markdown of its article, which is kept rather than extracted again.
@@ -261,6 +268,7 @@ def save_corpus(cache: Cache, key: str, corpus: Corpus, index: Index, table: Ter
     meta = {
         "params": asdict(index.params),
         "n_docs": index.n_docs,
+        "n_groups": [g.n_docs for g in grouped],
         "terms": index.terms,
         "documents": documents,
         "problems": [list(p) for p in corpus.problems],
@@ -291,10 +299,28 @@ def load_corpus(cache: Cache, key: str) -> Stored | None:
         )
         table = TermTable(keys, arrays["tokens"], arrays["lengths"])
         _check(corpus, index, table)
+        grouped = Groups(
+            *(
+                Index(
+                    index.params,
+                    index.terms,
+                    arrays[f"{group}_offsets"],
+                    arrays[f"{group}_doc_ids"],
+                    arrays[f"{group}_impacts"],
+                    arrays[f"{group}_baseline"],
+                    arrays[f"{group}_idf"],
+                    int(n),
+                    term_id=index.term_id,
+                )
+                for group, n in zip(_GROUPED, meta["n_groups"], strict=True)
+            )
+        )
+        for g in grouped:
+            _check_postings(g)
     except (ValueError, KeyError, TypeError) as exc:
         cache.discard(cache.path("corpus", key), str(exc))
         return None
-    return Stored(corpus, index, table)
+    return Stored(corpus, index, table, grouped)
 
 
 def recent_corpora(cache: Cache, prefix: str) -> list[str]:
@@ -306,7 +332,23 @@ def recent_corpora(cache: Cache, prefix: str) -> list[str]:
 def _check(corpus: Corpus, index: Index, table: TermTable) -> None:
     """Shapes and ranges that a sound entry always has."""
     n_terms = len(index.terms)
-    if index.n_docs != len(corpus) or len(index.offsets) != n_terms + 1 or len(index.idf) != n_terms:
+    if index.n_docs != len(corpus):
+        raise EntryError("its arrays have the wrong shapes")
+    _check_postings(index)
+    if index.terms != sorted(index.terms):
+        raise EntryError("its term table is out of order")
+    if len(table.keys) != len(corpus.documents) or len(table.lengths) != len(corpus):
+        raise EntryError("its term table does not match its documents")
+    if int(table.lengths.sum()) != len(table.tokens) or (
+        len(table.tokens) and (table.tokens.min() < 0 or table.tokens.max() >= n_terms)
+    ):
+        raise EntryError("its sentence terms are inconsistent")
+
+
+def _check_postings(index: Index) -> None:
+    """Shapes and ranges that a sound index always has."""
+    n_terms = len(index.terms)
+    if len(index.offsets) != n_terms + 1 or len(index.idf) != n_terms:
         raise EntryError("its arrays have the wrong shapes")
     if (
         index.offsets[0] != 0
@@ -316,11 +358,5 @@ def _check(corpus: Corpus, index: Index, table: TermTable) -> None:
         raise EntryError("its postings are inconsistent")
     if len(index.doc_ids) and (index.doc_ids.min() < 0 or index.doc_ids.max() >= index.n_docs):
         raise EntryError("its postings point outside the corpus")
-    if np.any(np.diff(index.offsets) < 0) or index.terms != sorted(index.terms):
-        raise EntryError("its term table is out of order")
-    if len(table.keys) != len(corpus.documents) or len(table.lengths) != len(corpus):
-        raise EntryError("its term table does not match its documents")
-    if int(table.lengths.sum()) != len(table.tokens) or (
-        len(table.tokens) and (table.tokens.min() < 0 or table.tokens.max() >= n_terms)
-    ):
-        raise EntryError("its sentence terms are inconsistent")
+    if np.any(np.diff(index.offsets) < 0):
+        raise EntryError("its postings are out of order")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.corpus import Corpus, Document, Sentence
-from bot.ranking import AnswerType, Question, Ranker, Weights, answer_type, holds_type
+from bot.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
 from bot.retriever import Index
 from bot.text import fold_space, term_spans
 
@@ -112,10 +112,11 @@ class Composer:
         max_question_chars: int = 500,
         max_excerpt_chars: int = 500,
         weights: Weights | None = None,
+        grouped: Groups | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
-        self.ranker = Ranker(corpus, index, weights)
+        self.ranker = Ranker(corpus, index, weights, grouped)
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars

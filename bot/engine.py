@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bot import cache, parsing
+from bot import cache, parsing, ranking
 from bot.cache import Cache, Stored, TermTable
 from bot.composer import Composer
 from bot.config import Settings
@@ -114,11 +114,13 @@ def load(
     if stored is not None:
         loaded = _with_text(stored, files)
         corpus, index, table = loaded.corpus, loaded.index, loaded.table
+        grouped = loaded.grouped or ranking.groups(corpus, index)
         log.info("index loaded from cache (%s)", key)
     else:
         bases = _bases(previous, store, key)
         corpus, index, table = _build(files, keys, bases, params, report)
-        if store is not None and cache.save_corpus(store, key, corpus, index, table):
+        grouped = ranking.groups(corpus, index)
+        if store is not None and cache.save_corpus(store, key, corpus, index, table, grouped):
             store.trim(keep=frozenset({store.path("corpus", key)}))
     _TABLES[corpus] = (index, table)
     for problem in corpus.problems:
@@ -136,6 +138,7 @@ def load(
         top_k=settings.top_k,
         max_question_chars=settings.max_question_chars,
         max_excerpt_chars=settings.max_excerpt_chars,
+        grouped=grouped,
     )
 
 
@@ -145,7 +148,7 @@ def load(
 # and terms into an index and its cache (this one included: it merges the pieces). By name:
 # their source is read, not imported (`bot.extract` would bring trafilatura in).
 _FILE_CODE = ("text", "segment", "markdown", "frontmatter", "extract", "corpus", "parsing")
-_INDEX_CODE = ("retriever", "cache", "engine")
+_INDEX_CODE = ("retriever", "ranking", "cache", "engine")
 
 
 @memoised
@@ -189,7 +192,7 @@ def _with_text(stored: Stored, files: dict[str, bytes | Problem]) -> Stored:
         raw = files.pop(d.name)  # let the bytes go as the text arrives: 100 MiB at a million sentences
         documents.append(d if d.text else replace(d, text=_text(d.name, raw)))
     corpus = Corpus(documents, stored.corpus.columns(), stored.corpus.problems)
-    return Stored(corpus, stored.index, stored.table)
+    return Stored(corpus, stored.index, stored.table, stored.grouped)
 
 
 def _text(name: str, raw: bytes | Problem) -> str:

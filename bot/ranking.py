@@ -245,22 +245,41 @@ class Ranked(NamedTuple):
     features: F32
 
 
+class Groups(NamedTuple):
+    """The paragraph and document indexes read beside the sentence index (`Index.grouped`)."""
+
+    paragraphs: Index
+    documents: Index
+
+
+def paragraph_numbers(corpus: Corpus) -> I32:
+    """Each sentence's paragraph, numbered 0.. in order across the corpus."""
+    para = corpus.paragraph_of
+    group = np.zeros(len(para), dtype=np.int32)
+    if len(para) > 1:
+        np.cumsum(para[1:] != para[:-1], out=group[1:])
+    return group
+
+
+def groups(corpus: Corpus, index: Index) -> Groups:
+    """The paragraph and document indexes of a corpus, from its sentence index's postings."""
+    return Groups(index.grouped(paragraph_numbers(corpus)), index.grouped(corpus.doc_of))
+
+
 class Ranker:
     """Ranks the sentences of one corpus for questions."""
 
-    def __init__(self, corpus: Corpus, index: Index, weights: Weights | None = None) -> None:
+    def __init__(
+        self, corpus: Corpus, index: Index, weights: Weights | None = None, grouped: Groups | None = None
+    ) -> None:
         self.corpus = corpus
         self.index = index
         self.weights = weights or Weights.load()
         self._vector = self.weights.vector()
-        para = corpus.paragraph_of
-        # Paragraphs numbered 0.. in order, for the paragraph index built from the sentence postings.
-        group = np.zeros(len(para), dtype=np.int32)
-        if len(para) > 1:
-            np.cumsum(para[1:] != para[:-1], out=group[1:])
-        self.paragraph_of = group
-        self.paragraphs = index.grouped(group)
-        self.documents = index.grouped(corpus.doc_of)
+        self.paragraph_of = paragraph_numbers(corpus)
+        # Built when not given (the engine caches them with the index: at a million sentences
+        # building them takes most of a second).
+        self.paragraphs, self.documents = grouped or groups(corpus, index)
         self._max_idf = index.max_idf()
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)

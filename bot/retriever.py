@@ -82,6 +82,28 @@ def rank_bm25_idf(params: Bm25Params, n_docs: int, doc_freq: dict[str, int]) -> 
     return idf
 
 
+def idf_values(
+    params: Bm25Params,
+    n_docs: int,
+    doc_freq: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64] | None = None,
+) -> npt.NDArray[np.float64]:
+    """The IDF of each term (by its document frequency), computed by rank-bm25's `_calc_idf`.
+
+    Plus and L give a term's IDF from its frequency alone, so rank-bm25 is asked once a distinct
+    frequency (a few thousand, not a dictionary of every term). Okapi floors negative IDFs by a
+    share of the mean over all terms, so every term is passed, keyed in `order` (the terms'
+    positions in order of first use, as rank-bm25 counts them).
+    """
+    if params.variant == "okapi":
+        keys = order.tolist() if order is not None else list(range(len(doc_freq)))
+        by_key = rank_bm25_idf(params, n_docs, {str(k): int(doc_freq[k]) for k in keys})
+        return np.array([by_key[str(k)] for k in range(len(doc_freq))], dtype=np.float64)
+    values, inverse = np.unique(doc_freq, return_inverse=True)
+    by_value = rank_bm25_idf(params, n_docs, {str(v): v for v in values.tolist()})
+    return np.array([by_value[str(v)] for v in values.tolist()], dtype=np.float64)[inverse]
+
+
 def rank_bm25_model(params: Bm25Params, corpus: list[list[str]]) -> rank_bm25.BM25:
     """A rank-bm25 model with these parameters (the reference the index is checked against)."""
     if params.variant == "okapi":
@@ -170,9 +192,9 @@ class Index:
         del repeats
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(doc_freq, out=offsets[1:])
-        # Document frequencies keyed in vocabulary order (first use, as rank-bm25 counts them).
-        idf_map = rank_bm25_idf(params, n_docs, dict(zip(by_id, doc_freq[rank[used]].tolist(), strict=True)))
-        return cls._scored(params, terms, offsets, doc_ids, tf, doc_len.astype(np.float64), idf_map)
+        # Document frequencies in vocabulary order (first use, as rank-bm25 counts them).
+        idf = idf_values(params, n_docs, doc_freq, order=rank[used])
+        return cls._scored(params, terms, offsets, doc_ids, tf, doc_len.astype(np.float64), idf)
 
     @classmethod
     def _scored(
@@ -183,11 +205,10 @@ class Index:
         doc_ids: I32,
         tf: F32,
         lengths: npt.NDArray[np.float64],
-        idf_map: dict[str, float],
+        idf: npt.NDArray[np.float64],
         term_id: dict[str, int] | None = None,
     ) -> Index:
         """The index of these postings (term frequencies, document lengths), with their BM25 impacts."""
-        idf = np.array([idf_map[t] for t in terms], dtype=np.float64)
         avg = float(lengths.mean()) if len(lengths) else 1.0
         norm = 1 - params.b + params.b * lengths / (avg or 1.0)
         impacts, baseline = _block_impacts(params, idf, offsets, tf, doc_ids, norm)
@@ -212,20 +233,34 @@ class Index:
         """
         n_groups = int(group_of[-1]) + 1 if len(group_of) else 0
         n_terms = len(self.terms)
-        groups = group_of[self.doc_ids]
-        term_of = np.repeat(np.arange(n_terms, dtype=np.int32), np.diff(self.offsets))
-        # Postings are sorted by term, then sentence, so equal (term, group) pairs are adjacent.
-        first = np.ones(len(groups), dtype=bool)
-        first[1:] = (groups[1:] != groups[:-1]) | (term_of[1:] != term_of[:-1])
-        starts = np.flatnonzero(first)
-        tf = np.diff(np.append(starts, len(groups))).astype(np.float32)
-        doc_ids = groups[starts].astype(np.int32)
-        doc_freq = np.bincount(term_of[starts], minlength=n_terms)
+        ids: list[I32] = []
+        freqs: list[F32] = []
+        doc_freq = np.zeros(n_terms, dtype=np.int64)
+        length = np.zeros(n_groups, dtype=np.float64)
+        # A block of terms at a time, so the temporaries stay small at a million sentences.
+        bounds = np.searchsorted(self.offsets, np.arange(0, int(self.offsets[-1]) + _BLOCK, _BLOCK))
+        bounds = np.unique(np.clip(np.append(bounds, [0, n_terms]), 0, n_terms))
+        for t0, t1 in itertools.pairwise(bounds.tolist()):
+            lo, hi = int(self.offsets[t0]), int(self.offsets[t1])
+            if lo == hi:
+                continue
+            groups = group_of[self.doc_ids[lo:hi]]
+            term_of = np.repeat(np.arange(t0, t1, dtype=np.int32), np.diff(self.offsets[t0 : t1 + 1]))
+            # Postings are sorted by term, then sentence, so equal (term, group) pairs are adjacent.
+            first = np.ones(hi - lo, dtype=bool)
+            first[1:] = (groups[1:] != groups[:-1]) | (term_of[1:] != term_of[:-1])
+            starts = np.flatnonzero(first)
+            freqs.append(np.diff(np.append(starts, hi - lo)).astype(np.float32))
+            ids.append(groups[starts].astype(np.int32))
+            doc_freq += np.bincount(term_of[starts], minlength=n_terms)
+            length += np.bincount(groups, minlength=n_groups)
+        doc_ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int32)
+        tf = np.concatenate(freqs) if freqs else np.empty(0, dtype=np.float32)
+        del ids, freqs
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(doc_freq, out=offsets[1:])
-        idf_map = rank_bm25_idf(self.params, n_groups, dict(zip(self.terms, doc_freq.tolist(), strict=True)))
-        length = np.bincount(groups, minlength=n_groups).astype(np.float64)
-        return Index._scored(self.params, self.terms, offsets, doc_ids, tf, length, idf_map, self.term_id)
+        idf = idf_values(self.params, n_groups, doc_freq)
+        return Index._scored(self.params, self.terms, offsets, doc_ids, tf, length, idf, self.term_id)
 
     def __len__(self) -> int:
         return self.n_docs
