@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 import tempfile
@@ -166,10 +167,22 @@ def _load_array(folder: Path, name: str, spec: Mapping[str, Any]) -> npt.NDArray
     path = folder / f"{name}.npy"
     if _file_sha256(path) != spec["sha256"]:
         raise EntryError(f"{name}.npy does not match its checksum")
-    array: npt.NDArray[Any] = np.load(path, mmap_mode="r", allow_pickle=False)
+    mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    # A plain array over the same mapping: np.memmap's subclass costs microseconds on every slice.
+    array: npt.NDArray[Any] = mapped.view(np.ndarray)
     if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
         raise EntryError(f"{name}.npy has the wrong dtype or shape")
     return array
+
+
+def is_mapped(array: npt.NDArray[Any]) -> bool:
+    """Whether an array's memory is a file mapped into the process (shared between processes)."""
+    base: Any = array
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 def _remove(folder: Path) -> bool:

@@ -161,11 +161,16 @@ class Composer:
     def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
         """The largest share of the question's IDF weight found in one excerpt and its paragraph
         neighbours; an excerpt that holds no term itself counts for nothing (neighbours only add)."""
+        same = self.corpus.same_paragraph
         around = {
-            e: sorted(
-                {j for i in e.sentence_ids for j in (i - 1, i, i + 1) if self.corpus.same_paragraph(i, j)}
-            )
+            e: [
+                *([first - 1] if same(first, first - 1) else []),
+                *range(first, last + 1),
+                *([last + 1] if same(last, last + 1) else []),
+            ]
             for e in excerpts
+            if e.sentence_ids
+            for first, last in [(e.sentence_ids[0], e.sentence_ids[-1])]
         }
         held = self.ranker.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
         best = 0.0

@@ -308,7 +308,10 @@ class Ranker:
         return np.asarray(flags[ids] == 1)
 
     def _asks(self, i: int) -> bool:
-        return bool(self._flags(self._asks_flag, np.array([i], np.int32), lambda j: asks(self._text(j)))[0])
+        flag = int(self._asks_flag[i])
+        if flag < 0:
+            flag = self._asks_flag[i] = asks(self._text(i))
+        return bool(flag)
 
     def _leans(self, i: int) -> bool:
         """Whether sentence i cannot be read without the one before it: it opens with a word that
@@ -321,7 +324,10 @@ class Ranker:
 
     def leans_on_previous(self, i: int) -> bool:
         """Whether sentence i goes with the sentence before it (see `_leans`)."""
-        return bool(self._flags(self._leans_flag, np.array([i], np.int32), self._leans)[0])
+        flag = int(self._leans_flag[i])
+        if flag < 0:
+            flag = self._leans_flag[i] = self._leans(i)
+        return bool(flag)
 
     def names_unknown(self, question: Question) -> bool:
         """Whether the question names something (a capitalised word) that no document mentions.

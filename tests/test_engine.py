@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bot import engine, extract, parsing, render
+from bot.cache import is_mapped
 from bot.composer import Composer
 from bot.config import Settings
 from bot.corpus import decode
@@ -182,7 +183,7 @@ def test_a_new_process_reuses_the_cached_corpus_of_the_folder(
     warm = engine.load(settings)
     assert "index loaded from cache" in caplog.text
     _assert_same(warm, changed)
-    assert isinstance(warm.index.impacts, np.memmap)  # memory-mapped: processes share the pages
+    assert is_mapped(warm.index.impacts)  # memory-mapped: processes share the pages
 
 
 def test_document_text_is_the_decoded_file(tmp_path: Path) -> None:
