@@ -17,7 +17,7 @@ from functools import lru_cache
 from bot.corpus import Corpus, Document, Sentence
 from bot.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
 from bot.retriever import Index
-from bot.text import fold_space, term_spans
+from bot.text import fold_space, term_spans, tokenize
 
 __all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answer_type", "holds_type"]
 
@@ -276,14 +276,9 @@ class Composer:
             piece = piece[: piece.rfind(" ")]
         return piece.strip(" ,;:—–"), (best_start > 0, cut_end)
 
-    def highlight(self, text: str, asked: Question | Sequence[str]) -> list[tuple[int, int]]:
+    def highlight(self, text: str, asked: Question) -> list[tuple[int, int]]:
         """Spans of `text` whose words match a question term or one of its stand-ins."""
-        if isinstance(asked, Question):
-            wanted = {q.term for q in asked.query}
-        else:
-            wanted = set(asked)
-            for t in asked:
-                wanted.update(self.ranker.variants(t))
+        wanted = {q.term for q in asked.query}
         return [(s.start, s.end) for s in self._term_spans(text) if s.term in wanted]
 
     # -- questions about the documents themselves -----------------------------------------------
@@ -300,7 +295,7 @@ class Composer:
             return None
         field_words = {w for name in fields for w in _META_FIELDS[name]}
         content = [w for w in ws if w not in field_words and w not in _DOCUMENT_WORDS]
-        rest = [t for w in content for t in self._terms(w)]
+        rest = tokenize(" ".join(content))
         documents = [d for d in self.corpus.documents if rest and _names_title(rest, d.title)]
         if rest and not documents:
             return None  # "What did Kim write about the war?" is about the content
@@ -317,9 +312,6 @@ class Composer:
         which = "The article doesn't" if len(documents) == 1 else "The articles don't"
         asked_for = " or ".join(_META_LABELS[name] for name in fields)
         return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
-
-    def _terms(self, word: str) -> list[str]:
-        return [s.term for s in term_spans(word)]
 
     def _metadata_excerpt(self, doc: Document, name: str, asked: Question) -> Excerpt | None:
         value = getattr(doc, name)

@@ -176,13 +176,11 @@ def declines() -> list[str]:
     folders: dict[tuple[str, ...], list[str]] = {}
     for name, spec in SETS.items():
         folders.setdefault(tuple(sorted(_documents(spec))), []).append(name)
-    composers = {
-        key: Composer(r.corpus, r.index)
-        for key in folders
-        for r in [
-            ranker_for({k: v for spec in SETS.values() for k, v in _documents(spec).items() if k in key})
-        ]
-    }
+    documents = {name: text for spec in SETS.values() for name, text in _documents(spec).items()}
+    composers = {}
+    for key in folders:
+        ranker = ranker_for({name: documents[name] for name in key})
+        composers[key] = Composer(ranker.corpus, ranker.index)
     lines = []
     for key, composer in composers.items():
         asked = declined = 0
