@@ -13,7 +13,7 @@ import pytest
 
 from bot import markdown
 from bot.cli import terminal_progress
-from tests.conftest import CORPUS, DATA, DEV, ROOT
+from tests.conftest import CORPUS, DATA, DEV, ROOT, SHARED
 
 
 def run(
@@ -122,6 +122,27 @@ def test_eval_prints_the_scores() -> None:
     out = result.stdout
     for label in ("hit@1", "hit@3", "MRR@3", "abstentions", "false abstentions"):
         assert label in out
+
+
+def test_eval_scores_three_excerpts_whatever_the_bot_shows() -> None:
+    # Issue 10 "smaller": TOP_K is the display setting; hit@3 is always over three excerpts.
+    shown_one = json.loads(run("eval", str(DEV), "--json", TOP_K="1").stdout)
+    default = json.loads(run("eval", str(DEV), "--json").stdout)
+    assert shown_one == default
+    assert shown_one["hit@3"] > shown_one["hit@1"]
+
+
+def test_eval_squad_with_off_topic_questions_and_misses() -> None:
+    squad = SHARED / "eval" / "squad" / "notre_dame.json"
+    result = run("eval", str(squad), "--off-topic", str(DEV), "--misses", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["answerable"] == 269 and report["to_decline"] == {"off-topic": 27}
+    assert 0 < report["hit@1"] <= report["hit@3"] <= 1
+    assert report["misses"] and all(isinstance(m, str) for m in report["misses"])
+    # Asked beside the shipped article, the same questions still find Notre Dame's sentences.
+    beside = json.loads(run("eval", str(squad), "--corpus", str(CORPUS), "--json").stdout)
+    assert beside["answerable"] == 269 and beside["hit@3"] > 0.7
 
 
 def test_about_lists_documents() -> None:
