@@ -96,9 +96,13 @@ def test_index_from_term_ids_equals_index_from_tokens(
     lengths = np.array([len(s) for s in corpus], dtype=np.int32)
     built, from_ids = Index.build(corpus, params), Index.from_ids(vocabulary, flat, lengths, params)
     assert from_ids.terms == built.terms and from_ids.n_docs == built.n_docs
-    for name in ("offsets", "doc_ids", "impacts", "baseline"):
+    for name in ("offsets", "doc_ids"):
         np.testing.assert_array_equal(getattr(from_ids, name), getattr(built, name))
-    np.testing.assert_allclose(from_ids.idf, built.idf, rtol=1e-12)  # Okapi's mean IDF: summing order
+    # Okapi's mean IDF is a sum in vocabulary order: equal within rounding, which float32 impacts
+    # can carry into their last bit. Plus and L take each IDF from its frequency alone: exact.
+    rtol = 1e-6 if variant == "okapi" else 0.0
+    for name in ("impacts", "baseline", "idf"):
+        np.testing.assert_allclose(getattr(from_ids, name), getattr(built, name), rtol=rtol, atol=0)
 
 
 @settings(max_examples=40, deadline=None)
