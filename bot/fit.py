@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from bot import engine
 from bot.config import PROJECT_ROOT, Settings
+from bot.corpus import document_files
 from bot.evaluate import Case, read_question_set
 from bot.ranking import FEATURES, WEIGHTS_FILE, Ranker, Weights, fitted_params
 from bot.retriever import Bm25Params
@@ -85,9 +86,8 @@ def _documents(spec: SetSpec) -> dict[str, str]:
     """The documents a set is asked of, by file name: its corpus folder's and its SQuAD articles."""
     documents: dict[str, str] = {}
     if spec.corpus is not None:
-        for path in sorted(spec.corpus.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                documents[path.relative_to(spec.corpus).as_posix()] = path.read_bytes().decode("utf-8")
+        for name, path in document_files(spec.corpus):
+            documents[name] = Path(path).read_bytes().decode("utf-8")
     documents.update(read_question_set(spec.questions).documents)
     return documents
 

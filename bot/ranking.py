@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from bot.corpus import Corpus
 from bot.retriever import Bm25Params, Index, QueryTerm, variants
-from bot.text import fold_word, term_spans, tokenize, words
+from bot.text import fold_word, term_spans, tokenize, words, written_words
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -204,7 +204,6 @@ _REFERS_BACK = re.compile(
     re.IGNORECASE,
 )
 _CLOSERS = " \"'”’»)]*_"
-_WRITTEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
 def refers_back(sentence: str) -> bool:
@@ -307,11 +306,19 @@ class Ranker:
             flags[i] = test(i)
         return np.asarray(flags[ids] == 1)
 
-    def _asks(self, i: int) -> bool:
-        flag = int(self._asks_flag[i])
+    @staticmethod
+    def _flag(flags: npt.NDArray[np.int8], i: int, test: Callable[[int], bool]) -> bool:
+        """`test` of sentence i, computed once and kept in `flags` (the scalar `_flags`)."""
+        flag = int(flags[i])
         if flag < 0:
-            flag = self._asks_flag[i] = asks(self._text(i))
+            flag = flags[i] = test(i)
         return bool(flag)
+
+    def _sentence_asks(self, i: int) -> bool:
+        return asks(self._text(i))
+
+    def _asks(self, i: int) -> bool:
+        return self._flag(self._asks_flag, i, self._sentence_asks)
 
     def _leans(self, i: int) -> bool:
         """Whether sentence i cannot be read without the one before it: it opens with a word that
@@ -324,10 +331,7 @@ class Ranker:
 
     def leans_on_previous(self, i: int) -> bool:
         """Whether sentence i goes with the sentence before it (see `_leans`)."""
-        flag = int(self._leans_flag[i])
-        if flag < 0:
-            flag = self._leans_flag[i] = self._leans(i)
-        return bool(flag)
+        return self._flag(self._leans_flag, i, self._leans)
 
     def names_unknown(self, question: Question) -> bool:
         """Whether the question names something (a capitalised word) that no document mentions.
@@ -336,7 +340,7 @@ class Ranker:
         cannot answer, however well "president" matches. A name that has a near spelling in the
         corpus (a typo) or an acronym ("TV") is not such a name; title-cased questions are skipped.
         """
-        ws = _WRITTEN.findall(question.text)
+        ws = written_words(question.text)
         names = [w for w in ws[1:] if w[:1].isupper() and not w.isupper()]
         if not names or len(names) > len(ws[1:]) / 2:
             return False
@@ -393,7 +397,7 @@ class Ranker:
         ids = np.unique(np.concatenate([proposed, follow])).astype(np.int32)
         table = self.features(question, ids)
         scores = table @ self._vector
-        asking = self._flags(self._asks_flag, ids, lambda j: asks(self._text(j)))
+        asking = self._flags(self._asks_flag, ids, self._sentence_asks)
         scores *= np.where(asking, np.float32(QUESTION_FACTOR), np.float32(1.0))
         order = np.lexsort((ids, -scores))
         return Ranked(ids[order], scores[order], table[order])

@@ -158,6 +158,11 @@ def tokenize_many(texts: Sequence[str]) -> tuple[list[str], list[int]]:
     return kept.replace("\x01", " ").split(), list(map(len, map(str.split, kept.split("\x01"))))
 
 
+def written_words(text: str) -> list[str]:
+    """The words of `text` as written (case and accents kept), for reading names."""
+    return _WORD.findall(text)
+
+
 def words(text: str) -> Iterator[str]:
     """The normalised words of `text`, stop words included (for reading question words)."""
     for match in _WORD.finditer(text):
