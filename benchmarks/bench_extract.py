@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import markdown
-from bot.corpus import ParsedDocument, parse_document, sentence_text
-from bot.extract import extract, markdown_document
+from bot.documents import markdown
+from bot.documents.corpus import ParsedDocument, parse_document, sentence_text
+from bot.documents.extract import extract, markdown_document
 from bot.text import fold_space
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,13 +27,12 @@ import numpy.typing as npt
 
 from bot import engine
 from bot.config import PROJECT_ROOT, Settings
-from bot.corpus import document_files
+from bot.documents.corpus import document_files
 from bot.evaluate import Case, read_question_set
-from bot.ranking import FEATURES, WEIGHTS_FILE, Ranker, Weights, fitted_params
-from bot.retriever import Bm25Params
+from bot.search.ranking import FEATURES, WEIGHTS_FILE, Ranker, Weights, fitted_params
+from bot.search.retriever import Bm25Params
 from bot.text import fold_space
 
-SHARED = PROJECT_ROOT.parent / "shared"
 DATA = PROJECT_ROOT / "tests" / "data"
 CORPUS = PROJECT_ROOT / "corpus"
 
@@ -48,9 +47,9 @@ class SetSpec:
 
 SETS = {
     # Crowd-written (SQuAD v1.1), given with the project.
-    "notre_dame": SetSpec(SHARED / "eval" / "squad" / "notre_dame.json"),
+    "notre_dame": SetSpec(DATA / "eval" / "squad" / "notre_dame.json"),
     # Written by the project's builders, about the shipped article.
-    "dev": SetSpec(SHARED / "eval" / "dev.jsonl", CORPUS),
+    "dev": SetSpec(DATA / "eval" / "dev.jsonl", CORPUS),
     "article_extra": SetSpec(DATA / "article_extra.jsonl", CORPUS),
     "bicycle": SetSpec(DATA / "bicycle_questions.jsonl", DATA / "bicycle"),
     # Written blind (without running the bot), see tests/data/heldout/README.md.
@@ -170,7 +169,7 @@ def fit(scored: Sequence[Scored]) -> tuple[Weights, tuple[float, float, float]]:
 
 def declines() -> list[str]:
     """Each set's questions asked of every other set's documents: how many the bot declines."""
-    from bot.composer import Composer
+    from bot.answer.composer import Composer
     from bot.evaluate import DEPTH
 
     folders: dict[tuple[str, ...], list[str]] = {}

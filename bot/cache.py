@@ -33,9 +33,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.corpus import HTML_SUFFIXES, Corpus, Document, Problem
-from bot.ranking import Groups
-from bot.retriever import Bm25Params, Index
+from bot.documents.corpus import HTML_SUFFIXES, Corpus, Document, Problem
+from bot.search.ranking import Groups
+from bot.search.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The command line: `ask`, `eval`, `about`, `add`, `feedback`, `run`, `sync`, `bench`; it parses,
+"""The command line: `ask`, `eval`, `about`, `add`, `feedback`, `run`, `sync`; it parses,
 calls, prints.
 
 Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.corpus import CorpusError
+from bot.documents.corpus import CorpusError
 
 if TYPE_CHECKING:
-    from bot.composer import Composer
+    from bot.answer.composer import Composer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -75,11 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
-    add(
-        "bench",
-        "benchmark retrieval against rank-bm25 and bm25s (needs the bench extra); "
-        "python -m bot.bench --help lists its options",
-    )
+    add("bench", "moved: run `python -m benchmarks.bench` from the repository's folder")
     return parser
 
 
@@ -132,8 +128,8 @@ def _composer(settings: Settings) -> Composer:
 
 
 def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot import render
-    from bot.composer import Answer, QuestionError
+    from bot.answer import render
+    from bot.answer.composer import Answer, QuestionError
 
     if args.question != "-":
         composer = _composer(settings)
@@ -197,7 +193,7 @@ def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -
     """A corpus folder holding `documents` and, when given, a copy of the folder `beside`."""
     import shutil
 
-    from bot.corpus import document_files
+    from bot.documents.corpus import document_files
 
     if beside is not None:
         try:
@@ -241,7 +237,7 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.add import SourceError, add
+    from bot.documents.add import SourceError, add
 
     failed = 0
     for source in args.sources:
@@ -269,7 +265,7 @@ def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.feedback_store import FeedbackError, FeedbackStore
+    from bot.stores.feedback import FeedbackError, FeedbackStore
 
     try:
         with FeedbackStore(args.db or settings.feedback_db, create=False) as store:
@@ -287,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "bench":
+    if extra and args.command != "bench":  # `bench` only says where the benchmarks went
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
@@ -308,11 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = app.main(settings, sync_globally=args.command == "sync")
             return code
         if args.command == "bench":
-            from bot import bench
-
-            corpus = ["--corpus", str(args.corpus)] if args.corpus is not None else []
-            code = bench.main([*corpus, *extra])
-            return code
+            raise UsageError(
+                "the benchmarks are not part of the bot: run `python -m benchmarks.bench` "
+                "(and `python -m benchmarks.fit`) from the repository's folder"
+            )
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

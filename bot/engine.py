@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bot import cache, parsing, ranking
+from bot import cache
+from bot.answer.composer import Composer
 from bot.cache import Cache, Stored, TermTable
-from bot.composer import Composer
 from bot.config import Settings
-from bot.corpus import (
+from bot.documents import parsing
+from bot.documents.corpus import (
     ROW_FIELDS,
     Corpus,
     Problem,
@@ -43,9 +44,10 @@ from bot.corpus import (
     document_files,
     read_document,
 )
-from bot.parsing import Piece
-from bot.ranking import fitted_params
-from bot.retriever import Bm25Params, Index
+from bot.documents.parsing import Piece
+from bot.search import ranking
+from bot.search.ranking import fitted_params
+from bot.search.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +149,16 @@ def load(
 # The modules whose code turns a file into sentences and terms, and those that turn sentences
 # and terms into an index and its cache (this one included: it merges the pieces). By name:
 # their source is read, not imported (`bot.extract` would bring trafilatura in).
-_FILE_CODE = ("text", "segment", "markdown", "frontmatter", "extract", "corpus", "parsing")
-_INDEX_CODE = ("retriever", "ranking", "cache", "engine")
+_FILE_CODE = (
+    "text",
+    "documents.segment",
+    "documents.markdown",
+    "documents.frontmatter",
+    "documents.extract",
+    "documents.corpus",
+    "documents.parsing",
+)
+_INDEX_CODE = ("search.retriever", "search.ranking", "cache", "engine")
 
 
 @memoised

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.composer import Answer, Excerpt
+from bot.answer.composer import Answer, Excerpt
 from bot.text import fold_space
 
 MAX_HIT_CHARS = 500  # a longer excerpt is not an answer, whatever it holds

@@ -10,17 +10,17 @@ import pytest
 import pytest_asyncio
 
 from bot import engine
-from bot.composer import Composer
+from bot.answer.composer import Composer
 from bot.config import Settings
 from bot.discord_bot.app import ArticleBot
 from tests.fake_discord import FakeDiscord, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-SEED = SHARED / "seed" / "article.txt"
-DEV = SHARED / "eval" / "dev.jsonl"
-CORPUS = ROOT / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
+SEED = DATA / "seed" / "article.txt"  # as handed to the project, without front matter
+DEV = DATA / "eval" / "dev.jsonl"
+NOTRE_DAME = DATA / "eval" / "squad" / "notre_dame.json"
+CORPUS = ROOT / "corpus"
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def composer() -> Composer:
 
 @pytest.fixture
 def seed_corpus(tmp_path: Path) -> Path:
-    """A corpus folder holding only the raw seed article, as shared/ has it."""
+    """A corpus folder holding only the raw seed article, as it was handed to the project."""
     folder = tmp_path / "corpus"
     folder.mkdir()
     shutil.copy(SEED, folder / "article.txt")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot import render
+from bot.answer import render
 from bot.config import Settings
 from tests.conftest import CORPUS, ROOT
 from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord

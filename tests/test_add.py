@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import frontmatter
-from bot.add import file_stem
-from bot.corpus import decode, load_corpus
+from bot.documents import frontmatter
+from bot.documents.add import file_stem
+from bot.documents.corpus import decode, load_corpus
 from tests.conftest import DATA, ROOT
 from tests.test_cli import run
 

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("bm25s")
 pytest.importorskip("wordfreq")
 
-from bot.bench import main
+from benchmarks.bench import main
 
 # A small vocabulary, and no whole-answer or `ask` cold-start timings: only what a test checks.
 _SMALL = ["--vocab", "5000", "--answer-rounds", "0", "--cold-runs", "0"]

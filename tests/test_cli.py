@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import markdown
 from bot.cli import terminal_progress
-from tests.conftest import CORPUS, DATA, DEV, ROOT, SHARED
+from bot.documents import markdown
+from tests.conftest import CORPUS, DATA, DEV, NOTRE_DAME, ROOT
 
 
 def run(
@@ -133,7 +133,7 @@ def test_eval_scores_three_excerpts_whatever_the_bot_shows() -> None:
 
 
 def test_eval_squad_with_off_topic_questions_and_misses() -> None:
-    squad = SHARED / "eval" / "squad" / "notre_dame.json"
+    squad = NOTRE_DAME
     result = run("eval", str(squad), "--off-topic", str(DEV), "--misses", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

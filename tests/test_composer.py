@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot import render
-from bot.composer import AnswerType, Composer, QuestionError, answer_type, holds_type
-from bot.corpus import Corpus, parse_document
-from bot.retriever import Index
+from bot.answer import render
+from bot.answer.composer import AnswerType, Composer, QuestionError, answer_type, holds_type
+from bot.documents.corpus import Corpus, parse_document
+from bot.search.retriever import Index
 from bot.text import tokenize
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import frontmatter
-from bot.corpus import Corpus, CorpusError, is_boilerplate, load_corpus, parse_document
+from bot.documents import frontmatter
+from bot.documents.corpus import Corpus, CorpusError, is_boilerplate, load_corpus, parse_document
 from bot.text import fold_space
 from tests.conftest import SEED
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import render
-from bot.composer import Composer
+from bot.answer import render
+from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot, intents
 from bot.discord_bot.ask import QUESTION_MAX
 from bot.discord_bot.reference import about_embed, quote_embed

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import render
-from bot.composer import Composer
+from bot.answer import render
+from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot
 from bot.discord_bot.ask import ASK_MESSAGE, NOTHING_TO_ASK
 from tests.discord_helpers import EPHEMERAL, bot_settings, custom_ids, embed_of, within_limits

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.composer import Composer
+from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot
-from bot.discord_bot.feedback import Votes
-from bot.feedback_store import FeedbackStore
+from bot.discord_bot.votes import Votes
+from bot.stores.feedback import FeedbackStore
 from tests.discord_helpers import ask, bot_process, bot_settings, buttons, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.test_cli import run

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.composer import Composer
+from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot
-from bot.discord_bot.feedback import Votes
-from bot.feedback_store import FeedbackStore
+from bot.discord_bot.votes import Votes
+from bot.stores.feedback import FeedbackStore
 from tests.discord_helpers import bot_process, bot_settings, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, running_bot, shard_of
 from tests.test_cli import run

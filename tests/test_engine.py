@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import engine, extract, parsing, render
+from bot import engine
+from bot.answer import render
+from bot.answer.composer import Composer
 from bot.cache import is_mapped
-from bot.composer import Composer
 from bot.config import Settings
-from bot.corpus import decode
+from bot.documents import extract, parsing
+from bot.documents.corpus import decode
 from tests.conftest import CORPUS, DATA, ROOT
 
 
@@ -200,7 +202,7 @@ def test_a_script_without_a_main_guard_still_loads(tmp_path: Path) -> None:
     script = tmp_path / "unguarded.py"
     script.write_text(
         "from pathlib import Path\n"
-        "from bot import engine, parsing\n"
+        "from bot import engine\nfrom bot.documents import parsing\n"
         "from bot.config import Settings\n"
         "parsing.POOL_MIN_BYTES = 0\n"
         "parsing._MIN_CHUNK_BYTES = 1\n"

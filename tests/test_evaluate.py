@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from bot import engine
-from bot.composer import Answer, Composer, Excerpt
+from bot.answer.composer import Answer, Composer, Excerpt
 from bot.config import Settings
-from bot.corpus import Document
+from bot.documents.corpus import Document
 from bot.evaluate import (
     DEPTH,
     OFF_TOPIC,
@@ -19,7 +19,7 @@ from bot.evaluate import (
     read_cases,
     read_question_set,
 )
-from tests.conftest import DEV, SHARED
+from tests.conftest import DEV, NOTRE_DAME
 
 
 def _answer(q: str, *texts: str, abstained: bool = False) -> Answer:
@@ -180,7 +180,7 @@ def test_dev_set_targets(composer: Composer) -> None:
 def test_crowd_written_questions_floor(tmp_path: Path) -> None:
     # A floor under the crowd-written set the weights were fitted on (README "Quality"): a change
     # that loses several points here has broken something general.
-    questions = read_question_set(SHARED / "eval" / "squad" / "notre_dame.json")
+    questions = read_question_set(NOTRE_DAME)
     for name, text in questions.documents.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     composer = engine.load(Settings(_env_file=None, corpus_dir=tmp_path, use_cache=False))  # type: ignore[call-arg]

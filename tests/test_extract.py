@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bot.bench_extract import by_trafilatura, compare
-from bot.extract import extract
+from benchmarks.bench_extract import by_trafilatura, compare
+from bot.documents.extract import extract
 from tests.conftest import DATA
 
 pytest.importorskip("readability")

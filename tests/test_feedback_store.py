@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedback_store import SCHEMA_VERSION, Feedback, FeedbackError, FeedbackStore, Shown
+from bot.stores.feedback import SCHEMA_VERSION, Feedback, FeedbackError, FeedbackStore, Shown
 from tests.conftest import ROOT
 from tests.test_cli import run
 

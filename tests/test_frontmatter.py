@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import frontmatter
+from bot.documents import frontmatter
 
 
 @pytest.mark.parametrize(

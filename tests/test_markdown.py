@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot import engine, render
+from bot import engine
+from bot.answer import render
 from bot.config import Settings
-from bot.corpus import load_corpus, parse_document, sentence_text
-from bot.markdown import shown, visible
+from bot.documents.corpus import load_corpus, parse_document, sentence_text
+from bot.documents.markdown import shown, visible
 from bot.text import fold_space
 
 _READER = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.composer import Composer
-from bot.corpus import Corpus, parse_document
-from bot.fit import Scored, fit, measure
-from bot.ranking import (
+from benchmarks.fit import Scored, fit, measure
+from bot.answer.composer import Composer
+from bot.documents.corpus import Corpus, parse_document
+from bot.search.ranking import (
     FEATURES,
     AnswerType,
     Ranker,
@@ -17,7 +17,7 @@ from bot.ranking import (
     near_spellings,
     refers_back,
 )
-from bot.retriever import Index
+from bot.search.retriever import Index
 from bot.text import tokenize
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import json
 
-from bot import render
-from bot.composer import Answer, Composer, Excerpt
-from bot.corpus import Document
+from bot.answer import render
+from bot.answer.composer import Answer, Composer, Excerpt
+from bot.documents.corpus import Document
 
 
 def _excerpt(text: str, matches: tuple[tuple[int, int], ...], url: str | None = None) -> Excerpt:

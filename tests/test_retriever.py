@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.retriever import Bm25Params, Index, QueryTerm, rank_bm25_model, variants
+from bot.search.retriever import Bm25Params, Index, QueryTerm, rank_bm25_model, variants
 
 VOCAB = [f"w{i}" for i in range(30)]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.segment import paragraphs, sentences, unattributed_quotes
+from bot.documents.segment import paragraphs, sentences, unattributed_quotes
 
 
 def split(text: str) -> list[str]:

@@ -1,23 +1,24 @@
 """Turning a question into an answer: ranked sentences become cited excerpts, or an abstention.
 
-The ranking is `bot.ranking`'s; here are the excerpts (whole sentences; a quotation with the
-sentence that opens it, a sentence that refers back with the one it refers to), questions about
-the documents themselves (answered from their metadata), and the decision to decline: the best
-excerpts cover too little of the question's weight, or the question names something no document
-mentions.
+The ranking is `bot.search.ranking`'s and questions about the documents themselves go to
+`bot.answer.metadata`; here are the excerpts (whole sentences; a quotation with the sentence that
+opens it, a sentence that refers back with the one it refers to) and the decision to decline: the
+best excerpts cover too little of the question's weight, or the question names something no
+document mentions.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 
-from bot.corpus import Corpus, Document, Sentence
-from bot.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
-from bot.retriever import Index
-from bot.text import fold_space, term_spans, tokenize
+from bot.answer import metadata
+from bot.answer.answers import Answer, Excerpt, QuestionError
+from bot.documents.corpus import Corpus, Sentence
+from bot.search.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
+from bot.search.retriever import Index
+from bot.text import term_spans
 
 __all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answer_type", "holds_type"]
 
@@ -26,78 +27,6 @@ __all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answ
 MIN_COVERAGE = 0.2
 NAMED_COVERAGE = 0.6  # "What is X called in English?": a name the corpus lacks, the rest well covered
 DEPTH = 3  # excerpts judged for abstention, whatever the bot shows (TOP_K)
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty, or longer than the limit)."""
-
-
-@dataclass(frozen=True)
-class Excerpt:
-    """Whole sentences of one document that answer (part of) a question."""
-
-    document: Document
-    citation: str  # "¶2.3", "¶2.3–4" for two sentences, or "metadata: author"
-    text: str  # as it stands in the document, white space folded, no markup
-    score: float
-    start: int  # span in the document's text
-    end: int
-    matches: tuple[tuple[int, int], ...] = ()  # spans of `text` that matched the question
-    sentence_ids: tuple[int, ...] = ()  # corpus sentence ids (none for metadata)
-    cut: tuple[bool, bool] = (False, False)  # an over-long sentence shown in part: cut at start, at end
-
-    @property
-    def truncated(self) -> bool:
-        """Whether only part of the sentence is shown."""
-        return any(self.cut)
-
-    @property
-    def paragraph(self) -> int | None:
-        """The paragraph number, for sentence excerpts."""
-        m = re.match(r"¶(\d+)", self.citation)
-        return int(m.group(1)) if m else None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The answer to one question: excerpts best first, or an abstention."""
-
-    question: str
-    abstained: bool
-    excerpts: tuple[Excerpt, ...] = ()
-    closest: tuple[Excerpt, ...] = ()  # when abstaining: nearest passages, not an answer
-    coverage: float = 0.0
-    terms: tuple[str, ...] = field(default=())
-    note: str = ""  # when abstaining for a known reason: what the documents do not state
-
-
-# Questions about a document itself: the words that ask for each metadata field, and words that
-# name the document. Matched as words, not stems, so "What did KCNA report?" is not a byline
-# question ("reporter" and "report" share a stem).
-_META_FIELDS = {
-    "author": (
-        "author",
-        "authors",
-        "writer",
-        "wrote",
-        "write",
-        "written",
-        "byline",
-        "journalist",
-        "reporter",
-    ),
-    "title": ("title", "headline", "called", "named"),
-    "published": ("published", "publish", "publication", "dated", "date"),
-    "source_url": ("source", "url", "link", "website", "outlet", "site"),
-}
-_META_LABELS = {
-    "author": "who wrote it",
-    "title": "its title",
-    "published": "when it was published",
-    "source_url": "where it comes from",
-}
-_DOCUMENT_WORDS = frozenset("article story piece report document post text page this it".split())
-_WH = frozenset("who whom whose what which when where how".split())
 
 
 class Composer:
@@ -145,7 +74,7 @@ class Composer:
         terms = asked.terms
         if not terms:
             return Answer(q, abstained=True)
-        meta = self._about_documents(q, asked)
+        meta = metadata.about_documents(self.corpus, q, asked, self.top_k, self.highlight)
         if meta is not None:
             return meta
         ranked = self.ranker.rank(asked)
@@ -281,62 +210,6 @@ class Composer:
         wanted = {q.term for q in asked.query}
         return [(s.start, s.end) for s in self._term_spans(text) if s.term in wanted]
 
-    # -- questions about the documents themselves -----------------------------------------------
-
-    def _about_documents(self, question: str, asked: Question) -> Answer | None:
-        """The answer to a question about the documents (who wrote it, when), or None.
-
-        A question is about a document when it asks for a metadata field and its other words
-        are only words that name a document ("this article") or words of one document's title.
-        """
-        ws = [w for w in asked.words if w not in _WH]
-        fields = [name for name, field_words in _META_FIELDS.items() if set(field_words) & set(ws)]
-        if not fields:
-            return None
-        field_words = {w for name in fields for w in _META_FIELDS[name]}
-        content = [w for w in ws if w not in field_words and w not in _DOCUMENT_WORDS]
-        rest = tokenize(" ".join(content))
-        documents = [d for d in self.corpus.documents if rest and _names_title(rest, d.title)]
-        if rest and not documents:
-            return None  # "What did Kim write about the war?" is about the content
-        documents = documents or self.corpus.documents
-        found = [e for d in documents for name in fields if (e := self._metadata_excerpt(d, name, asked))]
-        if found:
-            return Answer(
-                question,
-                abstained=False,
-                excerpts=tuple(found[: self.top_k]),
-                coverage=1.0,
-                terms=asked.terms,
-            )
-        which = "The article doesn't" if len(documents) == 1 else "The articles don't"
-        asked_for = " or ".join(_META_LABELS[name] for name in fields)
-        return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
-
-    def _metadata_excerpt(self, doc: Document, name: str, asked: Question) -> Excerpt | None:
-        value = getattr(doc, name)
-        if not value:
-            return None
-        # Cite the line of the document that states the value (front matter or byline).
-        at = doc.text.find(value)
-        if at < 0:
-            return None
-        line_start = doc.text.rfind("\n", 0, at) + 1
-        line_end = doc.text.find("\n", at)
-        line_end = len(doc.text) if line_end < 0 else line_end
-        text = fold_space(doc.text[line_start:line_end])
-        spans = [(m.start(), m.end()) for m in re.finditer(re.escape(value), text)]
-        spans += self.highlight(text, asked)
-        return Excerpt(
-            document=doc,
-            citation=f"metadata: {name.replace('_url', '')}",
-            text=text,
-            score=1.0,
-            start=line_start,
-            end=line_end,
-            matches=tuple(sorted(set(spans))),
-        )
-
     def context(self, excerpt: Excerpt, radius: int) -> tuple[list[Sentence], list[Sentence]]:
         """Up to `radius` sentences before and after an excerpt, in its document."""
         if not excerpt.sentence_ids:
@@ -353,9 +226,3 @@ class Composer:
             if self.corpus.same_document(last, j)
         ]
         return before, after
-
-
-def _names_title(terms: Sequence[str], title: str) -> bool:
-    """Whether the terms are words of the title, and at least half of them."""
-    title_terms = {s.term for s in term_spans(title)}
-    return set(terms) <= title_terms and 2 * len(set(terms)) >= len(title_terms)

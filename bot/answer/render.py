@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from bot.composer import Answer, Excerpt
+from bot.answer.composer import Answer, Excerpt
 from bot.text import fold_space
 
 ABSTAIN_MESSAGE = "The article doesn't say."

@@ -15,19 +15,26 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.composer import Composer
+from bot.answer import render
+from bot.answer.composer import Composer
 from bot.config import Settings
-from bot.discord_bot.ask import AskAgainButton, AskCog, MoreContextButton, PageButton
-from bot.discord_bot.feedback import VoteButton, Votes
 from bot.discord_bot.metrics import Metrics, MetricsError
-from bot.discord_bot.reference import ReferenceCog
-from bot.discord_bot.reload import ReloadCog
 from bot.discord_bot.views import FAILED_MESSAGE, Reply, corpus_tag, respond
+from bot.discord_bot.votes import Votes
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# One extension a feature, loaded by name: each module's `setup` adds its cog and buttons, and the
+# features depend on the bot's interface (`views.Answering`, this class's attributes), so this
+# module imports none of them.
+EXTENSIONS = (
+    "bot.discord_bot.ask",
+    "bot.discord_bot.reference",
+    "bot.discord_bot.reload",
+    "bot.discord_bot.feedback",
+)
 
 
 def intents() -> discord.Intents:
@@ -89,10 +96,8 @@ class ArticleBot(commands.AutoShardedBot):
             )
         if self.settings.metrics_port is not None:
             await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port, self.connected)
-        await self.add_cog(AskCog(self))
-        await self.add_cog(ReferenceCog(self))
-        await self.add_cog(ReloadCog(self))
-        self.add_dynamic_items(MoreContextButton, PageButton, VoteButton, AskAgainButton)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
         if self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -148,8 +153,8 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
         return EXIT_USAGE
     token = settings.discord_token.get_secret_value().strip()  # the one place the secret is read
     from bot import engine
-    from bot.corpus import CorpusError
-    from bot.feedback_store import FeedbackError, FeedbackStore
+    from bot.documents.corpus import CorpusError
+    from bot.stores.feedback import FeedbackError, FeedbackStore
 
     if sync_globally:  # logs in over HTTP only: nothing to serve, watch or store
         settings = settings.model_copy(update={"metrics_port": None, "watch_corpus": False})

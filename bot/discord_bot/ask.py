@@ -11,8 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.composer import Excerpt, QuestionError
+from bot.answer import render
+from bot.answer.composer import Excerpt, QuestionError
 from bot.discord_bot.feedback import vote_buttons
 from bot.discord_bot.views import (
     ASK_AGAIN_ID,
@@ -292,3 +292,9 @@ class AskCog(commands.Cog):
             await message.reply(f"I can't answer that: {exc}.")
             return
         await message.reply(**message_kwargs(reply_parts(self.bot, reply)))
+
+
+async def setup(bot: ArticleBot) -> None:
+    """The extension's entry point (`bot.load_extension`): the cog, and the buttons it handles."""
+    await bot.add_cog(AskCog(bot))
+    bot.add_dynamic_items(MoreContextButton, PageButton, AskAgainButton)

@@ -1,22 +1,19 @@
 """Feedback: 👍 and 👎 under every answer, each vote stored before the click is acknowledged.
 
-The store (`bot.feedback_store`) is SQLite, so every call on it runs in one thread of its own: the
-event loop never waits on the disk, and the one connection is only ever used from that thread.
+The store (`bot.stores.feedback`) is called through `votes.Votes`, off the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot import render
+from bot.answer import render
 from bot.discord_bot.views import Reply, answer_again, respond
-from bot.feedback_store import Feedback, FeedbackStore, Shown, Tally, Vote
+from bot.stores.feedback import Feedback, Shown, Tally, Vote
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
@@ -29,24 +26,6 @@ _CHOSEN_STYLE: dict[Vote, discord.ButtonStyle] = {
     "down": discord.ButtonStyle.danger,
 }
 _VOTE_ID = re.compile(r"ab:vote:(?P<vote>up|down):(?P<page>\d+):(?P<tag>[0-9a-f]{8})")
-
-
-class Votes:
-    """The feedback store, called from its own thread."""
-
-    def __init__(self, store: FeedbackStore) -> None:
-        self.store = store
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedback-db")
-
-    async def record(self, feedback: Feedback, user_id: int) -> Tally:
-        """Store the vote (committed when this returns) and give the answer's tally."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self.store.record, feedback, user_id)
-
-    def close(self) -> None:
-        """Finish pending votes, then close the file."""
-        self._thread.shutdown(wait=True)
-        self.store.close()
 
 
 def shown_excerpts(reply: Reply, page: int, top_k: int) -> tuple[Shown, ...]:
@@ -121,3 +100,8 @@ def _voted_view(message: discord.Message | None, vote: Vote, tally: Tally) -> di
         item.label = str(count) if count else None
         item.style = _CHOSEN_STYLE[which] if which == vote else discord.ButtonStyle.secondary
     return view
+
+
+async def setup(bot: ArticleBot) -> None:
+    """The extension's entry point (`bot.load_extension`): the vote buttons work after a restart."""
+    bot.add_dynamic_items(VoteButton)

@@ -11,11 +11,11 @@ import numpy as np
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.composer import Composer
-from bot.corpus import Sentence
+from bot.answer import render
+from bot.answer.composer import Composer
 from bot.discord_bot.views import help_embed, respond
-from bot.retriever import QueryTerm
+from bot.documents.corpus import Sentence
+from bot.search.retriever import QueryTerm
 from bot.text import fold_space, tokenize, words
 
 if TYPE_CHECKING:
@@ -163,3 +163,8 @@ class ReferenceCog(commands.Cog):
         composer = self.bot.composer  # searching a large corpus takes a moment: off the loop
         choices = await asyncio.to_thread(citation_choices, composer, current)
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
+
+
+async def setup(bot: ArticleBot) -> None:
+    """The extension's entry point (`bot.load_extension`)."""
+    await bot.add_cog(ReferenceCog(bot))

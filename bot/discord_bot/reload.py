@@ -22,8 +22,8 @@ from discord.ext import commands
 from watchfiles import DefaultFilter, awatch
 
 from bot import engine
-from bot.corpus import CorpusError, Problem
 from bot.discord_bot.views import respond
+from bot.documents.corpus import CorpusError, Problem
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
@@ -170,3 +170,8 @@ class ReloadCog(commands.Cog):
             )
             return
         await interaction.edit_original_response(content=result.summary())
+
+
+async def setup(bot: ArticleBot) -> None:
+    """The extension's entry point (`bot.load_extension`)."""
+    await bot.add_cog(ReloadCog(bot))

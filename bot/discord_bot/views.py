@@ -4,15 +4,12 @@ arguments, the question an answer message keeps, and the help embed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 import discord
 
-from bot import render
-from bot.composer import Answer, Composer, QuestionError
-
-if TYPE_CHECKING:
-    from bot.discord_bot.app import ArticleBot
+from bot.answer import render
+from bot.answer.composer import Answer, Composer, QuestionError
 
 FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
 
@@ -28,6 +25,16 @@ class Reply:
     def tag(self) -> str:
         """The corpus tag the buttons carry, so a click can tell the corpus changed since."""
         return corpus_tag(self.composer)
+
+
+class Answering(Protocol):
+    """What the shared pieces need of the bot (`app.ArticleBot` is one): they depend on this
+    interface, not on the module that assembles the bot."""
+
+    @property
+    def corpus_tag(self) -> str: ...
+
+    async def answer(self, question: str, limit: int | None = None, *, asked: bool = True) -> Reply: ...
 
 
 def corpus_tag(composer: Composer) -> str:
@@ -83,7 +90,7 @@ async def outdated(interaction: discord.Interaction[Any]) -> None:
 async def answer_again(interaction: discord.Interaction[Any], tag: str, limit: int) -> Reply | None:
     """The answer a button's message shows, computed again from the question it keeps; None, the
     message saying the article changed, when the corpus is no longer the one of button's `tag`."""
-    bot = cast("ArticleBot", interaction.client)
+    bot = cast(Answering, interaction.client)
     question = question_of(interaction.message)
     if question is None or tag != bot.corpus_tag:
         await outdated(interaction)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from bot import frontmatter
-from bot.corpus import parse_document
-from bot.extract import extract, markdown_document
+from bot.documents import frontmatter
+from bot.documents.corpus import parse_document
+from bot.documents.extract import extract, markdown_document
 
 HTML_SUFFIXES = (".html", ".htm")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")

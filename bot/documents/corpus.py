@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot import frontmatter, markdown, segment
-from bot.markdown import Block, Leaf, Visible
+from bot.documents import frontmatter, markdown, segment
+from bot.documents.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
 SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -226,7 +226,7 @@ def decode(name: str, raw: bytes) -> str | Problem:
     if not raw.strip():
         return Problem(name, "is empty")
     if name.lower().endswith(HTML_SUFFIXES):
-        from bot.extract import extract, markdown_document
+        from bot.documents.extract import extract, markdown_document
 
         article = extract(raw)
         return Problem(name, "has no article text") if article is None else markdown_document(article)

@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from bot import frontmatter
+from bot.documents import frontmatter
 
 # Markdown lines that are structure (lists, quotes, headings, tables, fences), not running text.
 _STRUCTURE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|#{1,6}\s|\||```|~~~)")

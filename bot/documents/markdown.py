@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.segment import Span
+from bot.documents.segment import Span
 from bot.text import fold_space
 
 if TYPE_CHECKING:

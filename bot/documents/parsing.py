@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from bot.corpus import Document, ParsedDocument, Problem, parse_bytes, sentence_rows, sentence_text
+from bot.documents.corpus import Document, ParsedDocument, Problem, parse_bytes, sentence_rows, sentence_text
 from bot.text import tokenize_many
 
 log = logging.getLogger(__name__)

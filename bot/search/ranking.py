@@ -36,8 +36,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.corpus import Corpus
-from bot.retriever import Bm25Params, Index, QueryTerm, variants
+from bot.documents.corpus import Corpus
+from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.text import fold_word, term_spans, tokenize, words, written_words
 
 F32 = npt.NDArray[np.float32]

@@ -1,0 +1,123 @@
+"""The package reads as the data flows: no module imports one of a later stage, no import circle,
+the core never imports discord, and the product never imports the measuring tools."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Stages, bottom up: a module may import its own stage and those below it.
+STAGES = (
+    ("bot.text", "bot.config"),
+    ("bot.documents",),
+    ("bot.search",),
+    ("bot.answer",),
+    ("bot.engine", "bot.cache", "bot.evaluate", "bot.stores"),
+    ("bot.discord_bot",),
+    ("bot.cli", "bot.__main__"),
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """Every module of `bot` and the `bot.*` or `benchmarks.*` modules it imports (type-only too)."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        name = _module_name(path)
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    targets.add(f"{node.module}.{alias.name}")
+                targets.add(node.module)
+            elif isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+        found[name] = {t for t in targets if t.split(".")[0] in {"bot", "benchmarks", "discord"}}
+    return found
+
+
+def _stage(module: str) -> int | None:
+    for n, prefixes in enumerate(STAGES):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return n
+    return None
+
+
+def _known(target: str, modules: set[str]) -> str | None:
+    """The module of ours an import names (`bot.answer.render` from `from bot.answer import render`)."""
+    while target:
+        if target in modules:
+            return target
+        target = target.rpartition(".")[0]
+    return None
+
+
+def test_every_module_has_a_stage() -> None:
+    unplaced = [m for m in _imports() if m != "bot" and _stage(m) is None]
+    assert not unplaced, f"modules in no stage of STAGES: {unplaced}"
+
+
+def test_no_import_runs_back_down_the_stages() -> None:
+    imports = _imports()
+    modules = set(imports)
+    backwards = []
+    for module, targets in imports.items():
+        for target in targets:
+            known = _known(target, modules)
+            if known in (None, "bot") or known == module:
+                continue
+            assert known is not None
+            if (_stage(known) or 0) > (_stage(module) or 0):
+                backwards.append(f"{module} imports {known}")
+    assert not backwards, backwards
+
+
+def test_no_import_circle() -> None:
+    imports = _imports()
+    modules = set(imports)
+    graph = {
+        m: {k for t in ts if (k := _known(t, modules)) not in (None, "bot", m)} for m, ts in imports.items()
+    }
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                pytest.fail("import circle: " + " -> ".join([*path[path.index(n) :], n]))
+            if n not in state:
+                visit(n, [*path, n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+
+
+def test_only_the_discord_skin_imports_discord_and_nothing_imports_the_benchmarks() -> None:
+    for module, targets in _imports().items():
+        if any(t == "discord" or t.startswith("discord.") for t in targets):
+            assert module.startswith("bot.discord_bot"), f"{module} imports discord"
+        assert not [t for t in targets if t.startswith("benchmarks")], f"{module} imports the benchmarks"
+
+
+def test_bot_bench_says_where_the_benchmarks_went() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "bench", "--sizes", "1000"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "python -m benchmarks.bench" in done.stderr
