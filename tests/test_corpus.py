@@ -42,7 +42,9 @@ def test_front_matter_and_headings(tmp_path: Path) -> None:
         "https://example.org/a",
         "2024-01-02",
     )
-    assert [(p, s) for p, s, *_ in parsed.sentences] == [(1, 1), (1, 2), (2, 1)]
+    # The title is paragraph 0's sentence, cited ¶0.1; the headings are not sentences.
+    assert [(p, s) for p, s, *_ in parsed.sentences] == [(0, 1), (1, 1), (1, 2), (2, 1)]
+    assert text[parsed.sentences[0][2] : parsed.sentences[0][3]] == "A Title"
     assert all(not text[start:end].startswith("#") for _, _, start, end, _ in parsed.sentences)
 
 
@@ -56,6 +58,7 @@ def test_numbered_list_items_are_one_sentence_each(name: str, item: str) -> None
     )
     parsed = parse_document(name, text)
     rows = {text[start:end]: (p, s) for p, s, start, end, _ in parsed.sentences}
+    assert rows.pop("Assembly") == (0, 1)  # the first heading is the title
     assert len(rows) == 5
     assert rows[item] == (2, 3)  # in Markdown the item's number is list structure, not its text
     assert all(any(ch.isalpha() for ch in sentence) for sentence in rows)

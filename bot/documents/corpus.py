@@ -2,10 +2,15 @@
 
 A corpus is a folder of UTF-8 `.txt` and `.md` files and saved web pages (`.html`, `.htm`, read
 as the Markdown of their article: `bot.extract`), one document a file, each with optional YAML
-front matter (see `bot.frontmatter`: title, author, source/url, published/date). Plain text is
-split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown` first.
-Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
+front matter (see `bot.frontmatter`: title, subtitle, author, outlet, source/url, published/date).
+Plain text is split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown`
+first. Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
 million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
+
+A document's title and subtitle, where the file states them, are the sentences of its paragraph
+0 (`¶0.1`, `¶0.2`): searchable and quotable like any other. Each metadata value remembers where
+it was found (`Document.stated`): a front matter line, the first heading, a byline, a dateline,
+the subtitle, or the file name.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents import frontmatter, markdown, segment
+from bot.documents import describe, frontmatter, markdown, segment
 from bot.documents.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
@@ -52,11 +57,16 @@ _SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
 _BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
 _HEADING = re.compile(r"^#{1,6}\s")
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 _LINE_END = re.compile(r"\r\n?|\n")
 
 
 class CorpusError(Exception):
     """The corpus cannot be used at all (missing, empty, or no readable document)."""
+
+
+class DocumentNotFoundError(LookupError):
+    """A document asked for by name or title that the corpus does not hold (or holds several of)."""
 
 
 class Citation(NamedTuple):
@@ -68,6 +78,29 @@ class Citation(NamedTuple):
 
     def __str__(self) -> str:
         return f"¶{self.paragraph}.{self.sentence}"
+
+
+# Where a document states a metadata value (`Stated.source`).
+FRONT_MATTER, HEADING, BYLINE, DATELINE, SUBTITLE, FILE_NAME = (
+    "front matter",
+    "heading",
+    "byline",
+    "dateline",
+    "subtitle",
+    "file name",
+)
+TITLE_PARAGRAPH = 0  # the paragraph number of a document's title and subtitle sentences
+
+
+class Stated(NamedTuple):
+    """Where a document states one metadata field: the source, its label there (the key as written
+    in front matter), and the span in the text ([0, 0) for the file name)."""
+
+    field: str
+    source: str
+    label: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,19 @@ class Document:
     published: str | None = None
     content_hash: str = ""
     sentence_count: int = 0
+    subtitle: str | None = None
+    outlet: str | None = None  # the site or agency that published it, as the document names it
+    stated: tuple[Stated, ...] = ()  # where each field above was found
+    body_start: int = 0  # where the text after the front matter starts
+
+    def __post_init__(self) -> None:
+        # From the cache's JSON, `stated` arrives as lists.
+        if any(not isinstance(s, Stated) for s in self.stated) or not isinstance(self.stated, tuple):
+            object.__setattr__(self, "stated", tuple(Stated(*s) for s in self.stated))
+
+    def statement(self, field: str) -> Stated | None:
+        """Where the document states `field` ("title", "author", "published", ...), if it does."""
+        return next((s for s in self.stated if s.field == field), None)
 
 
 @dataclass(frozen=True)
@@ -142,6 +188,11 @@ def sentence_text(document: Document, start: int, end: int) -> str:
     shows it, the composer's excerpts show it, and the index is built from it. In Markdown that
     is the text without its markup (emphasis, code marks, link syntax and addresses, HTML tags).
     """
+    if start < document.body_start:  # a front matter value: as YAML reads it (a title, a subtitle)
+        stated = (
+            s for s in document.stated if s.start <= start and end <= s.end and s.source == FRONT_MATTER
+        )
+        return next((fold_space(getattr(document, s.field) or "") for s in stated), "")
     source = document.text[start:end]
     if is_markdown(document.name):
         return markdown.shown(source, markdown.references(document.text))
@@ -169,11 +220,29 @@ def _text_blocks(text: str, body_start: int) -> list[Block]:
     return blocks
 
 
+def _heading_span(
+    text: str, body_start: int, heading: str, labels: frozenset[str] | None
+) -> tuple[int, int] | None:
+    """The span of the first heading line whose shown text is `heading` (its words, not its `#`s);
+    `labels` are a Markdown document's reference labels, None for plain text."""
+    for n, m in enumerate(_ATX_HEADING.finditer(text, body_start)):
+        source = m.group(1)
+        shown = fold_space(source) if labels is None else markdown.shown(source, labels)
+        if shown == heading:
+            return m.span(1)
+        if n >= 4:  # the title is the first heading; a few lines of code may look like headings
+            break
+    return None
+
+
 def parse_document(name: str, text: str) -> ParsedDocument:
     """Split one document's text into metadata and cited sentence spans."""
-    fields, body_start = frontmatter.read(text)
+    front = frontmatter.parse(text)
+    fields, body_start = front.fields, front.body_start
+    stated = [Stated(f, FRONT_MATTER, front.keys[f], *front.lines[f]) for f in front.fields]
     title = fields.get("title")
     author = fields.get("author")
+    title_span = front.values.get("title")
     if is_markdown(name):
         labels, blocks = markdown.references(text), markdown.blocks(text, body_start)
     else:
@@ -182,17 +251,30 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     para_no = 0
     for block in blocks:
         if block.heading is not None:
-            title = title or block.heading or None
+            if title is None and block.heading:
+                title = block.heading
+                title_span = _heading_span(text, body_start, title, labels if is_markdown(name) else None)
+                if title_span is not None:
+                    stated.append(Stated("title", HEADING, HEADING, *title_span))
             continue
         # Furniture and bylines are short lines; long paragraphs skip the checks.
         short = sum(len(leaf.visible.text) for leaf in block.leaves) <= _SHORT_BLOCK
         folded = fold_space(" ".join(leaf.visible.text for leaf in block.leaves)) if short else ""
-        if folded and is_boilerplate(folded):
-            if author is None and (m := _FOLLOW_AUTHOR.match(folded)):
-                author = m.group(1)
+        boilerplate = bool(folded) and is_boilerplate(folded)
+        byline = None
+        if folded and author is None:  # "Follow NAME on ..." furniture, or a first line "By NAME"
+            byline = (
+                _FOLLOW_AUTHOR.match(folded)
+                if boilerplate
+                else _BYLINE.match(folded)
+                if para_no == 0
+                else None
+            )
+        if byline is not None:
+            author = byline.group(1)
+            stated.append(Stated("author", BYLINE, BYLINE, block.leaves[0].start, block.leaves[-1].end))
             continue
-        if folded and author is None and para_no == 0 and (m := _BYLINE.match(folded)):
-            author = m.group(1)
+        if boilerplate:
             continue
         sentences: list[tuple[int, int, bool]] = []
         for leaf in block.leaves:
@@ -203,6 +285,8 @@ def parse_document(name: str, text: str) -> ParsedDocument:
             continue
         para_no += 1
         rows += [(para_no, n, start, end, q) for n, (start, end, q) in enumerate(sentences, start=1)]
+    if title is None:
+        stated.append(Stated("title", FILE_NAME, FILE_NAME, 0, 0))
     document = Document(
         name=name,
         text=text,
@@ -211,9 +295,51 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         source_url=fields.get("source_url"),
         published=fields.get("published"),
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        sentence_count=len(rows),
+        subtitle=fields.get("subtitle"),
+        outlet=fields.get("outlet"),
+        stated=tuple(stated),
+        body_start=body_start,
     )
-    return ParsedDocument(document, rows)
+    document = _described(document, rows)
+    # The title and subtitle the file states are the sentences of paragraph 0, before the body.
+    subtitle_span = _subtitle_span(document, front.values.get("subtitle"), rows)
+    heads = [span for span in (title_span, subtitle_span) if span is not None]
+    rows = [(TITLE_PARAGRAPH, n, start, end, False) for n, (start, end) in enumerate(heads, start=1)] + rows
+    return ParsedDocument(replace(document, sentence_count=len(rows)), rows)
+
+
+def _described(document: Document, rows: list[tuple[int, int, int, int, bool]]) -> Document:
+    """The document with what its dateline or subtitle states where its front matter is silent:
+    the outlet from a dateline, the date from a dateline or else from the subtitle."""
+    if (document.outlet and document.published) or not rows:
+        return document
+    _, _, start, end, _ = rows[0]
+    found = describe.dateline(sentence_text(document, start, end))
+    stated = list(document.stated)
+    outlet, published = document.outlet, document.published
+    if found is not None and outlet is None and found.outlet:
+        outlet = found.outlet
+        stated.append(Stated("outlet", DATELINE, DATELINE, start, end))
+    if found is not None and published is None and found.date:
+        published = found.date
+        stated.append(Stated("published", DATELINE, DATELINE, start, end))
+    subtitle = document.statement("subtitle")
+    if published is None and subtitle is not None and (date := describe.stated_date(document.subtitle or "")):
+        published = date
+        stated.append(Stated("published", SUBTITLE, subtitle.label, subtitle.start, subtitle.end))
+    return replace(document, outlet=outlet, published=published, stated=tuple(stated))
+
+
+def _subtitle_span(
+    document: Document, value: tuple[int, int] | None, rows: list[tuple[int, int, int, int, bool]]
+) -> tuple[int, int] | None:
+    """The span of the subtitle's front matter value, unless the body opens with the same words
+    (a page's standfirst is often both): one sentence need not be found twice."""
+    stated = document.statement("subtitle")
+    if stated is None or stated.source != FRONT_MATTER:
+        return None
+    first = " ".join(sentence_text(document, start, end) for p, _, start, end, _ in rows if p == 1)
+    return None if fold_space(document.subtitle or "") == first else value
 
 
 def decode(name: str, raw: bytes) -> str | Problem:
@@ -266,7 +392,9 @@ def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     if isinstance(text, Problem):
         return text
     parsed = parse_document(name, text)
-    if not parsed.sentences:
+    if not any(
+        para_no != TITLE_PARAGRAPH for para_no, *_ in parsed.sentences
+    ):  # a title alone answers nothing
         return Problem(name, "has no sentences to answer from")
     return parsed
 
@@ -433,6 +561,31 @@ class Corpus:
             hi += 1
         return range(lo, hi)
 
+    def resolve(self, query: str) -> int:
+        """The position of the document `query` names: its file name (with or without its suffix)
+        or its title, whole, or else a part of one that only one document has (case and spacing
+        aside). DocumentNotFoundError says why none is chosen, naming the candidates."""
+        wanted = fold_space(query).casefold()
+        names = [
+            (d.name.casefold(), Path(d.name).stem.casefold(), fold_space(d.title).casefold())
+            for d in self.documents
+        ]
+        for exact in (
+            [n for n, (name, _, _) in enumerate(names) if name == wanted],
+            [n for n, (_, stem, title) in enumerate(names) if wanted in (stem, title)],
+        ):
+            if len(exact) == 1:
+                return exact[0]
+        partial = [n for n, keys in enumerate(names) if wanted and any(wanted in k for k in keys)]
+        if len(partial) == 1:
+            return partial[0]
+        if partial:
+            matching = _listed([self.documents[n].name for n in partial])
+            raise DocumentNotFoundError(f"{len(partial)} documents match {query!r}: {matching}")
+        raise DocumentNotFoundError(
+            f"no document matches {query!r}; the documents are {_listed([d.name for d in self.documents])}"
+        )
+
     def find(self, document: str, paragraph: int, sentence: int) -> int | None:
         """The id of the sentence at a citation, or None."""
         for index, doc in enumerate(self.documents):
@@ -443,6 +596,12 @@ class Corpus:
             )
             return int(hits[0]) if len(hits) else None
         return None
+
+
+def _listed(names: Sequence[str], most: int = 10) -> str:
+    """Names for a one-line message: the first `most`, and how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def load_corpus(folder: Path) -> Corpus:
