@@ -129,7 +129,10 @@ def test_add_by_url_writes_the_article_as_markdown(site: Site, tmp_path: Path) -
     fields, _ = frontmatter.read((corpus / WIRE_SLUG).read_text(encoding="utf-8"))
     assert fields == {
         "title": "'Parasite' scores historic upset at SAG awards",
+        "subtitle": "The South Korean thriller became the first foreign-language film to win the top prize "
+        "from the Screen Actors Guild.",
         "author": "Lisa Richwine",
+        "outlet": "Example Wire",
         "published": "2020-01-20",
         "source_url": "https://wire.example.com/entertainment/parasite-scores-historic-upset-at-sag-awards-2020-01-20/",
     }
