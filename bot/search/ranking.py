@@ -13,7 +13,11 @@ so one set of weights fits questions of any length and corpora of any size.
   mural…") names its subject only before it, and an answer follows its question (an interview's
   "Q:");
 - `answer_type`: 1 when the sentence holds the kind of thing asked for (when: a date, how many: a
-  number, who: a name, where: a place) beyond the question's own words.
+  number, who: a name, where: a place) beyond the question's own words;
+- `about`: how well the sentence's document fits the question, by its title, subtitle, author,
+  outlet and body, a name only it holds counting most (`bot.search.documents`);
+- `title`: 1 for a document's title or subtitle (its paragraph 0): the words of a headline match
+  many questions and answer few.
 
 The weighted sum is halved for a sentence that is itself a question: it echoes the question
 rather than answers it (the fitting sets hold no such sentence, so that factor is set, not
@@ -36,7 +40,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents.corpus import Corpus
+from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
+from bot.search.documents import DocumentStep
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.text import fold_word, term_spans, tokenize, words, written_words
 
@@ -44,7 +49,7 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 
 WEIGHTS_FILE = Path(__file__).with_name("ranking_weights.json")
-FEATURES = ("sentence", "paragraph", "document", "antecedent", "answer_type")
+FEATURES = ("sentence", "paragraph", "document", "antecedent", "answer_type", "about", "title")
 QUESTION_FACTOR = 0.5  # a sentence that asks a question (an interview's "Q:") echoes more than it answers
 CANDIDATES = 40  # sentences proposed by BM25 for re-ranking (their followers join them)
 VARIANT_WEIGHT = 0.5  # a derived form or a near spelling counts half as much as the word itself
@@ -73,6 +78,8 @@ class Weights:
     document: float = 0.0
     antecedent: float = 0.0
     answer_type: float = 0.0
+    about: float = 0.0
+    title: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
@@ -279,6 +286,8 @@ class Ranker:
         # Built when not given (the engine caches them with the index: at a million sentences
         # building them takes most of a second).
         self.paragraphs, self.documents = grouped or groups(corpus, index)
+        self.step = DocumentStep(corpus, self.documents)
+        self._titles = np.asarray(corpus.columns()["para_no"] == TITLE_PARAGRAPH)
         self._max_idf = index.max_idf()
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)
@@ -385,9 +394,20 @@ class Ranker:
             words=said,
         )
 
-    def rank(self, question: Question, k: int = CANDIDATES) -> Ranked:
-        """Up to `k` candidates and their followers, ranked by the weighted features."""
-        proposed = self.index.rank(question.query, k).ids
+    def about(self, question: Question) -> F32:
+        """How well each document fits the question (`DocumentStep.fit`)."""
+        return self.step.fit(question.text, question.terms, question.weights)
+
+    def sentences_of(self, document: int) -> tuple[int, int]:
+        """The ids [start, end) of a document's sentences (they are consecutive)."""
+        doc_of = self.corpus.doc_of
+        return int(np.searchsorted(doc_of, document)), int(np.searchsorted(doc_of, document, side="right"))
+
+    def rank(self, question: Question, k: int = CANDIDATES, document: int | None = None) -> Ranked:
+        """Up to `k` candidates and their followers, ranked by the weighted features; only the
+        sentences of `document` when it is given."""
+        within = None if document is None else self.sentences_of(document)
+        proposed = self.index.rank(question.query, k, within=within).ids
         if not len(proposed):
             empty = np.empty(0, np.float32)
             return Ranked(np.empty(0, np.int32), empty, np.empty((0, len(FEATURES)), np.float32))
@@ -433,6 +453,9 @@ class Ranker:
         if question.kind is not AnswerType.NONE:
             asked = frozenset(question.terms)
             table[:, 4] = [_holds(self._evidence(int(i), question.kind), asked) for i in ids]
+        if len(self.documents) > 1:
+            table[:, 5] = self.about(question)[self.corpus.doc_of[ids]]
+        table[:, 6] = self._titles[ids]
         return table
 
     def held_terms(self, question: Question, ids: Sequence[int]) -> dict[int, set[int]]:
