@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 from bot.answer import metadata
-from bot.answer.answers import Answer, Excerpt, QuestionError
-from bot.documents.corpus import Corpus, Sentence
+from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError
+from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
 from bot.search.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
 from bot.search.retriever import Index
 from bot.text import term_spans
 
-__all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answer_type", "holds_type"]
+__all__ = [
+    "Answer",
+    "AnswerType",
+    "Composer",
+    "DocumentError",
+    "Excerpt",
+    "QuestionError",
+    "answer_type",
+    "holds_type",
+]
 
 # Declining (chosen on the open question sets, see README "Quality"): the best passage must cover
 # this share of the question's IDF weight, and more when the question names something unknown.
@@ -66,26 +76,46 @@ class Composer:
 
     # -- answering ------------------------------------------------------------------------------
 
-    def answer(self, question: str, limit: int | None = None) -> Answer:
-        """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`)."""
+    def pinned(self, document: str | None) -> int | None:
+        """The corpus position of the document a question is pinned to (a file name or a title, see
+        `Corpus.resolve`); DocumentError when no document, or several, match."""
+        if document is None:
+            return None
+        try:
+            return self.corpus.resolve(document)
+        except DocumentNotFoundError as exc:
+            raise DocumentError(str(exc)) from None
+
+    def answer(self, question: str, limit: int | None = None, document: str | None = None) -> Answer:
+        """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`), from
+        `document` alone when one is named (see `pinned`)."""
         limit = limit or self.top_k
         q = self.check(question)
+        pinned = self.pinned(document)
         asked = self.ranker.question(q)
         terms = asked.terms
         if not terms:
             return Answer(q, abstained=True)
-        meta = metadata.about_documents(self.corpus, q, asked, self.top_k, self.highlight)
+        meta = metadata.about_documents(self.corpus, q, asked, self.ranker, self.highlight, pinned)
         if meta is not None:
             return meta
-        ranked = self.ranker.rank(asked)
+        ranked = self.ranker.rank(asked, document=pinned)
         if not len(ranked.ids):
-            return Answer(q, abstained=True, terms=terms)
+            return self._declined(Answer(q, abstained=True, terms=terms), pinned)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
         best = self._coverage(excerpts[:DEPTH], asked)
         needed = NAMED_COVERAGE if self.ranker.names_unknown(asked) else MIN_COVERAGE
         if best < needed:
-            return Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
+            declined = Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
+            return self._declined(declined, pinned)
         return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=terms)
+
+    def _declined(self, answer: Answer, pinned: int | None) -> Answer:
+        """A declined answer to a question pinned to a document says which document does not say."""
+        if pinned is None:
+            return answer
+        doc = self.corpus.documents[pinned]
+        return replace(answer, note=f"{doc.name} (“{doc.title}”) doesn't say.")
 
     def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
         """The largest share of the question's IDF weight found in one excerpt and its paragraph
