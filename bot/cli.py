@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         "--off-topic", type=Path, metavar="FILE", help="also ask this file's questions, as ones to decline"
     )
     ev.add_argument("--misses", action="store_true", help="list the misses, with the excerpt given instead")
+    ev.add_argument(
+        "--kind",
+        nargs="+",
+        metavar="KIND",
+        help='score only the lines of these kinds ("meta", "unrelated", ...)',
+    )
     ev.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     add_cmd = add("add", "add web pages to the corpus as Markdown documents (by address or saved .html)")
@@ -173,6 +179,10 @@ def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         off_topic = read_question_set(args.off_topic).off_topic() if args.off_topic else None
     except EvalFileError as exc:
         raise UsageError(str(exc)) from None
+    if args.kind:
+        questions = questions.kinds(*args.kind)
+        if not questions.cases:
+            raise UsageError(f"{args.file} has no questions of kind {', '.join(args.kind)}")
     cases = questions.cases + (off_topic.cases if off_topic else ())
     with tempfile.TemporaryDirectory(prefix="article-bot-eval-") as tmp:
         if questions.documents:
