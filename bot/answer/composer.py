@@ -103,9 +103,9 @@ class Composer:
         if not len(ranked.ids):
             return self._declined(Answer(q, abstained=True, terms=terms), pinned)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
-        best = self._coverage(excerpts[:DEPTH], asked)
-        needed = NAMED_COVERAGE if self.ranker.names_unknown(asked) else MIN_COVERAGE
-        if best < needed:
+        coverages = self._coverages(excerpts[:DEPTH], asked)
+        best = max(coverages, default=0.0)
+        if not self._answers(excerpts[:DEPTH], coverages, asked):
             declined = Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
             return self._declined(declined, pinned)
         return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=terms)
@@ -117,8 +117,26 @@ class Composer:
         doc = self.corpus.documents[pinned]
         return replace(answer, note=f"{doc.name} (“{doc.title}”) doesn't say.")
 
-    def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
-        """The largest share of the question's IDF weight found in one excerpt and its paragraph
+    def _answers(self, excerpts: Sequence[Excerpt], coverages: Sequence[float], asked: Question) -> bool:
+        """Whether one of the excerpts covers enough of the question to answer it.
+
+        Enough is `MIN_COVERAGE` of its weight, or `NAMED_COVERAGE` when the question names
+        something the excerpt's document never mentions (`Ranker.names_unknown`): in a corpus of
+        one document, something no document mentions; in one of many, a question whose names are
+        spread over several documents is one that no single document answers as a whole.
+        """
+        corpus_wide = len(self.corpus.documents) == 1
+        for excerpt, covered in zip(excerpts, coverages, strict=True):
+            if not excerpt.sentence_ids:
+                continue
+            document = None if corpus_wide else int(self.corpus.doc_of[excerpt.sentence_ids[0]])
+            needed = NAMED_COVERAGE if self.ranker.names_unknown(asked, document) else MIN_COVERAGE
+            if covered >= needed:
+                return True
+        return False
+
+    def _coverages(self, excerpts: Sequence[Excerpt], asked: Question) -> list[float]:
+        """Each excerpt's share of the question's IDF weight, found in it and its paragraph
         neighbours; an excerpt that holds no term itself counts for nothing (neighbours only add)."""
         same = self.corpus.same_paragraph
         around = {
@@ -132,13 +150,15 @@ class Composer:
             for first, last in [(e.sentence_ids[0], e.sentence_ids[-1])]
         }
         held = self.ranker.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
-        best = 0.0
-        for e, ids in around.items():
-            if not any(held[i] for i in e.sentence_ids):
+        coverages = []
+        for e in excerpts:
+            ids = around.get(e, [])
+            if not ids or not any(held[i] for i in e.sentence_ids) or not asked.total:
+                coverages.append(0.0)
                 continue
             terms = set().union(*(held[j] for j in ids))
-            best = max(best, sum(asked.weights[n] for n in terms) / asked.total if asked.total else 0.0)
-        return best
+            coverages.append(sum(asked.weights[n] for n in terms) / asked.total)
+        return coverages
 
     def _excerpts(
         self, ids: Sequence[int], scores: Sequence[float], asked: Question, depth: int

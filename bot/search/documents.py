@@ -90,6 +90,10 @@ class DocumentStep:
         out /= np.float32(total)
         return out
 
+    def named(self, term: str) -> frozenset[int]:
+        """The documents whose descriptions (title, subtitle, author, outlet) hold a term."""
+        return frozenset(self.described().any_field.get(term, np.empty(0, np.int32)).tolist())
+
     def best(self, fit: F32, among: Sequence[int] | None = None) -> list[int]:
         """The documents that fit best (equally, within `TIE`), best first; none when none fits."""
         candidates = np.arange(len(self)) if among is None else np.asarray(among, dtype=np.int64)

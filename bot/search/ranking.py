@@ -342,8 +342,9 @@ class Ranker:
         """Whether sentence i goes with the sentence before it (see `_leans`)."""
         return self._flag(self._leans_flag, i, self._leans)
 
-    def names_unknown(self, question: Question) -> bool:
-        """Whether the question names something (a capitalised word) that no document mentions.
+    def names_unknown(self, question: Question, document: int | None = None) -> bool:
+        """Whether the question names something (a capitalised word) that no document mentions,
+        or, given a `document`, that this document does not mention (in its text or descriptions).
 
         "Who is the president of France?" asks about France; an article that never names it
         cannot answer, however well "president" matches. A name that has a near spelling in the
@@ -353,12 +354,22 @@ class Ranker:
         names = [w for w in ws[1:] if w[:1].isupper() and not w.isupper()]
         if not names or len(names) > len(ws[1:]) / 2:
             return False
-        stood_for = {question.terms[n] for n in question.owner}
+        stood_for: dict[str, list[str]] = {}
+        for q, n in zip(question.query, question.owner, strict=True):
+            stood_for.setdefault(question.terms[n], []).append(q.term)
         for name in names:
             for t in tokenize(name):
                 if t not in stood_for:
                     return True
+                if document is not None and not any(self.mentions(document, q) for q in stood_for[t]):
+                    return True
         return False
+
+    def mentions(self, document: int, term: str) -> bool:
+        """Whether a document holds a term in its text or in its descriptions (author, outlet)."""
+        ids, _ = self.documents.postings(term)
+        at = int(np.searchsorted(ids, document))
+        return (at < len(ids) and int(ids[at]) == document) or document in self.step.named(term)
 
     def weight(self, term: str) -> float:
         """A term's IDF; a term no sentence has weighs as much as the rarest one."""
