@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='the question, or "-" to read one question a line from stdin')
     ask.add_argument("--json", action="store_true", help="print JSON (one object a line with -)")
     ask.add_argument("--top-k", type=int, metavar="N", help="excerpts at most (setting TOP_K)")
+    ask.add_argument(
+        "--document",
+        metavar="NAME",
+        help="answer from this document alone: its file name or title (or part of one)",
+    )
 
     ev = add("eval", "score a question file: JSON Lines (as in shared/eval) or SQuAD v1.1/v2.0 JSON")
     ev.add_argument("file", type=Path)
@@ -140,7 +145,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if args.question != "-":
         composer = _composer(settings)
         try:
-            answer = composer.answer(args.question)
+            answer = composer.answer(args.question, document=args.document)
         except QuestionError as exc:
             raise UsageError(str(exc)) from None
         if args.json:
@@ -150,11 +155,19 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         return EXIT_OK
 
     composer = _composer(settings)
+    try:
+        composer.pinned(args.document)  # an unknown document is bad usage, not a bad line
+    except QuestionError as exc:
+        raise UsageError(str(exc)) from None
     for line in sys.stdin:
         question = line.rstrip("\n")
         error = None
         try:
-            answer = composer.answer(question) if question.strip() else Answer(question.strip(), True)
+            answer = (
+                composer.answer(question, document=args.document)
+                if question.strip()
+                else Answer(question.strip(), True)
+            )
         except QuestionError as exc:
             answer, error = Answer(question.strip()[: settings.max_question_chars], True), str(exc)
             print(f"warning: {exc}", file=sys.stderr)

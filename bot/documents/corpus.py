@@ -576,7 +576,7 @@ class Corpus:
         ):
             if len(exact) == 1:
                 return exact[0]
-        partial = [n for n, keys in enumerate(names) if wanted and any(wanted in k for k in keys)]
+        partial = self.matching(query) if wanted else []
         if len(partial) == 1:
             return partial[0]
         if partial:
@@ -585,6 +585,17 @@ class Corpus:
         raise DocumentNotFoundError(
             f"no document matches {query!r}; the documents are {_listed([d.name for d in self.documents])}"
         )
+
+    def matching(self, query: str) -> list[int]:
+        """The positions of the documents whose file name or title holds every word of `query`
+        (case aside), those whose title or name starts with it first; all of them for no words."""
+        wanted = fold_space(query).casefold()
+        found: list[tuple[bool, int]] = []
+        for n, doc in enumerate(self.documents):
+            keys = (doc.name.casefold(), fold_space(doc.title).casefold())
+            if all(any(word in key for key in keys) for word in wanted.split()):
+                found.append((not any(key.startswith(wanted) for key in keys), n))
+        return [n for _, n in sorted(found)]
 
     def find(self, document: str, paragraph: int, sentence: int) -> int | None:
         """The id of the sentence at a citation, or None."""
