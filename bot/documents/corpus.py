@@ -300,7 +300,7 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         stated=tuple(stated),
         body_start=body_start,
     )
-    document = _described(document, rows)
+    document, rows = _described(document, rows)
     # The title and subtitle the file states are the sentences of paragraph 0, before the body.
     subtitle_span = _subtitle_span(document, front.values.get("subtitle"), rows)
     heads = [span for span in (title_span, subtitle_span) if span is not None]
@@ -308,26 +308,38 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     return ParsedDocument(replace(document, sentence_count=len(rows)), rows)
 
 
-def _described(document: Document, rows: list[tuple[int, int, int, int, bool]]) -> Document:
-    """The document with what its dateline or subtitle states where its front matter is silent:
-    the outlet from a dateline, the date from a dateline or else from the subtitle."""
-    if (document.outlet and document.published) or not rows:
-        return document
-    _, _, start, end, _ = rows[0]
+def _described(
+    document: Document, rows: list[tuple[int, int, int, int, bool]]
+) -> tuple[Document, list[tuple[int, int, int, int, bool]]]:
+    """The document with what its dateline or subtitle states where its front matter is silent
+    (the outlet from a dateline, the date from a dateline or else from the subtitle), and its rows
+    with the dateline taken out of the first sentence: "LAKEVIEW, Mich., March 5 (Great Lakes
+    Press) —" is where and when the story was filed, metadata, not an answer to what happened."""
+    if not rows:
+        return document, rows
+    para_no, sent_no, start, end, quoted = rows[0]
     found = describe.dateline(sentence_text(document, start, end))
     stated = list(document.stated)
     outlet, published = document.outlet, document.published
-    if found is not None and outlet is None and found.outlet:
-        outlet = found.outlet
-        stated.append(Stated("outlet", DATELINE, DATELINE, start, end))
-    if found is not None and published is None and found.date:
-        published = found.date
-        stated.append(Stated("published", DATELINE, DATELINE, start, end))
+    if (
+        found is not None
+        and document.text[start : start + found.end] == sentence_text(document, start, end)[: found.end]
+    ):
+        # The file holds the dateline as shown (no markup in it): the story starts after it.
+        line = (start, start + found.length)
+        if found.outlet and outlet is None:
+            outlet = found.outlet
+            stated.append(Stated("outlet", DATELINE, DATELINE, *line))
+        if found.date and published is None:
+            published = found.date
+            stated.append(Stated("published", DATELINE, DATELINE, *line))
+        if start + found.end < end:
+            rows = [(para_no, sent_no, start + found.end, end, quoted), *rows[1:]]
     subtitle = document.statement("subtitle")
     if published is None and subtitle is not None and (date := describe.stated_date(document.subtitle or "")):
         published = date
         stated.append(Stated("published", SUBTITLE, subtitle.label, subtitle.start, subtitle.end))
-    return replace(document, outlet=outlet, published=published, stated=tuple(stated))
+    return replace(document, outlet=outlet, published=published, stated=tuple(stated)), rows
 
 
 def _subtitle_span(

@@ -36,11 +36,14 @@ _AFFIX_MIN = 4  # a word must be this long to be taken as part of a host label (
 
 
 class Dateline(NamedTuple):
-    """What a dateline states: the place, and the date and outlet when it names them."""
+    """What a dateline states: the place, and the date and outlet when it names them; `length` is
+    how much of the sentence it takes, up to the dash (`end` the story's first word)."""
 
     place: str
     date: str | None
     outlet: str | None
+    length: int
+    end: int
 
 
 def dateline(sentence: str) -> Dateline | None:
@@ -51,7 +54,8 @@ def dateline(sentence: str) -> Dateline | None:
     place = m["place"].strip()
     if len(re.sub(r"[^A-Z]", "", place.split(",")[0])) < 2:  # "A —" is a sentence, not a place
         return None
-    return Dateline(place, m["date"], " ".join(m["outlet"].split()) if m["outlet"] else None)
+    outlet = " ".join(m["outlet"].split()) if m["outlet"] else None
+    return Dateline(place, m["date"], outlet, len(m.group().rstrip()), m.end())
 
 
 def stated_date(text: str) -> str | None:
