@@ -26,7 +26,7 @@ import numpy.typing as npt
 from bot.documents import describe
 from bot.documents.corpus import Corpus
 from bot.search.retriever import Index
-from bot.text import fold_word, term_spans, tokenize
+from bot.text import fold_word, term_spans, tokenize, tokenize_many
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -139,10 +139,16 @@ def _names(text: str) -> set[str]:
 def _describe(corpus: Corpus) -> _Described:
     by_field: dict[str, defaultdict[str, set[int]]] = {f: defaultdict(set) for f in DESCRIPTIONS}
     affixes: defaultdict[str, set[int]] = defaultdict(set)
+    # Every description tokenised in one call (its loops run in C: 10,000 documents in a blink).
+    texts = [getattr(doc, field) or "" for doc in corpus.documents for field in DESCRIPTIONS]
+    terms, counts = tokenize_many(texts)
+    at = 0
+    for n, count in enumerate(counts):
+        d, field = divmod(n, len(DESCRIPTIONS))
+        for term in terms[at : at + count]:
+            by_field[DESCRIPTIONS[field]][term].add(d)
+        at += count
     for d, doc in enumerate(corpus.documents):
-        for field in DESCRIPTIONS:
-            for term in tokenize(getattr(doc, field) or ""):
-                by_field[field][term].add(d)
         for label in describe.host_names(doc.source_url):
             for term in tokenize(label):  # a whole label, as a term: "reuters", "bbc"
                 by_field["outlet"][term].add(d)

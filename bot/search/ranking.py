@@ -359,9 +359,15 @@ class Ranker:
             stood_for.setdefault(question.terms[n], []).append(q.term)
         for name in names:
             for t in tokenize(name):
-                if t not in stood_for:
+                described = self.step.named(t)  # an outlet's or author's name, say: not in the text
+                if t not in stood_for and not described:
                     return True
-                if document is not None and not any(self.mentions(document, q) for q in stood_for[t]):
+                if document is None or document in described:
+                    continue
+                # In the document's text: the name itself, or (a name the corpus lacks) its near
+                # spellings; not its derived forms ("Lakeview" is not "lake").
+                known = [t] if self.index.term_idf(t) is not None else stood_for.get(t, [])
+                if not any(self.mentions(document, q) for q in known):
                     return True
         return False
 
