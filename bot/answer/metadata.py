@@ -51,9 +51,10 @@ _CALLED = frozenset("called named".split())  # "What is the story called?"
 # about one; they name no particular document.
 _DOCUMENT_WORDS = frozenset(
     "article articles story stories piece pieces report document documents post posts text page "
-    "news item this it one else".split()
+    "item this it one else".split()
 )
 _WH = frozenset("who whom whose what which when where how".split())
+_ARTICLES = frozenset("the a an its this that".split())
 LIST_MAX = 10  # documents answered for at most; more fitting equally are declined, asking which
 
 
@@ -121,11 +122,24 @@ def about_documents(
 
 
 def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
-    """The metadata fields a question asks for, and the words that ask for them."""
-    nouns = {w: _FIELD_NOUNS[w] for w in words if w in _FIELD_NOUNS}
-    if "date" in words or "dated" in words:  # "the publication date" asks for a date, not an outlet
-        nouns = {w: f for w, f in nouns.items() if w != "publication"}
-    wh = next((w for w in words if w in _WH), "")
+    """The metadata fields a question asks for, and the words that ask for them.
+
+    A field's noun asks for it where the question asks for a thing: right after the question word
+    ("Which outlet published ...", "Whose byline ...") or after "is the" ("Who is the author of
+    ...", "What is the publication date ..."). After "did" the question asks what someone did, and
+    only a verb of writing or publishing makes it about a document ("What did Maria Lopez write?";
+    but "What did the state news agency say?" asks the content).
+    """
+    at = next((n for n, w in enumerate(words) if w in _WH), -1)
+    wh = words[at] if at >= 0 else ""
+    after = list(words[at + 1 :])
+    if after[:1] in (["is"], ["was"], ["are"], ["were"]):
+        framed = [w for w in after[1:6] if w not in _ARTICLES][:3]
+    else:
+        framed = after[:1] if at >= 0 else list(words)
+    nouns = {w: _FIELD_NOUNS[w] for w in framed if w in _FIELD_NOUNS}
+    if "date" in nouns or "dated" in nouns:  # "the publication date" asks for a date, not an outlet
+        nouns.pop("publication", None)
     if "whom" in words and "by" in words:  # "by whom was it written?"
         wh = "who"
     found = set(nouns.values())
