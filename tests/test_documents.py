@@ -200,11 +200,11 @@ def test_a_subtitle_is_a_sentence_unless_the_body_opens_with_it() -> None:
 
 
 def test_names_spread_over_documents_are_declined(newsroom_composer: Composer) -> None:
-    # "Grindavik" is only in volcano.txt, the bike lanes' cost only in bike-lanes.md: no single
-    # document answers the question as a whole.
-    answer = newsroom_composer.answer("How much did the Grindavik bike lanes cost?")
-    assert answer.abstained
-    assert not newsroom_composer.answer("How much did the bike lanes cost?").abstained
+    # Hannah Cole is only in acme.md, Grindavik only in volcano.txt: each holds some of the
+    # question's names, no single document answers it as a whole.
+    assert newsroom_composer.answer("When did Hannah Cole visit the walls at Grindavik?").abstained
+    assert not newsroom_composer.answer("What did Hannah Cole say about the forklifts?").abstained
+    assert not newsroom_composer.answer("What did the walls at Grindavik do?").abstained
 
 
 def test_an_unknown_document_is_a_question_error(newsroom_composer: Composer) -> None:
