@@ -236,26 +236,37 @@ def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -
 def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     composer = _composer(settings)
     docs = composer.corpus.documents
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "document": d.name,
             "title": d.title,
+            "subtitle": d.subtitle,
             "author": d.author,
+            "outlet": d.outlet,
             "source_url": d.source_url,
             "published": d.published,
             "sentences": d.sentence_count,
             "sha256": d.content_hash,
+            # Where each value was found: "front matter", "heading", "byline", "dateline", ...
+            "stated": {s.field: s.source for s in d.stated},
         }
         for d in docs
     ]
     if args.json:
         out.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return EXIT_OK
-    for row in rows:
-        out.write(f"{row['document']}: {row['title']}\n")
-        for key in ("author", "source_url", "published", "sentences", "sha256"):
+    for d, row in zip(docs, rows, strict=True):
+        where = {s.field: s.source for s in d.stated}
+        named = " (title from the file name)" if where.get("title") == "file name" else ""
+        out.write(f"{d.name}: {d.title}{named}\n")
+        for key in ("subtitle", "author", "outlet", "source_url", "published", "sentences", "sha256"):
             if row[key] is not None:
-                out.write(f"  {key}: {row[key]}\n")
+                source = where.get(key, "front matter")
+                out.write(
+                    f"  {key}: {row[key]}"
+                    + (f" (from the {source})" if source != "front matter" else "")
+                    + "\n"
+                )
     return EXIT_OK
 
 

@@ -296,3 +296,40 @@ def test_spans_index_the_files_own_text(
         by_doc[s.document.name].append((str(s.citation), s.text))
     # Line ends and a BOM change no sentence and no citation.
     assert by_doc["saved.txt"] == by_doc["unix.txt"]
+
+
+@pytest.mark.parametrize(
+    ("opening", "author"),
+    [
+        ("By Jane Doe\n\n", "Jane Doe"),
+        ("By Jane Doe and John Roe\n\n", "Jane Doe and John Roe"),
+        (
+            "Science\n\nA headline on its own line\n\nBy Helen Carter, Science Correspondent\n\n",
+            "Helen Carter",
+        ),
+        ("By Tuesday, the river had fallen.\n\n", None),
+    ],
+)
+def test_bylines_by_their_shape(opening: str, author: str | None) -> None:
+    text = opening + "The story itself begins here, and it is longer than any byline.\n"
+    parsed = parse_document("story.txt", text)
+    assert parsed.document.author == author
+    stated = parsed.document.statement("author")
+    if author is not None:
+        assert stated is not None and text[stated.start : stated.end].startswith("By ")
+        assert all(not text[a:b].startswith("By ") for _, _, a, b, _ in parsed.sentences)  # not an answer
+
+
+def test_a_line_that_is_only_a_date_before_the_story_is_its_date() -> None:
+    text = "By Helen Carter, Science Correspondent\n\n11 February 2016\n\nScientists announced a discovery.\n"
+    document = parse_document("news.txt", text).document
+    assert (document.author, document.published) == ("Helen Carter", "11 February 2016")
+    stated = document.statement("published")
+    assert stated is not None and (stated.source, text[stated.start : stated.end]) == (
+        "date line",
+        "11 February 2016",
+    )
+    # In a paragraph with more to it, or deep in the story, a date is content.
+    late = "By Helen Carter\n\nA.\n\nB.\n\nC.\n\nD.\n\n11 February 2016\n"
+    assert parse_document("late.txt", late).document.published is None
+    assert parse_document("in.txt", "11 February 2016. It rained.\n").document.published is None

@@ -55,7 +55,10 @@ _BOILERPLATE = re.compile(
 _BOILERPLATE_MAX_WORDS = 16
 _SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
-_BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
+_NAME = r"(?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*"
+# "By Jane Doe", "By Jane Doe and John Roe", "By Helen Carter, Science Correspondent" (a role is no name).
+_BYLINE = re.compile(rf"^By\s+({_NAME}(?:\s+and\s+{_NAME})?)(?:\s*,\s*[^,]{{1,60}})?\s*$")
+_BYLINE_PARAGRAPHS = 2  # a byline comes before the story: after a section label and a title line at most
 _HEADING = re.compile(r"^#{1,6}\s")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 _LINE_END = re.compile(r"\r\n?|\n")
@@ -81,11 +84,12 @@ class Citation(NamedTuple):
 
 
 # Where a document states a metadata value (`Stated.source`).
-FRONT_MATTER, HEADING, BYLINE, DATELINE, SUBTITLE, FILE_NAME = (
+FRONT_MATTER, HEADING, BYLINE, DATELINE, DATE_LINE, SUBTITLE, FILE_NAME = (
     "front matter",
     "heading",
     "byline",
     "dateline",
+    "date line",
     "subtitle",
     "file name",
 )
@@ -262,12 +266,12 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         folded = fold_space(" ".join(leaf.visible.text for leaf in block.leaves)) if short else ""
         boilerplate = bool(folded) and is_boilerplate(folded)
         byline = None
-        if folded and author is None:  # "Follow NAME on ..." furniture, or a first line "By NAME"
+        if folded and author is None:  # "Follow NAME on ..." furniture, or an opening line "By NAME"
             byline = (
                 _FOLLOW_AUTHOR.match(folded)
                 if boilerplate
                 else _BYLINE.match(folded)
-                if para_no == 0
+                if para_no <= _BYLINE_PARAGRAPHS
                 else None
             )
         if byline is not None:
@@ -312,7 +316,8 @@ def _described(
     document: Document, rows: list[tuple[int, int, int, int, bool]]
 ) -> tuple[Document, list[tuple[int, int, int, int, bool]]]:
     """The document with what its dateline or subtitle states where its front matter is silent
-    (the outlet from a dateline, the date from a dateline or else from the subtitle), and its rows
+    (the outlet from a dateline; the date from a dateline, a line that is only a date before the
+    story, or else the subtitle), and its rows
     with the dateline taken out of the first sentence: "LAKEVIEW, Mich., March 5 (Great Lakes
     Press) —" is where and when the story was filed, metadata, not an answer to what happened."""
     if not rows:
@@ -335,6 +340,13 @@ def _described(
             stated.append(Stated("published", DATELINE, DATELINE, *line))
         if start + found.end < end:
             rows = [(para_no, sent_no, start + found.end, end, quoted), *rows[1:]]
+    for n, (para, _, a, b, _) in enumerate(rows):  # a line that is only a date, before the story
+        if para > _BYLINE_PARAGRAPHS + 2 or published is not None:
+            break
+        alone = (n == 0 or rows[n - 1][0] != para) and (n + 1 == len(rows) or rows[n + 1][0] != para)
+        if alone and describe.date_line(line_text := sentence_text(document, a, b)):
+            published = line_text.rstrip(".")
+            stated.append(Stated("published", DATE_LINE, DATE_LINE, a, b))
     subtitle = document.statement("subtitle")
     if published is None and subtitle is not None and (date := describe.stated_date(document.subtitle or "")):
         published = date

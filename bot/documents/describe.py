@@ -1,6 +1,7 @@
 """What a news page says about itself outside its front matter: a dateline's place, date and
-outlet ("LAKEVIEW, Mich., March 5 (Great Lakes Press) — ..."), a date stated in a subtitle, and
-the names an outlet goes by in its address (`www.rivertonledger.com` -> "rivertonledger").
+outlet ("LAKEVIEW, Mich., March 5 (Great Lakes Press) — ..."), a line that is only a date (under a
+byline, say), a date stated in a subtitle, and the names an outlet goes by in its address
+(`www.rivertonledger.com` -> "rivertonledger").
 
 Recognised by their general shapes (a capitalised place opening the story, a month and a day,
 a name in parentheses before a dash; an address's host labels), never by a list of places,
@@ -31,6 +32,12 @@ _DATELINE = re.compile(
     \s*[-–—]{1,2}\s""",
     re.VERBOSE,
 )
+# A line that is a date and nothing else, as pages print one under a byline: "11 February 2016",
+# "Tuesday, March 5, 2024 10:30 AM EST".
+_DATE_LINE = re.compile(
+    rf"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?(?:{_DATE.pattern})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s+[A-Z]{2,4})?)?\.?"
+)
 _HOST_LABEL = re.compile(r"^[a-z0-9]+$")
 _AFFIX_MIN = 4  # a word must be this long to be taken as part of a host label ("times" in "nytimes")
 
@@ -56,6 +63,11 @@ def dateline(sentence: str) -> Dateline | None:
         return None
     outlet = " ".join(m["outlet"].split()) if m["outlet"] else None
     return Dateline(place, m["date"], outlet, len(m.group().rstrip()), m.end())
+
+
+def date_line(text: str) -> bool:
+    """Whether a line is a date and nothing else."""
+    return _DATE_LINE.fullmatch(text.strip()) is not None
 
 
 def stated_date(text: str) -> str | None:
