@@ -3,6 +3,7 @@
     python -m bot.fit --fit notre_dame --report dev heldout_article reykjavik ssh_guide gw_news
     python -m bot.fit --fit notre_dame --write     # store the weights in bot/ranking_weights.json
     python -m bot.fit --declines                   # off-topic: each set asked of the others' documents
+    python -m bot.fit --squad-together             # the SQuAD-format sets alone and in one corpus
 
 A coarse grid over the weights of `bot.ranking.FEATURES` (the sentence's own BM25 fixed at 1) is
 searched for the best MRR@3 of the answer sentence on the fitting sets; the others are scored
@@ -255,6 +256,31 @@ def declines() -> list[str]:
     return lines
 
 
+SQUAD_SETS = ("notre_dame", "reykjavik", "ssh_guide", "gw_news")  # one SQuAD-format document each
+
+
+def squad_together() -> list[str]:
+    """Whole answers (`python -m bot eval`'s hit@1 and hit@3) to each SQuAD-format set asked of its
+    own document alone and of all four documents in one corpus."""
+    from bot.answer.composer import Composer
+    from bot.evaluate import DEPTH, evaluate
+
+    def scored(documents: dict[str, str], name: str) -> tuple[float, float]:
+        ranker = ranker_for(documents)
+        composer = Composer(ranker.corpus, ranker.index)
+        cases = read_question_set(SETS[name].questions).cases
+        report = evaluate(cases, lambda q: composer.answer(q, limit=DEPTH))
+        return report.hit_at_1, report.hit_at_3
+
+    together = {n: t for name in SQUAD_SETS for n, t in _documents(SETS[name]).items()}
+    head = f"  {'set':12} {'alone hit@1':>12} {'hit@3':>6}   {'together hit@1':>14} {'hit@3':>6}"
+    lines = [head + f"   {'hit@1 change':>12}"]
+    for name in SQUAD_SETS:
+        (a1, a3), (t1, t3) = scored(_documents(SETS[name]), name), scored(together, name)
+        lines.append(f"  {name:12} {a1:12.3f} {a3:6.3f}   {t1:14.3f} {t3:6.3f}   {t1 - a1:+12.3f}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit on some sets, report on others; optionally store the weights."""
     parser = argparse.ArgumentParser(prog="python -m bot.fit", description=__doc__.split("\n\n")[0])
@@ -268,9 +294,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--declines", action="store_true", help="ask each set's questions of the other sets' documents"
     )
+    parser.add_argument(
+        "--squad-together",
+        action="store_true",
+        help="whole answers to each SQuAD-format set, its document alone and all four in one corpus",
+    )
     args = parser.parse_args(argv)
     if args.declines:
         print("\n".join(declines()))
+        return 0
+    if args.squad_together:
+        print("\n".join(squad_together()))
         return 0
     if not args.fit:
         parser.error("--fit SET... is needed (or --declines)")
