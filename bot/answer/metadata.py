@@ -38,14 +38,16 @@ _NOUNS = {
     "correspondent columnist",
     "title": "title titles headline headlines",
     "published": "date dated",
-    "outlet": "outlet outlets newspaper newspapers paper publication publisher site website agency magazine",
+    "outlet": "outlet outlets newspaper newspapers paper publication publisher site website agency magazine "
+    "wire broadcaster network organization organisation",
     "source_url": "source url link address",
 }
 _FIELD_NOUNS = {word: field for field, words in _NOUNS.items() for word in words.split()}
 # Verbs that ask for a field by the question word they come with: "who wrote" (the author), "when
 # was it written" (the date), "what did she write" (her articles); "who published" (the outlet).
 _WRITE = frozenset("wrote write writes written writing authored penned reported".split())
-_PUBLISH = frozenset("published publish publishes publishing posted printed ran".split())
+_PUBLISH = frozenset("published publish publishes publishing posted printed ran carried filed".split())
+_OUT = frozenset("come comes came appear appeared appears".split())  # "When did the story come out?"
 _CALLED = frozenset("called named".split())  # "What is the story called?"
 # Words that stand for a document ("this article", "the story") or fill the frame of a question
 # about one; they name no particular document.
@@ -132,7 +134,8 @@ def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
     """
     at = next((n for n, w in enumerate(words) if w in _WH), -1)
     wh = words[at] if at >= 0 else ""
-    after = list(words[at + 1 :])
+    words = list(words)
+    after = words[at + 1 :]
     if after[:1] in (["is"], ["was"], ["are"], ["were"]):
         framed = [w for w in after[1:6] if w not in _ARTICLES][:3]
     else:
@@ -143,17 +146,24 @@ def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
     if "whom" in words and "by" in words:  # "by whom was it written?"
         wh = "who"
     found = set(nouns.values())
-    verbs = {w for w in words if w in _WRITE | _PUBLISH | _CALLED}
+    verbs = {w for w in words if w in _WRITE | _PUBLISH | _CALLED | _OUT}
+    names_document = any(w in _DOCUMENT_WORDS for w in words)
     used = set(nouns) | verbs
     if not found:
         if verbs & _CALLED and wh in ("what", "which"):
             found.add("title")
-        elif verbs & (_WRITE | _PUBLISH) and wh == "when":
-            found.add("published")
+        elif verbs & (_WRITE | _PUBLISH | _OUT) and wh == "when" and (names_document or not verbs <= _OUT):
+            found.add("published")  # "When was it written?", "When did the story come out?"
         elif verbs & _WRITE:
             found.add("author")
         elif verbs & _PUBLISH and wh in ("who", "where", "which", "what"):
             found.add("outlet")
+        elif names_document and wh == "who" and words[-1:] == ["by"]:
+            found.add("author")  # "Who is the article about bike lanes by?"
+            used.add("by")
+        elif names_document and wh == "where" and words[-1:] == ["from"]:
+            found.add("outlet")  # "Where is the Ledger story from?"
+            used.add("from")
     return [f for f in FIELDS if f in found], used
 
 
