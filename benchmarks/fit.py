@@ -172,6 +172,7 @@ GRID = {
     "answer_type": (0.0, 0.1, 0.2, 0.3),
     "about": (0.0, 0.5, 1.0, 2.0, 3.0),
     "title": (0.0, -0.25, -0.5, -1.0),
+    "content": (0.0, 0.25, 0.5, 1.0, 2.0),
 }
 _PAD_ID = np.iinfo(np.int32).max  # a padding candidate: ranks last, holds no answer
 

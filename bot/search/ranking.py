@@ -17,7 +17,12 @@ so one set of weights fits questions of any length and corpora of any size.
 - `about`: how well the sentence's document fits the question, by its title, subtitle, author,
   outlet and body, a name only it holds counting most (`bot.search.documents`);
 - `title`: 1 for a document's title or subtitle (its paragraph 0): the words of a headline match
-  many questions and answer few.
+  many questions and answer few;
+- `content`: BM25 of the sentence for the question's words that do not name the best-fitting
+  documents (words of their titles, subtitles, authors and outlets): in "What did supporters of
+  the Lakeview bike lane say was wrong with it?", "Lakeview bike lane" says which article, and
+  every sentence of it that repeats those words is no nearer the answer. With one document no
+  word names it: the sentence's whole BM25.
 
 The weighted sum is halved for a sentence that is itself a question: it echoes the question
 rather than answers it (the fitting sets hold no such sentence, so that factor is set, not
@@ -49,7 +54,7 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 
 WEIGHTS_FILE = Path(__file__).with_name("ranking_weights.json")
-FEATURES = ("sentence", "paragraph", "document", "antecedent", "answer_type", "about", "title")
+FEATURES = ("sentence", "paragraph", "document", "antecedent", "answer_type", "about", "title", "content")
 QUESTION_FACTOR = 0.5  # a sentence that asks a question (an interview's "Q:") echoes more than it answers
 CANDIDATES = 40  # sentences proposed by BM25 for re-ranking (their followers join them)
 VARIANT_WEIGHT = 0.5  # a derived form or a near spelling counts half as much as the word itself
@@ -80,6 +85,7 @@ class Weights:
     answer_type: float = 0.0
     about: float = 0.0
     title: float = 0.0
+    content: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
@@ -470,10 +476,21 @@ class Ranker:
         if question.kind is not AnswerType.NONE:
             asked = frozenset(question.terms)
             table[:, 4] = [_holds(self._evidence(int(i), question.kind), asked) for i in ids]
-        if len(self.documents) > 1:
-            table[:, 5] = self.about(question)[self.corpus.doc_of[ids]]
         table[:, 6] = self._titles[ids]
+        if len(self.documents) > 1:
+            about = self.about(question)
+            table[:, 5] = about[self.corpus.doc_of[ids]]
+            naming = self._naming(question, self.step.best(about))
+            table[:, 7] = (query_weight * ~naming[list(question.owner)]) @ own / total
+        else:
+            table[:, 7] = table[:, 0]
         return table
+
+    def _naming(self, question: Question, documents: Sequence[int]) -> npt.NDArray[np.bool_]:
+        """For each of the question's terms, whether it names one of `documents`: a word of its
+        title, subtitle, author or outlet."""
+        named = [any(d in self.step.named(t) for d in documents) for t in question.terms]
+        return np.array(named, dtype=bool)
 
     def held_terms(self, question: Question, ids: Sequence[int]) -> dict[int, set[int]]:
         """For each sentence id, the positions (in `question.terms`) of the terms it holds."""
