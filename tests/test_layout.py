@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 # Stages, bottom up: a module may import its own stage and those below it.
 STAGES = (
-    ("bot.text", "bot.config"),
+    ("bot.text", "bot.config", "bot.exit_codes"),
     ("bot.documents",),
     ("bot.search",),
     ("bot.answer",),
@@ -121,3 +121,13 @@ def test_bot_bench_says_where_the_benchmarks_went() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "python -m benchmarks.bench" in done.stderr
+
+
+def test_exit_codes_are_defined_once() -> None:
+    defined = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            defined += [f"{_module_name(path)}.{n}" for n in names if n.startswith("EXIT_")]
+    assert defined and {name.rpartition(".")[0] for name in defined} == {"bot.exit_codes"}, defined
