@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import mmap
 import os
 import shutil
 import tempfile
@@ -173,16 +172,6 @@ def _load_array(folder: Path, name: str, spec: Mapping[str, Any]) -> npt.NDArray
     if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
         raise EntryError(f"{name}.npy has the wrong dtype or shape")
     return array
-
-
-def is_mapped(array: npt.NDArray[Any]) -> bool:
-    """Whether an array's memory is a file mapped into the process (shared between processes)."""
-    base: Any = array
-    while base is not None:
-        if isinstance(base, mmap.mmap):
-            return True
-        base = getattr(base, "base", None)
-    return False
 
 
 def _remove(folder: Path) -> bool:

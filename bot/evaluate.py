@@ -165,11 +165,6 @@ def read_question_set(path: Path) -> QuestionSet:
     return _json_lines(path, content)
 
 
-def read_cases(path: Path) -> list[Case]:
-    """The questions of a file (see `read_question_set`)."""
-    return list(read_question_set(path).cases)
-
-
 def _json_lines(path: Path, content: str) -> QuestionSet:
     cases: list[Case] = []
     skipped = 0

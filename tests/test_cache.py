@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cache import Cache, is_mapped
-from tests.conftest import CORPUS, DATA, ROOT
+from bot.cache import Cache
+from tests.conftest import CORPUS, DATA, ROOT, is_mapped
 
 # `python -m bot ask` with INFO logging, to see whether the index came from the cache.
 _ASK_LOGGED = (

@@ -14,11 +14,10 @@ import pytest
 from bot import engine
 from bot.answer import render
 from bot.answer.composer import Composer
-from bot.cache import is_mapped
 from bot.config import Settings
 from bot.documents import extract, parsing
 from bot.documents.corpus import decode
-from tests.conftest import CORPUS, DATA, ROOT
+from tests.conftest import CORPUS, DATA, ROOT, is_mapped
 
 
 def _settings(tmp_path: Path, corpus: Path) -> Settings:
