@@ -250,3 +250,14 @@ def test_long_loads_show_a_progress_bar_per_stage() -> None:
     shown = stream.getvalue()
     assert "splitting" in shown and "100%" in shown and "1000/1000" in shown
     assert "reading" not in shown
+
+
+def test_a_folder_without_documents_names_every_kind_of_document(tmp_path: Path) -> None:
+    # Issue 15 #16: saved web pages are documents too; the message and .env.example say so.
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.7")
+    result = run("ask", "--corpus", str(tmp_path), "hello")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert all(kind in line for kind in (".txt", ".md", ".html", ".htm")), line
+    corpus_setting = (ROOT / ".env.example").read_text(encoding="utf-8").split("CORPUS_DIR")[0]
+    assert ".html" in corpus_setting.rsplit("\n\n", 1)[-1]

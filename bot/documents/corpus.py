@@ -29,6 +29,7 @@ from bot.text import fold_space
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 HTML_SUFFIXES = (".html", ".htm")
 MARKDOWN_SUFFIXES = (".md", *HTML_SUFFIXES)  # a page is read as the Markdown of its article
+_KINDS = ", ".join(SUFFIXES[:-1]) + f" or {SUFFIXES[-1]}"  # for messages: every kind, none forgotten
 
 # Lines of page furniture rather than content, as news pages and blogs everywhere have them:
 # share and sign-up prompts, links onward, credits, bylines' timestamps, standards trailers,
@@ -299,7 +300,7 @@ def document_files(folder: Path) -> list[tuple[str, str]]:
 
     walk(os.fspath(folder), ())
     if not found:
-        raise CorpusError(f"corpus folder {folder} has no .txt or .md documents")
+        raise CorpusError(f"corpus folder {folder} has no documents ({_KINDS} files)")
     found.sort(key=lambda item: item[0])  # by path components, as paths sort
     return [("/".join(parts), path) for parts, path in found]
 
