@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import terminal_progress
 from bot.documents import markdown
+from bot.evaluate import read_question_set
 from tests.conftest import CORPUS, DATA, DEV, NOTRE_DAME, ROOT
 
 
@@ -261,3 +262,19 @@ def test_a_folder_without_documents_names_every_kind_of_document(tmp_path: Path)
     assert all(kind in line for kind in (".txt", ".md", ".html", ".htm")), line
     corpus_setting = (ROOT / ".env.example").read_text(encoding="utf-8").split("CORPUS_DIR")[0]
     assert ".html" in corpus_setting.rsplit("\n\n", 1)[-1]
+
+
+def test_eval_of_squad_articles_whose_titles_are_too_long_for_a_file_name(tmp_path: Path) -> None:
+    # Issue 15 #14: a title over 255 bytes was `OSError: File name too long`.
+    squad = json.loads(NOTRE_DAME.read_text(encoding="utf-8"))
+    article = squad["data"][0]
+    long_titles = ["Notre Dame " * 30, "Université " * 30, "Université " * 30 + "again"]  # 300+ bytes each
+    squad["data"] = [{**article, "title": title} for title in long_titles]
+    f = tmp_path / "squad.json"
+    f.write_text(json.dumps(squad), encoding="utf-8")
+    result = run("eval", str(f), "--json")
+    assert result.returncode == 0, result.stderr
+    questions = [qa for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    assert json.loads(result.stdout)["answerable"] == 3 * len(questions)
+    names = list(read_question_set(f).documents)
+    assert len(set(names)) == 3 and all(len(name.encode()) <= 255 for name in names), names
