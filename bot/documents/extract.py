@@ -49,7 +49,9 @@ def extract(page: bytes | str, url: str | None = None) -> Article | None:
     )
     if not body or not any(ch.isalnum() for ch in _WHOLE_LINK.sub("", body)):
         return None  # nothing, or nothing but links: a page of navigation, not an article
-    meta = trafilatura.extract_metadata(page, default_url=url)
+    # Not htmldate's extensive search: it makes a date of any year on the page (a "© 2019" footer
+    # becomes 2019-01-01). A date only guessed is no date; the page's own markup states the real one.
+    meta = trafilatura.extract_metadata(page, default_url=url, extensive=False)
     source = meta.url if meta is not None and _is_web(meta.url) else url
     return Article(
         title=_one_line(meta.title) if meta is not None else None,
