@@ -21,7 +21,10 @@ STORY = (
 
 def page(body: str, head: str = "") -> str:
     """A small web page: a title, `head`'s tags, and `body` as the article."""
-    return f"<html><head><title>Bridge plan</title>{head}</head><body><article><h1>Bridge plan</h1>{body}</article></body></html>"
+    return (
+        f"<html><head><title>Bridge plan</title>{head}</head>"
+        f"<body><article><h1>Bridge plan</h1>{body}</article></body></html>"
+    )
 
 
 def test_trafilatura_keeps_every_paragraph_and_no_furniture_is_an_answer() -> None:
