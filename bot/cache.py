@@ -21,8 +21,8 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -103,7 +103,10 @@ class Cache:
         tmp: Path | None = None
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=_TMP, dir=final.parent))
+            # Made as any folder is, so the umask decides who may read it (mkdtemp's 0700 kept other
+            # users' processes sharing CACHE_DIR out of the entry).
+            tmp = final.parent / f"{_TMP}{os.getpid()}-{secrets.token_hex(8)}"
+            tmp.mkdir()
             specs = {}
             for name, array in arrays.items():
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -110,9 +111,17 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
-def add(*sources: str, corpus: Path) -> subprocess.CompletedProcess[str]:
+def add(*sources: str, corpus: Path, umask: int = -1) -> subprocess.CompletedProcess[str]:
     """`python -m bot add` with a short timeout and a size cap a test page can pass."""
-    return run("add", *sources, "--corpus", str(corpus), FETCH_TIMEOUT_SECONDS="1", FETCH_MAX_BYTES="60000")
+    return run(
+        "add",
+        *sources,
+        "--corpus",
+        str(corpus),
+        umask=umask,
+        FETCH_TIMEOUT_SECONDS="1",
+        FETCH_MAX_BYTES="60000",
+    )
 
 
 def _sentences(corpus: Path) -> list[str]:
@@ -171,6 +180,22 @@ def test_adding_a_source_again_updates_its_document_in_place(site: Site, tmp_pat
     assert again.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
     assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]
     assert "The film also won the Palme d'Or at the Cannes festival in May." in _sentences(corpus)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_a_new_document_follows_the_umask_and_an_updated_one_keeps_its_mode(
+    site: Site, tmp_path: Path, umask: int
+) -> None:
+    # Issue 15 #3: documents were written 0600, unreadable by a bot running as another user.
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus, umask=umask).returncode == 0
+    written = corpus / WIRE_SLUG
+    assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~umask
+    written.chmod(0o664)  # the owner let the group edit it
+    again = add(site.url("/moved"), corpus=corpus, umask=umask)
+    assert again.returncode == 0 and again.stdout.splitlines() == [str(written)], again.stderr
+    assert stat.S_IMODE(written.stat().st_mode) == 0o664
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]  # no temporary file left behind
 
 
 def test_a_name_taken_by_another_document_gets_another_name(site: Site, tmp_path: Path) -> None:

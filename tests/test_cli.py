@@ -18,7 +18,7 @@ from tests.conftest import CORPUS, DATA, DEV, NOTRE_DAME, ROOT
 
 
 def run(
-    *args: str, stdin: str | None = None, cwd: Path = ROOT, **env: str
+    *args: str, stdin: str | None = None, cwd: Path = ROOT, umask: int = -1, **env: str
 ) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "USE_CACHE": "false", **env}
     environ.pop("DISCORD_TOKEN", None)
@@ -31,6 +31,7 @@ def run(
         env=environ,
         timeout=60,
         check=False,
+        umask=umask,  # -1: this process's
     )
 
 

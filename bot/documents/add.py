@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
+import secrets
+import stat
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
@@ -186,10 +187,16 @@ def _free_name(folder: Path, stem: str) -> Path:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically: a reader (or a bot watching the folder) never sees half a document."""
+    """Write atomically: a reader (or a bot watching the folder) never sees half a document.
+
+    A new document's mode follows the umask, as any file the user makes; an updated one keeps its
+    own. (mkstemp's 0600 hid what `add` wrote from a bot running as another user.)
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-add-", suffix=".md", dir=path.parent)
+    tmp, fd = _temporary_file(path.parent)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -197,3 +204,14 @@ def _write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _temporary_file(folder: Path) -> tuple[Path, int]:
+    """A new hidden file in `folder` (the corpus loader and watcher skip dot-files), open to write,
+    made with mode 0666 so that the umask decides, as it does for the finished document."""
+    while True:
+        tmp = folder / f".tmp-add-{secrets.token_hex(8)}.md"
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
