@@ -47,6 +47,8 @@ class Site:
 
     base: str
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    # path -> (seconds before answering, seconds between pieces of the body, pieces)
+    pacing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     user_agents: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -64,18 +66,22 @@ def site() -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             served.user_agents.append(self.headers.get("User-Agent", ""))
-            if self.path == "/slow":
-                time.sleep(3)
             status, headers, body = served.routes.get(
                 self.path, (404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
             )
+            before, between, pieces = served.pacing.get(self.path, (0.0, 0.0, 1))
+            time.sleep(before)
             try:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                size = max(1, -(-len(body) // pieces))
+                for at in range(0, len(body), size):
+                    time.sleep(between if at else 0.0)
+                    self.wfile.write(body[at : at + size])
+                    self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
 
@@ -102,7 +108,18 @@ def site() -> Iterator[Site]:
             "/home": _html(nav_only),
             "/huge": _html(WIRE + b"<!-- padding -->" * 4000),
             "/slow": _html(WIRE),
+            # Each step well within the timeout, the whole page not: a piece of the page now and
+            # then, and a chain of slow redirects.
+            "/trickle": _html(WIRE),
+            "/hop1": (302, {"Location": "/hop2"}, b""),
+            "/hop2": (302, {"Location": "/hop3"}, b""),
+            "/hop3": (302, {"Location": "/entertainment/parasite"}, b""),
+            "/to-bad-brackets": (302, {"Location": "http://[::1/page"}, b""),
+            "/to-long-label": (302, {"Location": f"http://{'a' * 64}.example/page"}, b""),
         }
+    )
+    served.pacing.update(
+        {"/slow": (3.0, 0.0, 1), "/trickle": (0.0, 0.25, 16)} | {f"/hop{n}": (0.4, 0.0, 1) for n in (1, 2, 3)}
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -111,15 +128,15 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
-def add(*sources: str, corpus: Path, umask: int = -1) -> subprocess.CompletedProcess[str]:
-    """`python -m bot add` with a short timeout and a size cap a test page can pass."""
+def add(*sources: str, corpus: Path, umask: int = -1, timeout: float = 5) -> subprocess.CompletedProcess[str]:
+    """`python -m bot add` with a size cap a test page can pass (and a short timeout where asked)."""
     return run(
         "add",
         *sources,
         "--corpus",
         str(corpus),
         umask=umask,
-        FETCH_TIMEOUT_SECONDS="1",
+        FETCH_TIMEOUT_SECONDS=str(timeout),
         FETCH_MAX_BYTES="60000",
     )
 
@@ -225,6 +242,10 @@ def _refused_port() -> int:
         ("/home", "no article text"),
         ("/huge", "limit"),
         ("/slow", "timed out"),
+        ("/trickle", "within 1 s (timed out)"),
+        ("/hop1", "within 1 s (timed out)"),
+        ("/to-bad-brackets", "the page could not be fetched"),
+        ("/to-long-label", "not a valid address"),
         ("/loop", "too many redirects"),
         ("refused", "cannot connect"),
         ("ftp://127.0.0.1/page.html", "only http"),
@@ -243,13 +264,55 @@ def test_a_bad_source_is_one_line_exit_2_and_nothing_written(
         source = str(tmp_path / source)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    result = add(source, corpus=corpus)
+    result = add(source, corpus=corpus, timeout=1)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {source}: ") and reason in lines[0], lines
     assert "Traceback" not in result.stderr
     assert list(corpus.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://[zz::1]/page", "zz::1"),
+        (f"http://{'a' * 64}.example/page", "label empty or too long"),
+        ("http://news..example/page", "label empty or too long"),
+        ("http://xn--a.example/page", "not allowed"),  # an IDNA error
+        ("http://☃.example/page", "IDNA"),
+        ("http://", "no host name"),
+        ("http:///page", "no host name"),
+        ("http://news.example:99999/page", "Port out of range"),
+        ("http://news.example:port/page", "Port could not be cast"),
+        ("http://news example/page", "characters no host name has"),
+        ("http://news\\example/page", "characters no host name has"),
+    ],
+)
+def test_a_malformed_address_is_one_line_and_the_next_source_is_still_added(
+    site: Site, tmp_path: Path, address: str, reason: str
+) -> None:
+    # Issue 15 #5: a traceback, exit 1, and the sources after it dropped.
+    corpus = tmp_path / "corpus"
+    result = add(address, site.url("/entertainment/parasite"), corpus=corpus)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {address}: not a valid address (") and reason in line, line
+    assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+
+
+def test_a_malformed_source_written_by_hand_in_the_corpus_does_not_stop_add(
+    site: Site, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text(
+        '---\nsource: "http://[::1"\n---\nNotes on the awards.\n', encoding="utf-8"
+    )
+    result = add(site.url("/entertainment/parasite"), corpus=corpus)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
 
 
 def test_with_several_sources_the_good_ones_are_added(site: Site, tmp_path: Path) -> None:

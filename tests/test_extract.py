@@ -7,6 +7,7 @@ import re
 import pytest
 
 from benchmarks.bench_extract import by_trafilatura, compare
+from bot.documents.corpus import decode
 from bot.documents.extract import extract
 from tests.conftest import DATA
 
@@ -76,3 +77,21 @@ def test_a_date_the_page_states_is_its_publication_date(stated: str, date: str) 
     head, body = (stated, "") if stated.startswith("<meta") else ("", stated)
     article = extract(page(body + STORY + "<footer>© 2019 Example News</footer>", head))
     assert article is not None and article.published == date
+
+
+@pytest.mark.parametrize(
+    "canonical", ["http://[::1", f"http://{'a' * 64}.example/bridge", "http://news..example/"]
+)
+def test_malformed_addresses_in_a_page_neither_break_it_nor_become_its_source(canonical: str) -> None:
+    # Issue 15 #5's neighbours: addresses inside a page, fetched or dropped into the corpus.
+    links = (
+        "<p>Engineers published <a href='http://[::1/plans'>the plans</a> last week, and <a href='/map'>the "
+        "map</a> shows where the new span will meet the road on the northern bank of the river.</p>"
+    )
+    html = page(STORY + links, head=f"<link rel='canonical' href='{canonical}'>")
+    article = extract(html, "https://news.example.com/bridge")
+    assert article is not None and article.source_url == "https://news.example.com/bridge"
+    assert "](http://[::1/plans)" in article.body  # kept as written: it cannot be made absolute
+    assert "](https://news.example.com/map)" in article.body
+    dropped = decode("bridge.html", html.encode())
+    assert isinstance(dropped, str) and "the plans" in dropped and "source:" not in dropped

@@ -10,6 +10,7 @@ is written for a source that fails: it raises `SourceError` with a one-line reas
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from bot.documents import frontmatter
 from bot.documents.corpus import parse_document
-from bot.documents.extract import extract, markdown_document
+from bot.documents.extract import address_problem, extract, markdown_document
 
 HTML_SUFFIXES = (".html", ".htm")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -78,40 +79,64 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
 
 def _fetch(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes | str, list[str]]:
     """The page at `url` (text if the server names its charset) and the addresses it answered at."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise SourceError("only http:// and https:// addresses can be fetched")
+    if (problem := address_problem(url)) is not None:
+        raise SourceError(f"not a valid address ({problem})")
+    return asyncio.run(_download(url, timeout=timeout, max_bytes=max_bytes))
+
+
+async def _download(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes | str, list[str]]:
+    """`_fetch`'s work, within `timeout` seconds in all: connecting, redirects and every read.
+
+    httpx's own timeouts bound each step, so a server that sends a byte every few seconds kept
+    `add` waiting for as long as it liked; the deadline is around the whole page.
+    """
     import httpx
 
-    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise SourceError("only http:// and https:// addresses can be fetched")
+    async def check_address(request: httpx.Request) -> None:
+        # The same check for every address on the way: a redirect may lead to a malformed one.
+        if request.url != url and (problem := address_problem(str(request.url))) is not None:
+            raise SourceError(f"it redirects to {request.url}, which is not a valid address ({problem})")
+
     headers = {"User-Agent": user_agent(), "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
+    client = httpx.AsyncClient(
+        follow_redirects=True,
+        timeout=timeout,
+        headers=headers,
+        max_redirects=10,
+        event_hooks={"request": [check_address]},
+    )
     try:
-        with (
-            httpx.Client(follow_redirects=True, timeout=timeout, headers=headers, max_redirects=10) as client,
-            client.stream("GET", url) as response,
-        ):
+        async with asyncio.timeout(timeout), client, client.stream("GET", url) as response:
             if response.is_error:
                 raise SourceError(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
             media = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if media and media not in _HTML_TYPES:
                 raise SourceError(f"not an HTML page (its content type is {media})")
-            if int(response.headers.get("content-length") or 0) > max_bytes:
+            if _declared_length(response.headers.get("content-length")) > max_bytes:
                 raise SourceError(f"the page is larger than the {max_bytes:,}-byte limit")
             body = bytearray()
-            for chunk in response.iter_bytes():
+            async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > max_bytes:
                     raise SourceError(f"the page is larger than the {max_bytes:,}-byte limit")
             addresses = [url, *(str(r.url) for r in response.history), str(response.url)]
             charset = response.charset_encoding
-    except httpx.TimeoutException:
-        raise SourceError(f"no answer within {timeout:g} s (timed out)") from None
+    except (TimeoutError, httpx.TimeoutException):
+        raise SourceError(f"the page did not arrive within {timeout:g} s (timed out)") from None
     except httpx.TooManyRedirects:
         raise SourceError("too many redirects") from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise SourceError(f"not an address that can be fetched ({exc})") from None
+        raise SourceError(f"not a valid address ({exc})") from None
     except httpx.ConnectError as exc:
-        raise SourceError(f"cannot connect to {urllib.parse.urlsplit(url).netloc} ({_reason(exc)})") from None
+        raise SourceError(f"cannot connect to {exc.request.url.netloc.decode()} ({_reason(exc)})") from None
     except httpx.HTTPError as exc:
         raise SourceError(f"the page could not be fetched ({_reason(exc)})") from None
+    except ValueError as exc:
+        # Host names httpx lets through and then fails on, here or after a redirect: IDNA's
+        # errors (`xn--a.com`) and the socket's (a label over 63 characters), both UnicodeErrors.
+        raise SourceError(f"not a valid address ({_reason(exc)})") from None
     if not media and not _SNIFF.match(body[:4096]):
         raise SourceError("not an HTML page (no content type, and it does not start like one)")
     page: bytes | str = bytes(body)
@@ -121,7 +146,19 @@ def _fetch(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes | str, li
     return page, addresses
 
 
+def _declared_length(value: str | None) -> int:
+    """A Content-Length header's bytes; 0 when there is none or it is no number (the body is counted)."""
+    return int(value) if value and value.strip().isdigit() else 0
+
+
 def _reason(exc: Exception) -> str:
+    """What went wrong, in the words of its first cause ("Connection refused"), not of the
+    wrappers around it ("All connection attempts failed")."""
+    cause: BaseException = exc
+    while (deeper := cause.__cause__ or cause.__context__) is not None:
+        cause = deeper
+    if isinstance(cause, OSError) and cause.errno:
+        return os.strerror(cause.errno) if cause.errno > 0 else str(cause.strerror)
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -138,7 +175,10 @@ def _read(path: Path) -> bytes:
 
 
 def _without_fragment(url: str) -> str:
-    return urllib.parse.urlsplit(url)._replace(fragment="").geturl()
+    try:
+        return urllib.parse.urlsplit(url)._replace(fragment="").geturl()
+    except ValueError:  # a `source:` someone wrote by hand that urllib cannot read: compared as written
+        return url.partition("#")[0]
 
 
 def _document_from(folder: Path, addresses: set[str]) -> Path | None:
