@@ -284,7 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":  # `bench` only says where the benchmarks went
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    # The bot's own messages only: a library's log lines (trafilatura's three about a broken page,
+    # before ours that names it) would break "one line on stderr a problem".
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(logging.Filter("bot"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         settings = _settings(args)
         if args.command == "ask":

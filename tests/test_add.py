@@ -302,6 +302,22 @@ def test_a_malformed_address_is_one_line_and_the_next_source_is_still_added(
     assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
 
 
+def test_a_broken_page_is_one_line_of_ours_not_the_extractor_s_log(tmp_path: Path) -> None:
+    # Issue 15 #13: trafilatura's own ERROR and WARNING lines came before ours.
+    broken = tmp_path / "broken.html"
+    broken.write_bytes(bytes(range(256)) * 8)  # a binary file saved as .html
+    added = add(str(broken), corpus=tmp_path / "corpus")
+    assert added.returncode == 2
+    assert added.stderr.splitlines() == [f"error: {broken}: no article text found in the page"]
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    shutil.copy(broken, folder / "broken.html")
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    asked = run("ask", "--corpus", str(folder), "Where does the walrus live?")
+    assert asked.returncode == 0
+    assert asked.stderr.splitlines() == ["WARNING: skipped broken.html: has no article text"]
+
+
 def test_a_malformed_source_written_by_hand_in_the_corpus_does_not_stop_add(
     site: Site, tmp_path: Path
 ) -> None:
