@@ -40,6 +40,7 @@ from bot.documents.corpus import (
     ROW_FIELDS,
     Corpus,
     Problem,
+    SizeCaps,
     decode,
     document_files,
     read_document,
@@ -106,8 +107,9 @@ def load(
     started = time.perf_counter()
     paths = document_files(folder)
     files: dict[str, bytes | Problem] = {}
+    caps = SizeCaps(text=settings.max_document_bytes, page=settings.fetch_max_bytes)
     for n, (file_name, path) in enumerate(paths, start=1):
-        name, files[name] = read_document(file_name, path)
+        name, files[name] = read_document(file_name, path, caps)
         report("reading", n, len(paths))
     keys = {name: file_key(name, raw) for name, raw in files.items() if isinstance(raw, bytes)}
     key = f"{_folder_tag(folder)}-{corpus_key(files, keys, params)}"

@@ -240,7 +240,7 @@ def _refused_port() -> int:
         ("/data.json", "not an HTML page"),
         ("/untyped", "not an HTML page"),
         ("/home", "no article text"),
-        ("/huge", "limit"),
+        ("/huge", "larger than the 60,000-byte limit (FETCH_MAX_BYTES)"),
         ("/slow", "timed out"),
         ("/trickle", "within 1 s (timed out)"),
         ("/hop1", "within 1 s (timed out)"),
@@ -300,6 +300,18 @@ def test_a_malformed_address_is_one_line_and_the_next_source_is_still_added(
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {address}: not a valid address (") and reason in line, line
     assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+
+
+def test_a_saved_page_over_the_size_limit_is_refused_as_a_fetched_one_is(tmp_path: Path) -> None:
+    # Issue 15 #7: a 49 MB saved page took minutes and 1.5 GB; by address it is refused at 5 MB.
+    huge = tmp_path / "huge.html"
+    huge.write_bytes(WIRE + b"<!-- padding -->" * 4000)
+    result = add(str(huge), corpus=tmp_path / "corpus")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {huge}: the page is larger than the 60,000-byte limit (FETCH_MAX_BYTES)"
+    ]
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_a_broken_page_is_one_line_of_ours_not_the_extractor_s_log(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,14 @@ def run(
         check=False,
         umask=umask,  # -1: this process's
     )
+
+
+def ask_walrus(folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`ask --json` where the folder's walrus.txt answers, whatever else is in it; it must answer."""
+    result = run("ask", "--json", "--corpus", str(folder), "Where does the walrus live?", **env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
+    return result
 
 
 def test_ask_prints_cited_excerpts() -> None:
@@ -191,17 +200,7 @@ def test_file_name_not_utf8_is_reported_and_skipped(tmp_path: Path, use_cache: s
         (folder / os.fsdecode(b"caf\xe9.txt")).write_text("The cafe serves tea.\n", encoding="utf-8")
     except (OSError, UnicodeError):
         pytest.skip("this file system refuses file names that are not UTF-8")
-    result = run(
-        "ask",
-        "--json",
-        "--corpus",
-        str(folder),
-        "Where does the walrus live?",
-        USE_CACHE=use_cache,
-        CACHE_DIR=str(tmp_path / "cache"),
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
+    result = ask_walrus(folder, USE_CACHE=use_cache, CACHE_DIR=str(tmp_path / "cache"))
     assert "caf\\xe9.txt" in result.stderr and "not UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -279,3 +278,28 @@ def test_eval_of_squad_articles_whose_titles_are_too_long_for_a_file_name(tmp_pa
     assert json.loads(result.stdout)["answerable"] == 3 * len(questions)
     names = list(read_question_set(f).documents)
     assert len(set(names)) == 3 and all(len(name.encode()) <= 255 for name in names), names
+
+
+def test_corpus_files_over_their_size_limit_are_reported_by_name_and_the_others_load(tmp_path: Path) -> None:
+    # Issue 15 #7: one 200 MB corpus file took 2 minutes and 5.2 GB on a cold ask.
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    (folder / "long.txt").write_text("The walrus swims.\n" * 100, encoding="utf-8")
+    (folder / "long.md").write_text("# Notes\n\n" + "The walrus dives.\n" * 100, encoding="utf-8")
+    shutil.copy(DATA / "pages" / "wire-sag-awards.html", folder / "page.html")  # 8,939 bytes
+    result = ask_walrus(folder, MAX_DOCUMENT_BYTES="1000", FETCH_MAX_BYTES="5000")
+    assert sorted(result.stderr.splitlines()) == [
+        "WARNING: skipped long.md: is larger than the 1,000-byte limit (MAX_DOCUMENT_BYTES)",
+        "WARNING: skipped long.txt: is larger than the 1,000-byte limit (MAX_DOCUMENT_BYTES)",
+        "WARNING: skipped page.html: is larger than the 5,000-byte limit (FETCH_MAX_BYTES)",
+    ]
+    about = run(
+        "about", "--json", "--corpus", str(folder), MAX_DOCUMENT_BYTES="2000", FETCH_MAX_BYTES="100000"
+    )
+    assert sorted(d["document"] for d in json.loads(about.stdout)) == [
+        "long.md",
+        "long.txt",
+        "page.html",
+        "walrus.txt",
+    ]

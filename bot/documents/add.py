@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bot.documents import frontmatter
-from bot.documents.corpus import parse_document
+from bot.documents.corpus import Problem, parse_document, read_bytes
 from bot.documents.extract import address_problem, extract, markdown_document
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -62,7 +62,7 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
         page, addresses = _fetch(source, timeout=timeout, max_bytes=max_bytes)
         url: str | None = addresses[-1]
     else:
-        page, url, addresses = _read(Path(source)), None, []
+        page, url, addresses = _read(Path(source), max_bytes), None, []
     article = extract(page, url)
     if article is None:
         raise SourceError("no article text found in the page")
@@ -99,6 +99,7 @@ async def _download(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes 
         if request.url != url and (problem := address_problem(str(request.url))) is not None:
             raise SourceError(f"it redirects to {request.url}, which is not a valid address ({problem})")
 
+    too_large = f"the page is larger than the {max_bytes:,}-byte limit (FETCH_MAX_BYTES)"
     headers = {"User-Agent": user_agent(), "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
     client = httpx.AsyncClient(
         follow_redirects=True,
@@ -115,12 +116,12 @@ async def _download(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes 
             if media and media not in _HTML_TYPES:
                 raise SourceError(f"not an HTML page (its content type is {media})")
             if _declared_length(response.headers.get("content-length")) > max_bytes:
-                raise SourceError(f"the page is larger than the {max_bytes:,}-byte limit")
+                raise SourceError(too_large)
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > max_bytes:
-                    raise SourceError(f"the page is larger than the {max_bytes:,}-byte limit")
+                    raise SourceError(too_large)
             addresses = [url, *(str(r.url) for r in response.history), str(response.url)]
             charset = response.charset_encoding
     except (TimeoutError, httpx.TimeoutException):
@@ -162,16 +163,16 @@ def _reason(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _read(path: Path) -> bytes:
-    """A saved page's bytes."""
+def _read(path: Path, max_bytes: int) -> bytes:
+    """A saved page's bytes; a page over `max_bytes` is refused, as it is when fetched."""
     if path.suffix.lower() not in HTML_SUFFIXES:
         raise SourceError("not an http(s) address or a saved .html/.htm page")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError("no such file") from None
-    except OSError as exc:
-        raise SourceError(f"cannot be read ({exc.strerror or exc})") from None
+    if not path.exists():
+        raise SourceError("no such file")
+    raw = read_bytes(path, path.name, (max_bytes, "FETCH_MAX_BYTES"))
+    if isinstance(raw, Problem):
+        raise SourceError(f"the page {raw.reason}")
+    return raw
 
 
 def _without_fragment(url: str) -> str:

@@ -116,6 +116,20 @@ def sentence_rows(parsed: ParsedDocument) -> npt.NDArray[np.int64]:
     return np.array(parsed.sentences, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
 
 
+class SizeCaps(NamedTuple):
+    """The largest corpus file read, in bytes, by kind (settings MAX_DOCUMENT_BYTES, FETCH_MAX_BYTES):
+    a larger one is reported and skipped, not read (one of 200 MB took minutes and gigabytes)."""
+
+    text: int  # .txt and .md
+    page: int  # .html and .htm: extracting a page costs several times more a byte
+
+    def of(self, name: str) -> tuple[int, str]:
+        """The cap for a file, and the setting that sets it."""
+        if name.lower().endswith(HTML_SUFFIXES):
+            return self.page, "FETCH_MAX_BYTES"
+        return self.text, "MAX_DOCUMENT_BYTES"
+
+
 class Problem(NamedTuple):
     """A document that could not be loaded, and why, in one line."""
 
@@ -240,17 +254,27 @@ def decode(name: str, raw: bytes) -> str | Problem:
     return text
 
 
-def read_bytes(path: str | Path, name: str) -> bytes | Problem:
-    """A file's bytes, or the problem reading it."""
+def read_bytes(path: str | Path, name: str, cap: tuple[int, str] | None = None) -> bytes | Problem:
+    """A file's bytes, or the problem reading it; past `cap` (bytes, the setting) it is not read."""
     try:
         with open(path, "rb") as fh:
-            return fh.read()
+            if cap is None:
+                return fh.read()
+            limit, setting = cap
+            too_big = os.fstat(fh.fileno()).st_size > limit  # known before reading a byte of it
+            raw = b"" if too_big else fh.read(limit + 1)  # one byte past: it may have grown since
+            if too_big or len(raw) > limit:
+                return Problem(name, f"is larger than the {limit:,}-byte limit ({setting})")
+            return raw
     except OSError as exc:
         return Problem(name, f"cannot be read ({exc.strerror or exc})")
 
 
-def read_document(name: str, path: str) -> tuple[str, bytes | Problem]:
-    """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it."""
+def read_document(name: str, path: str, caps: SizeCaps | None) -> tuple[str, bytes | Problem]:
+    """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it.
+
+    The engine always gives `caps`; None reads a file whatever its size (tests, tools).
+    """
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -258,7 +282,7 @@ def read_document(name: str, path: str) -> tuple[str, bytes | Problem]:
         # output (JSON, Discord, the cache key) can carry: show them escaped and skip the file.
         readable = os.fsencode(name).decode("utf-8", "backslashreplace")
         return readable, Problem(readable, "has a file name that is not UTF-8; rename the file")
-    return name, read_bytes(path, name)
+    return name, read_bytes(path, name, caps.of(name) if caps else None)
 
 
 def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
@@ -446,12 +470,12 @@ class Corpus:
         return None
 
 
-def load_corpus(folder: Path) -> Corpus:
+def load_corpus(folder: Path, caps: SizeCaps | None = None) -> Corpus:
     """Load every document under `folder`; bad ones are reported in `Corpus.problems`."""
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
     for file_name, path in document_files(folder):
-        name, raw = read_document(file_name, path)
+        name, raw = read_document(file_name, path, caps)
         result = raw if isinstance(raw, Problem) else parse_bytes(name, raw)
         if isinstance(result, Problem):
             problems.append(result)
