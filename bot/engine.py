@@ -105,8 +105,9 @@ def load(
     folder = corpus_dir or settings.corpus_dir
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
-    paths = document_files(folder)
-    files: dict[str, bytes | Problem] = {}
+    unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
+    paths = document_files(folder, unlisted)
+    files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}
     caps = SizeCaps(text=settings.max_document_bytes, page=settings.fetch_max_bytes)
     for n, (file_name, path) in enumerate(paths, start=1):
         name, files[name] = read_document(file_name, path, caps)

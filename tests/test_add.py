@@ -128,7 +128,9 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
-def add(*sources: str, corpus: Path, umask: int = -1, timeout: float = 5) -> subprocess.CompletedProcess[str]:
+def add(
+    *sources: str, corpus: Path, umask: int = -1, timeout: float = 5, unprivileged: bool = False
+) -> subprocess.CompletedProcess[str]:
     """`python -m bot add` with a size cap a test page can pass (and a short timeout where asked)."""
     return run(
         "add",
@@ -136,6 +138,7 @@ def add(*sources: str, corpus: Path, umask: int = -1, timeout: float = 5) -> sub
         "--corpus",
         str(corpus),
         umask=umask,
+        unprivileged=unprivileged,
         FETCH_TIMEOUT_SECONDS=str(timeout),
         FETCH_MAX_BYTES="60000",
     )
@@ -213,6 +216,37 @@ def test_a_new_document_follows_the_umask_and_an_updated_one_keeps_its_mode(
     assert again.returncode == 0 and again.stdout.splitlines() == [str(written)], again.stderr
     assert stat.S_IMODE(written.stat().st_mode) == 0o664
     assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]  # no temporary file left behind
+
+
+def test_an_earlier_version_that_cannot_be_read_stops_add_rather_than_duplicate_it(
+    site: Site, tmp_path: Path
+) -> None:
+    # Issue 15 #18: it was skipped silently, and the page written again as `-2`.
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus).returncode == 0
+    earlier = corpus / WIRE_SLUG
+    earlier.chmod(0)
+    try:
+        again = add(site.url("/entertainment/parasite"), corpus=corpus, unprivileged=True)
+    finally:
+        earlier.chmod(0o644)
+    assert again.returncode == 2
+    assert again.stderr.splitlines() == [
+        f"error: {site.url('/entertainment/parasite')}: cannot look for an earlier version of this page: "
+        f"{WIRE_SLUG}: cannot be read (Permission denied)"
+    ]
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]
+
+
+def test_an_earlier_version_with_a_bad_byte_in_its_text_is_still_updated(site: Site, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus).returncode == 0
+    earlier = corpus / WIRE_SLUG
+    earlier.write_bytes(earlier.read_bytes() + b"An edit saved as Latin-1: caf\xe9.\n")
+    again = add(site.url("/entertainment/parasite"), corpus=corpus)
+    assert again.returncode == 0 and again.stdout.splitlines() == [str(earlier)], again.stderr
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]
+    assert b"caf\xe9" not in earlier.read_bytes()
 
 
 def test_a_name_taken_by_another_document_gets_another_name(site: Site, tmp_path: Path) -> None:

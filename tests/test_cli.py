@@ -19,12 +19,18 @@ from tests.conftest import CORPUS, DATA, DEV, NOTRE_DAME, ROOT
 
 
 def run(
-    *args: str, stdin: str | None = None, cwd: Path = ROOT, umask: int = -1, **env: str
+    *args: str,
+    stdin: str | None = None,
+    cwd: Path = ROOT,
+    umask: int = -1,
+    unprivileged: bool = False,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root."""
     environ = {**os.environ, "USE_CACHE": "false", **env}
     environ.pop("DISCORD_TOKEN", None)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*(without_root_powers() if unprivileged else []), sys.executable, "-m", "bot", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -36,9 +42,28 @@ def run(
     )
 
 
-def ask_walrus(folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def without_root_powers() -> list[str]:
+    """A command prefix that holds root to the files' modes, as any user is (root's capabilities
+    let it read what a mode forbids), so that unreadable files can be tested; none for other users."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot make a file unreadable")
+    return [setpriv, "--bounding-set=-all", "--inh-caps=-all", "--"]
+
+
+def ask_walrus(folder: Path, unprivileged: bool = False, **env: str) -> subprocess.CompletedProcess[str]:
     """`ask --json` where the folder's walrus.txt answers, whatever else is in it; it must answer."""
-    result = run("ask", "--json", "--corpus", str(folder), "Where does the walrus live?", **env)
+    result = run(
+        "ask",
+        "--json",
+        "--corpus",
+        str(folder),
+        "Where does the walrus live?",
+        unprivileged=unprivileged,
+        **env,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
     return result
@@ -303,3 +328,26 @@ def test_corpus_files_over_their_size_limit_are_reported_by_name_and_the_others_
         "page.html",
         "walrus.txt",
     ]
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_by_name(tmp_path: Path) -> None:
+    # Issue 15 #18: its documents were skipped without a word.
+    folder = tmp_path / "c"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    (folder / "locked" / "notes.txt").write_text("Walruses use their tusks.\n", encoding="utf-8")
+    (folder / "locked").chmod(0)
+    try:
+        result = ask_walrus(folder, unprivileged=True)
+        assert result.stderr.splitlines() == [
+            "WARNING: skipped locked/: cannot be listed (Permission denied)"
+        ]
+        folder.chmod(0)
+        whole = run("ask", "--corpus", str(folder), "Where does the walrus live?", unprivileged=True)
+        assert whole.returncode == 2
+        assert whole.stderr.splitlines() == [
+            f"error: corpus folder {folder} cannot be listed (Permission denied)"
+        ]
+    finally:
+        folder.chmod(0o755)
+        (folder / "locked").chmod(0o755)

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bot.documents import frontmatter
-from bot.documents.corpus import Problem, parse_document, read_bytes
+from bot.documents.corpus import CorpusError, Problem, document_files, parse_document, read_bytes
 from bot.documents.extract import address_problem, extract, markdown_document
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -183,19 +183,32 @@ def _without_fragment(url: str) -> str:
 
 
 def _document_from(folder: Path, addresses: set[str]) -> Path | None:
-    """The corpus Markdown document whose front matter names one of `addresses` as its source."""
+    """The corpus Markdown document whose front matter names one of `addresses` as its source.
+
+    A document or folder that cannot be read might be that very one: rather than write a second
+    copy beside it (`-2`), the page is refused and the reason named.
+    """
     if not addresses or not folder.is_dir():
         return None
-    for path in sorted(folder.rglob("*.md")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+    unlisted: list[Problem] = []
+    try:
+        paths = document_files(folder, unlisted)
+    except CorpusError:
+        paths = []  # no document yet, so no earlier version (or the folder cannot be listed)
+    if unlisted:
+        raise SourceError(f"cannot look for an earlier version of this page: {unlisted[0]}")
+    for name, path in paths:
+        if not name.lower().endswith(".md"):
             continue
         try:
-            head = path.read_text(encoding="utf-8")[:8192]  # front matter opens the file
-        except (OSError, UnicodeDecodeError):
-            continue
+            with open(path, "rb") as fh:  # front matter opens the file; a bad byte later is no matter
+                head = fh.read(8192).decode("utf-8", errors="replace")
+        except OSError as exc:
+            problem = Problem(name, f"cannot be read ({exc.strerror or exc})")
+            raise SourceError(f"cannot look for an earlier version of this page: {problem}") from None
         source = frontmatter.read(head)[0].get("source_url")
         if source and _without_fragment(source) in addresses:
-            return path
+            return Path(path)
     return None
 
 

@@ -11,6 +11,7 @@ million sentences stays small; `Corpus.sentence(i)` makes the object a reader ne
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,6 +26,8 @@ import numpy.typing as npt
 from bot.documents import frontmatter, markdown, segment
 from bot.documents.markdown import Block, Leaf, Visible
 from bot.text import fold_space
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 HTML_SUFFIXES = (".html", ".htm")
@@ -296,22 +299,29 @@ def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     return parsed
 
 
-def document_files(folder: Path) -> list[tuple[str, str]]:
+def document_files(folder: Path, unlisted: list[Problem] | None = None) -> list[tuple[str, str]]:
     """The corpus files under `folder` as (name, path), the name being the path below `folder`
-    with `/` between folders; sorted. Raises CorpusError if there is no usable folder."""
+    with `/` between folders; sorted. Raises CorpusError if there is no usable folder.
+
+    A folder below that cannot be listed is skipped and reported, never silently: added to
+    `unlisted` (as `sub/`), or logged as a warning when the caller gives no list.
+    """
     if not folder.exists():
         raise CorpusError(f"corpus folder {folder} does not exist")
     if not folder.is_dir():
         raise CorpusError(f"corpus path {folder} is not a folder")
     found: list[tuple[tuple[str, ...], str]] = []
+    problems: list[Problem] = []
 
     def walk(directory: str, parts: tuple[str, ...]) -> None:
         # os.scandir and strings, not Path.rglob: at 10,000 files pathlib's objects cost seconds.
         try:
             with os.scandir(directory) as entries:
                 listed = list(entries)
-        except OSError:
-            return  # a folder that cannot be listed is skipped, as rglob skips it
+        except OSError as exc:
+            name = "".join(f"{part}/" for part in parts) or "./"
+            problems.append(Problem(name, f"cannot be listed ({exc.strerror or exc})"))
+            return
         for entry in listed:
             # Hidden files and folders are skipped below the corpus folder only: the folder's
             # own path may well pass through `..` or a dot-folder (`~/.local/share/...`).
@@ -323,6 +333,13 @@ def document_files(folder: Path) -> list[tuple[str, str]]:
                 found.append(((*parts, entry.name), entry.path))
 
     walk(os.fspath(folder), ())
+    if unlisted is None:
+        for problem in problems:
+            log.warning("skipped %s", problem)
+    else:
+        unlisted += problems
+    if not found and problems and problems[0].name == "./":
+        raise CorpusError(f"corpus folder {folder} {problems[0].reason}")
     if not found:
         raise CorpusError(f"corpus folder {folder} has no documents ({_KINDS} files)")
     found.sort(key=lambda item: item[0])  # by path components, as paths sort
