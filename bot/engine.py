@@ -122,14 +122,17 @@ def load(
         grouped = loaded.grouped or ranking.groups(corpus, index)
         log.info("index loaded from cache (%s)", key)
     else:
-        bases = _bases(previous, store, key)
-        corpus, index, table = _build(files, keys, bases, params, report)
+        last = _last_load(previous)
+        bases = _bases(last, store, key)
+        corpus, index, table = _build(files, keys, bases, params, report, last)
         grouped = ranking.groups(corpus, index)
-        if store is not None and cache.save_corpus(store, key, corpus, index, table, grouped):
+        # A corpus that keeps an old version of a file is not what the files make: not cached.
+        whole = not any(problem.kept for problem in corpus.problems)
+        if store is not None and whole and cache.save_corpus(store, key, corpus, index, table, grouped):
             store.trim(keep=frozenset({store.path("corpus", key)}))
     _TABLES[corpus] = (index, table)
     for problem in corpus.problems:
-        log.warning("skipped %s", problem)
+        log.warning("%s %s", "kept the last good version of" if problem.kept else "skipped", problem)
     log.info(
         "corpus ready: %d documents, %d sentences, %d terms in %.2fs",
         len(corpus.documents),
@@ -215,12 +218,19 @@ def _text(name: str, raw: bytes | Problem) -> str:
     return text
 
 
-def _bases(previous: Composer | None, store: Cache | None, key: str) -> Iterable[Stored]:
+def _last_load(previous: Composer | None) -> Stored | None:
+    """The previous load of the folder in this process, with the term table kept for it."""
+    if previous is None or previous.corpus not in _TABLES:
+        return None
+    index, table = _TABLES[previous.corpus]
+    return Stored(previous.corpus, index, table)
+
+
+def _bases(last: Stored | None, store: Cache | None, key: str) -> Iterable[Stored]:
     """Earlier loads to reuse documents from, best first: the previous one, then cached ones
     of the same folder (read only when documents are still missing)."""
-    if previous is not None and previous.corpus in _TABLES:
-        index, table = _TABLES[previous.corpus]
-        yield Stored(previous.corpus, index, table)
+    if last is not None:
+        yield last
     if store is not None:
         for other in cache.recent_corpora(store, key.split("-", maxsplit=1)[0] + "-")[:4]:
             stored = cache.load_corpus(store, other)
@@ -234,9 +244,15 @@ def _build(
     bases: Iterable[Stored],
     params: Bm25Params,
     report: Progress,
+    last: Stored | None = None,
 ) -> tuple[Corpus, Index, TermTable]:
     """The corpus and its index, reusing what `bases` hold. Takes the bytes out of `files` as
-    it goes: at a million sentences they are 100 MiB and more, and the index build needs room."""
+    it goes: at a million sentences they are 100 MiB and more, and the index build needs room.
+
+    A file that was a document of the `last` load and cannot be read now (an edit saved it as
+    Latin-1, emptied it for a moment) keeps its last good version, its problem marked `kept`:
+    the document goes on answering while the reload says what is wrong with the file.
+    """
     wanted = {keys[name]: name for name, raw in files.items() if isinstance(raw, bytes)}
     found: dict[str, Piece | Problem] = {}
     for base in bases:
@@ -255,6 +271,9 @@ def _build(
     for name in list(files):
         raw = files.pop(name)
         item = raw if isinstance(raw, Problem) else found.pop(keys[name])
+        if isinstance(item, Problem) and (good := _last_good(last, name)) is not None:
+            problems.append(item._replace(kept=True))
+            item = good
         if isinstance(item, Problem):
             problems.append(item)
         elif item.document.text:
@@ -265,6 +284,16 @@ def _build(
     built = _assemble(pieces, problems, params)
     report("indexing", 1, 1)
     return built
+
+
+def _last_good(last: Stored | None, name: str) -> Piece | None:
+    """The piece of document `name` as the `last` load had it, if it had it."""
+    if last is None:
+        return None
+    for document, key in zip(last.corpus.documents, last.table.keys, strict=True):
+        if document.name == name:
+            return _reuse(last, {key})[key]
+    return None
 
 
 def _reuse(base: Stored, missing: set[str]) -> dict[str, Piece]:

@@ -167,6 +167,49 @@ def test_reload_reuses_unchanged_files_and_builds_what_a_fresh_load_builds(
     _assert_same(engine.load(settings, previous=second), _uncached(folder))
 
 
+@pytest.mark.parametrize(
+    "breakage", [b"Caf\xe9 cr\xe8me, saved as Latin-1.\n", b"", b"# Only a heading now\n"]
+)
+def test_a_document_an_edit_breaks_keeps_its_last_good_version_on_reload(
+    tmp_path: Path, corpus_copy: Path, breakage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 15 #15: a document saved as invalid UTF-8 disappeared from answers.
+    settings = _settings(tmp_path, corpus_copy)
+    first = engine.load(settings)
+    (corpus_copy / "article.txt").write_bytes(breakage)
+    (corpus_copy / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    entries = _entries(tmp_path)
+    caplog.set_level("WARNING", logger="bot.engine")
+    second = engine.load(settings, previous=first)
+    (problem,) = second.corpus.problems
+    assert problem.name == "article.txt" and problem.kept
+    assert f"kept the last good version of {problem}" in caplog.text
+    assert engine.changes(first.corpus, second.corpus) == engine.Changes(added=("walrus.txt",))
+    assert "12 years old" in second.answer("How old is Kim Ju-ae?").excerpts[0].text
+    assert second.answer("Where does the walrus live?").excerpts[0].document.name == "walrus.txt"
+    third = engine.load(settings, previous=second)  # still broken: still kept
+    assert [d.name for d in third.corpus.documents] == ["article.txt", "walrus.txt"]
+    # Not what the files make, so not cached: a new process (no previous load) skips the file.
+    assert _entries(tmp_path) == entries
+    fresh = engine.load(settings)
+    assert [d.name for d in fresh.corpus.documents] == ["walrus.txt"]
+    assert [(p.name, p.kept) for p in fresh.corpus.problems] == [("article.txt", False)]
+    _grow_older_in(corpus_copy, first)
+    mended = engine.load(settings, previous=third)
+    assert (
+        mended.corpus.problems == []
+        and "13 years old" in mended.answer("How old is Kim Ju-ae?").excerpts[0].text
+    )
+
+
+def _grow_older_in(folder: Path, composer: Composer) -> None:
+    """The article mended, one year on."""
+    text = next(d.text for d in composer.corpus.documents if d.name == "article.txt")
+    (folder / "article.txt").write_text(
+        text.replace("about 12 years old", "about 13 years old"), encoding="utf-8"
+    )
+
+
 def test_a_new_process_reuses_the_cached_corpus_of_the_folder(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -138,6 +138,7 @@ class Problem(NamedTuple):
 
     name: str
     reason: str
+    kept: bool = False  # a reload still answers from its last good version (`engine.load(previous=)`)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.reason}"
