@@ -8,6 +8,10 @@ share bars, comments, trailers, copyright lines...). For each extractor it print
 paragraphs it kept, which furniture it let through, before and after the corpus's own furniture
 filter (what could become an answer), which metadata it found, and its time per page.
 
+`python -m benchmarks.bench_extract --article-text` prints, for the saved pages and for the pages
+of `tests/data/page-kinds/` (short articles; pages of menus, links and sign-up prompts), the
+article words `corpus.is_article` decides by and its decision, by the set each page belongs to.
+
 `python -m benchmarks.bench_extract --sizes 1 5 10` loads a corpus of one document of each size
 (MB; `engine.load`, no cache, no worker processes: reading, parsing, tokenising, indexing): plain
 text, Markdown and a web page, made of the wire story's article paragraphs repeated, each in a
@@ -134,6 +138,37 @@ def compare(pages: Path) -> list[str]:
     return lines
 
 
+def article_text(pages: Path, kinds: Path) -> list[str]:
+    """Each page's article words and whether it is taken for an article, as report lines."""
+    from bot.documents.corpus import article_words, is_article
+
+    known: dict[str, dict[str, str]] = {
+        name: {"kind": "article", "set": "saved news pages"}
+        for name in json.loads((pages / "parts.json").read_text(encoding="utf-8"))
+    }
+    where = dict.fromkeys(known, pages)
+    for name, spec in json.loads((kinds / "kinds.json").read_text(encoding="utf-8")).items():
+        known[name], where[name] = spec, kinds
+    lines = [f"{'page':<30} {'kind':<18} {'set':<17} {'sentences':>9} {'article words':>13}  taken for"]
+    right: dict[str, list[int]] = {}
+    for name, spec in known.items():
+        article = extract((where[name] / name).read_bytes())
+        parsed = parse_document("page.md", markdown_document(article)) if article is not None else None
+        words = article_words(parsed) if parsed is not None else 0
+        taken = parsed is not None and is_article(parsed)
+        lines.append(
+            f"{name:<30} {spec['kind']:<18} {spec['set']:<17} {len(parsed.sentences) if parsed else 0:>9} "
+            f"{words:>13}  {'an article' if taken else 'no article'}"
+        )
+        if spec["kind"] in ("article", "menus"):
+            tally = right.setdefault(spec["set"], [0, 0])
+            tally[0] += taken == (spec["kind"] == "article")
+            tally[1] += 1
+    lines.append("")
+    lines += [f"decided right, {label}: {n}/{total}" for label, (n, total) in right.items()]
+    return lines
+
+
 KINDS = {"text": ".txt", "markdown": ".md", "page": ".html"}
 
 
@@ -218,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pages", nargs="?", type=Path, default=ROOT / "tests" / "data" / "pages")
     parser.add_argument("--sizes", nargs="+", type=float, metavar="MB", help="the cost of large documents")
+    parser.add_argument("--article-text", action="store_true", help="which pages are taken for articles")
     parser.add_argument("--load-one", nargs=2, metavar=("KIND", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load_one:
@@ -225,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.sizes:
         print("\n".join(document_costs(args.sizes)))
+        return 0
+    if args.article_text:
+        print("\n".join(article_text(args.pages, ROOT / "tests" / "data" / "page-kinds")))
         return 0
     try:
         import readability  # noqa: F401

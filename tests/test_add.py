@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -19,11 +20,13 @@ import pytest
 
 from bot.documents import frontmatter
 from bot.documents.add import file_stem
-from bot.documents.corpus import decode, load_corpus
+from bot.documents.corpus import NOT_AN_ARTICLE, decode, load_corpus
 from tests.conftest import DATA, ROOT
 from tests.test_cli import run
 
 PAGES = DATA / "pages"
+KINDS = DATA / "page-kinds"
+PAGE_KINDS = json.loads((KINDS / "kinds.json").read_text(encoding="utf-8"))
 WIRE = (PAGES / "wire-sag-awards.html").read_bytes()
 WIRE_SLUG = "parasite-scores-historic-upset-at-sag-awards.md"
 FURNITURE = (
@@ -106,6 +109,7 @@ def site() -> Iterator[Site]:
             "/untyped": (200, {}, b"%PDF-1.7 binary data"),
             "/untyped-page": (200, {}, b"\xef\xbb\xbf" + WIRE),  # no content type, but a page
             "/home": _html(nav_only),
+            **{f"/kinds/{name}": _html((KINDS / name).read_bytes()) for name in PAGE_KINDS},
             "/huge": _html(WIRE + b"<!-- padding -->" * 4000),
             "/slow": _html(WIRE),
             # Each step well within the timeout, the whole page not: a piece of the page now and
@@ -273,7 +277,12 @@ def _refused_port() -> int:
         ("/broken", "HTTP 500"),
         ("/data.json", "not an HTML page"),
         ("/untyped", "not an HTML page"),
-        ("/home", "no article text"),
+        ("/home", "the page has no article text (nothing but links and page furniture)"),
+        *[
+            (f"/kinds/{name}", "the page has no article text (nothing but links and page furniture)")
+            for name, spec in PAGE_KINDS.items()
+            if spec["kind"] == "menus"  # menus, link lists, sign-in and sign-up forms, footers
+        ],
         ("/huge", "larger than the 60,000-byte limit (FETCH_MAX_BYTES)"),
         ("/slow", "timed out"),
         ("/trickle", "within 1 s (timed out)"),
@@ -354,14 +363,14 @@ def test_a_broken_page_is_one_line_of_ours_not_the_extractor_s_log(tmp_path: Pat
     broken.write_bytes(bytes(range(256)) * 8)  # a binary file saved as .html
     added = add(str(broken), corpus=tmp_path / "corpus")
     assert added.returncode == 2
-    assert added.stderr.splitlines() == [f"error: {broken}: no article text found in the page"]
+    assert added.stderr.splitlines() == [f"error: {broken}: the page {NOT_AN_ARTICLE}"]
     folder = tmp_path / "dropped"
     folder.mkdir()
     shutil.copy(broken, folder / "broken.html")
     (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
     asked = run("ask", "--corpus", str(folder), "Where does the walrus live?")
     assert asked.returncode == 0
-    assert asked.stderr.splitlines() == ["WARNING: skipped broken.html: has no article text"]
+    assert asked.stderr.splitlines() == [f"WARNING: skipped broken.html: {NOT_AN_ARTICLE}"]
 
 
 def test_a_malformed_source_written_by_hand_in_the_corpus_does_not_stop_add(
@@ -375,6 +384,16 @@ def test_a_malformed_source_written_by_hand_in_the_corpus_does_not_stop_add(
     result = add(site.url("/entertainment/parasite"), corpus=corpus)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+
+
+def test_short_articles_among_menus_and_footers_are_added(site: Site, tmp_path: Path) -> None:
+    articles = [name for name, spec in PAGE_KINDS.items() if spec["kind"] == "article"]
+    result = add(*(site.url(f"/kinds/{name}") for name in articles), corpus=tmp_path / "corpus")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(articles) == len(list((tmp_path / "corpus").iterdir()))
+    sentences = _sentences(tmp_path / "corpus")
+    assert "Forty schools across the county were closed on Monday" in " ".join(sentences)
+    assert not [s for s in sentences if len(s.split()) < 4]  # no menu item became a sentence
 
 
 def test_with_several_sources_the_good_ones_are_added(site: Site, tmp_path: Path) -> None:

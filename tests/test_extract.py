@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from benchmarks.bench_extract import by_trafilatura, compare
-from bot.documents.corpus import decode
+from bot.documents.corpus import MIN_ARTICLE_WORDS, Problem, article_words, decode, is_article, parse_bytes
 from bot.documents.extract import extract
 from tests.conftest import DATA
 
@@ -95,3 +96,24 @@ def test_malformed_addresses_in_a_page_neither_break_it_nor_become_its_source(ca
     assert "](https://news.example.com/map)" in article.body
     dropped = decode("bridge.html", html.encode())
     assert isinstance(dropped, str) and "the plans" in dropped and "source:" not in dropped
+
+
+KINDS = DATA / "page-kinds"
+PAGE_KINDS = json.loads((KINDS / "kinds.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "name", [n for n, spec in PAGE_KINDS.items() if spec["kind"] in ("article", "menus")] + ["saved"]
+)
+def test_a_page_is_an_article_by_its_article_text_not_by_having_a_sentence(name: str) -> None:
+    # Issue 15 #6: a page of menus and sign-up prompts became a document of one-word sentences.
+    pages = (
+        [(p.name, p.read_bytes()) for p in sorted((DATA / "pages").glob("*.html"))] if name == "saved" else []
+    )
+    for page_name, raw in pages or [(name, (KINDS / name).read_bytes())]:
+        dropped = parse_bytes(page_name, raw)  # as a page dropped into the corpus is read
+        if name != "saved" and PAGE_KINDS[name]["kind"] == "menus":
+            assert dropped == Problem(page_name, "has no article text (nothing but links and page furniture)")
+        else:
+            assert not isinstance(dropped, Problem), dropped
+            assert is_article(dropped) and article_words(dropped) >= MIN_ARTICLE_WORDS

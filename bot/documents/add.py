@@ -23,7 +23,15 @@ from importlib import metadata
 from pathlib import Path
 
 from bot.documents import frontmatter
-from bot.documents.corpus import CorpusError, Problem, document_files, parse_document, read_bytes
+from bot.documents.corpus import (
+    NOT_AN_ARTICLE,
+    CorpusError,
+    Problem,
+    document_files,
+    is_article,
+    parse_document,
+    read_bytes,
+)
 from bot.documents.extract import address_problem, extract, markdown_document
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -64,11 +72,9 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
     else:
         page, url, addresses = _read(Path(source), max_bytes), None, []
     article = extract(page, url)
-    if article is None:
-        raise SourceError("no article text found in the page")
-    text = markdown_document(article)
-    if not parse_document("page.md", text).sentences:
-        raise SourceError("no article text found in the page (nothing but page furniture)")
+    text = markdown_document(article) if article is not None else ""
+    if article is None or not is_article(parse_document("page.md", text)):
+        raise SourceError(f"the page {NOT_AN_ARTICLE}")
     if article.source_url:
         addresses.append(article.source_url)
     existing = _document_from(folder, {_without_fragment(a) for a in addresses})

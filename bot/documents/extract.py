@@ -18,7 +18,6 @@ from bot.documents import frontmatter
 _STRUCTURE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|#{1,6}\s|\||```|~~~)")
 # A link or image destination in trafilatura's Markdown: `[text](destination)`.
 _LINK = re.compile(r"(\]\()([^)\s]+)(\))")
-_WHOLE_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
 # A host name's characters, once in its ASCII (IDNA) form; `_` is not allowed by the rules but is in use.
 _HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 # The codec's message wraps its reason:
@@ -52,8 +51,8 @@ def extract(page: bytes | str, url: str | None = None) -> Article | None:
         include_tables=False,
         include_images=False,
     )
-    if not body or not any(ch.isalnum() for ch in _WHOLE_LINK.sub("", body)):
-        return None  # nothing, or nothing but links: a page of navigation, not an article
+    if not body:
+        return None  # whether what it found is an article is `corpus.is_article`'s to say
     # Not htmldate's extensive search: it makes a date of any year on the page (a "© 2019" footer
     # becomes 2019-01-01). A date only guessed is no date; the page's own markup states the real one.
     meta = trafilatura.extract_metadata(page, default_url=url, extensive=False)
