@@ -115,14 +115,16 @@ def load(
     keys = {name: file_key(name, raw) for name, raw in files.items() if isinstance(raw, bytes)}
     key = f"{_folder_tag(folder)}-{corpus_key(files, keys, params)}"
     store = Cache(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
+    last = _last_load(previous)
     stored = cache.load_corpus(store, key) if store is not None else None
+    if stored is not None and last is not None and _skips_any(stored.corpus, last.corpus):
+        stored = None  # a file broken since the last load keeps that version instead (`_build`)
     if stored is not None:
         loaded = _with_text(stored, files)
         corpus, index, table = loaded.corpus, loaded.index, loaded.table
         grouped = loaded.grouped or ranking.groups(corpus, index)
         log.info("index loaded from cache (%s)", key)
     else:
-        last = _last_load(previous)
         bases = _bases(last, store, key)
         corpus, index, table = _build(files, keys, bases, params, report, last)
         grouped = ranking.groups(corpus, index)
@@ -216,6 +218,11 @@ def _text(name: str, raw: bytes | Problem) -> str:
     if isinstance(text, Problem):  # cannot be: the file's key matched, so its bytes decoded before
         raise ValueError(f"{name} no longer decodes")
     return text
+
+
+def _skips_any(corpus: Corpus, of: Corpus) -> bool:
+    """Whether `corpus` skips, as a problem, a file that is a document of `of`."""
+    return not {p.name for p in corpus.problems}.isdisjoint(d.name for d in of.documents)
 
 
 def _last_load(previous: Composer | None) -> Stored | None:

@@ -196,6 +196,11 @@ def test_a_document_an_edit_breaks_keeps_its_last_good_version_on_reload(
     fresh = engine.load(settings)
     assert [d.name for d in fresh.corpus.documents] == ["walrus.txt"]
     assert [(p.name, p.kept) for p in fresh.corpus.problems] == [("article.txt", False)]
+    # ... and caches that corpus; the running bot's next reload still keeps its version.
+    assert [d.name for d in engine.load(settings, previous=third).corpus.documents] == [
+        "article.txt",
+        "walrus.txt",
+    ]
     _grow_older_in(corpus_copy, first)
     mended = engine.load(settings, previous=third)
     assert (
