@@ -124,7 +124,7 @@ def test_entries_are_readable_by_other_users_as_the_umask_allows(tmp_path: Path)
     cache = tmp_path / "cache"
     result = run_bot("ask", "How old is Kim Ju-ae?", USE_CACHE="true", CACHE_DIR=str(cache), umask=0o022)
     assert result.returncode == 0, result.stderr
-    made = [p for p in cache.rglob("*")]
+    made = list(cache.rglob("*"))
     assert any(p.name == "meta.json" for p in made)
     modes = {str(p.relative_to(cache)): stat.S_IMODE(p.stat().st_mode) for p in made}
     assert modes == {name: 0o755 if (cache / name).is_dir() else 0o644 for name in modes}
