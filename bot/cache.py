@@ -20,10 +20,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import mmap
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -104,7 +103,10 @@ class Cache:
         tmp: Path | None = None
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=_TMP, dir=final.parent))
+            # Made as any folder is, so the umask decides who may read it (mkdtemp's 0700 kept other
+            # users' processes sharing CACHE_DIR out of the entry).
+            tmp = final.parent / f"{_TMP}{os.getpid()}-{secrets.token_hex(8)}"
+            tmp.mkdir()
             specs = {}
             for name, array in arrays.items():
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
@@ -173,16 +175,6 @@ def _load_array(folder: Path, name: str, spec: Mapping[str, Any]) -> npt.NDArray
     if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
         raise EntryError(f"{name}.npy has the wrong dtype or shape")
     return array
-
-
-def is_mapped(array: npt.NDArray[Any]) -> bool:
-    """Whether an array's memory is a file mapped into the process (shared between processes)."""
-    base: Any = array
-    while base is not None:
-        if isinstance(base, mmap.mmap):
-            return True
-        base = getattr(base, "base", None)
-    return False
 
 
 def _remove(folder: Path) -> bool:

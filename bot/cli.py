@@ -1,10 +1,10 @@
 """The command line: `ask`, `eval`, `about`, `add`, `feedback`, `run`, `sync`; it parses,
 calls, prints.
 
-Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
-token or could not be reached); 2 bad usage or bad input (empty or over-long question,
-unreadable corpus, missing or unusable feedback database, bad settings, missing token, a source
-`add` could not add), with one line on stderr for each.
+Exit codes (`bot.exit_codes`): 0 done (an abstention is an answer); 1 the bot could not run
+(Discord refused the token or could not be reached); 2 bad usage or bad input (empty or over-long
+question, unreadable corpus, missing or unusable feedback database, bad settings, missing token,
+a source `add` could not add), with one line on stderr for each; 130 stopped by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.documents.corpus import CorpusError
+from bot.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from bot.answer.composer import Composer
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class UsageError(Exception):
@@ -285,7 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":  # `bench` only says where the benchmarks went
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    # The bot's own messages only: a library's log lines (trafilatura's three about a broken page,
+    # before ours that names it) would break "one line on stderr a problem".
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(logging.Filter("bot"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         settings = _settings(args)
         if args.command == "ask":
@@ -312,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     parser.error(f"unknown command {args.command}")

@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     cache_dir: Path = PROJECT_ROOT / ".cache"
     use_cache: bool = True
     cache_max_mb: int = Field(default=1024, ge=1)  # the cache's bound; least recently used go first
-    fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: per page, connecting and reading
-    fetch_max_bytes: int = Field(default=5_000_000, ge=1)  # `add`: a larger page is refused
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: a deadline for a whole page
+    # The largest web page read, in bytes: fetched or saved for `add`, or an .html/.htm corpus file.
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1)
+    max_document_bytes: int = Field(default=10_000_000, ge=1)  # the largest .txt or .md corpus file read
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

@@ -40,6 +40,7 @@ from bot.documents.corpus import (
     ROW_FIELDS,
     Corpus,
     Problem,
+    SizeCaps,
     decode,
     document_files,
     read_document,
@@ -104,29 +105,36 @@ def load(
     folder = corpus_dir or settings.corpus_dir
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
-    paths = document_files(folder)
-    files: dict[str, bytes | Problem] = {}
+    unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
+    paths = document_files(folder, unlisted)
+    files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}
+    caps = SizeCaps(text=settings.max_document_bytes, page=settings.fetch_max_bytes)
     for n, (file_name, path) in enumerate(paths, start=1):
-        name, files[name] = read_document(file_name, path)
+        name, files[name] = read_document(file_name, path, caps)
         report("reading", n, len(paths))
     keys = {name: file_key(name, raw) for name, raw in files.items() if isinstance(raw, bytes)}
     key = f"{_folder_tag(folder)}-{corpus_key(files, keys, params)}"
     store = Cache(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
+    last = _last_load(previous)
     stored = cache.load_corpus(store, key) if store is not None else None
+    if stored is not None and last is not None and _skips_any(stored.corpus, last.corpus):
+        stored = None  # a file broken since the last load keeps that version instead (`_build`)
     if stored is not None:
         loaded = _with_text(stored, files)
         corpus, index, table = loaded.corpus, loaded.index, loaded.table
         grouped = loaded.grouped or ranking.groups(corpus, index)
         log.info("index loaded from cache (%s)", key)
     else:
-        bases = _bases(previous, store, key)
-        corpus, index, table = _build(files, keys, bases, params, report)
+        bases = _bases(last, store, key)
+        corpus, index, table = _build(files, keys, bases, params, report, last)
         grouped = ranking.groups(corpus, index)
-        if store is not None and cache.save_corpus(store, key, corpus, index, table, grouped):
+        # A corpus that keeps an old version of a file is not what the files make: not cached.
+        whole = not any(problem.kept for problem in corpus.problems)
+        if store is not None and whole and cache.save_corpus(store, key, corpus, index, table, grouped):
             store.trim(keep=frozenset({store.path("corpus", key)}))
     _TABLES[corpus] = (index, table)
     for problem in corpus.problems:
-        log.warning("skipped %s", problem)
+        log.warning("%s %s", "kept the last good version of" if problem.kept else "skipped", problem)
     log.info(
         "corpus ready: %d documents, %d sentences, %d terms in %.2fs",
         len(corpus.documents),
@@ -212,12 +220,24 @@ def _text(name: str, raw: bytes | Problem) -> str:
     return text
 
 
-def _bases(previous: Composer | None, store: Cache | None, key: str) -> Iterable[Stored]:
+def _skips_any(corpus: Corpus, of: Corpus) -> bool:
+    """Whether `corpus` skips, as a problem, a file that is a document of `of`."""
+    return not {p.name for p in corpus.problems}.isdisjoint(d.name for d in of.documents)
+
+
+def _last_load(previous: Composer | None) -> Stored | None:
+    """The previous load of the folder in this process, with the term table kept for it."""
+    if previous is None or previous.corpus not in _TABLES:
+        return None
+    index, table = _TABLES[previous.corpus]
+    return Stored(previous.corpus, index, table)
+
+
+def _bases(last: Stored | None, store: Cache | None, key: str) -> Iterable[Stored]:
     """Earlier loads to reuse documents from, best first: the previous one, then cached ones
     of the same folder (read only when documents are still missing)."""
-    if previous is not None and previous.corpus in _TABLES:
-        index, table = _TABLES[previous.corpus]
-        yield Stored(previous.corpus, index, table)
+    if last is not None:
+        yield last
     if store is not None:
         for other in cache.recent_corpora(store, key.split("-", maxsplit=1)[0] + "-")[:4]:
             stored = cache.load_corpus(store, other)
@@ -231,9 +251,15 @@ def _build(
     bases: Iterable[Stored],
     params: Bm25Params,
     report: Progress,
+    last: Stored | None = None,
 ) -> tuple[Corpus, Index, TermTable]:
     """The corpus and its index, reusing what `bases` hold. Takes the bytes out of `files` as
-    it goes: at a million sentences they are 100 MiB and more, and the index build needs room."""
+    it goes: at a million sentences they are 100 MiB and more, and the index build needs room.
+
+    A file that was a document of the `last` load and cannot be read now (an edit saved it as
+    Latin-1, emptied it for a moment) keeps its last good version, its problem marked `kept`:
+    the document goes on answering while the reload says what is wrong with the file.
+    """
     wanted = {keys[name]: name for name, raw in files.items() if isinstance(raw, bytes)}
     found: dict[str, Piece | Problem] = {}
     for base in bases:
@@ -252,6 +278,9 @@ def _build(
     for name in list(files):
         raw = files.pop(name)
         item = raw if isinstance(raw, Problem) else found.pop(keys[name])
+        if isinstance(item, Problem) and (good := _last_good(last, name)) is not None:
+            problems.append(item._replace(kept=True))
+            item = good
         if isinstance(item, Problem):
             problems.append(item)
         elif item.document.text:
@@ -262,6 +291,16 @@ def _build(
     built = _assemble(pieces, problems, params)
     report("indexing", 1, 1)
     return built
+
+
+def _last_good(last: Stored | None, name: str) -> Piece | None:
+    """The piece of document `name` as the `last` load had it, if it had it."""
+    if last is None:
+        return None
+    for document, key in zip(last.corpus.documents, last.table.keys, strict=True):
+        if document.name == name:
+            return _reuse(last, {key})[key]
+    return None
 
 
 def _reuse(base: Stored, missing: set[str]) -> dict[str, Piece]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import mmap
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import numpy.typing as npt
 import pytest
 import pytest_asyncio
 
@@ -21,6 +24,16 @@ SEED = DATA / "seed" / "article.txt"  # as handed to the project, without front 
 DEV = DATA / "eval" / "dev.jsonl"
 NOTRE_DAME = DATA / "eval" / "squad" / "notre_dame.json"
 CORPUS = ROOT / "corpus"
+
+
+def is_mapped(array: npt.NDArray[Any]) -> bool:
+    """Whether an array's memory is a file mapped into the process (shared between processes)."""
+    base: Any = array
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from tests.discord_helpers import (
     bot_process,
     bot_settings,
     custom_ids,
+    embed_length,
     embed_of,
     within_limits,
 )
@@ -190,7 +191,7 @@ def test_quote_and_about_embeds_stay_in_limits(composer: Composer) -> None:
     assert quote_embed(composer, "nonsense") is None
     assert quote_embed(composer, "other.txt ¶2.3") is None
     embed = about_embed(composer)
-    assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
+    assert embed_length(embed) <= render.EMBED_TOTAL_MAX
 
 
 # -- the real process: `python -m bot run`, as the independent check runs it ----------------------

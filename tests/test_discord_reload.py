@@ -134,14 +134,30 @@ async def test_team_admins_and_developers_may_reload(fake: FakeDiscord, still: A
 async def test_a_failed_reload_keeps_the_old_corpus_and_says_why(
     fake: FakeDiscord, still: ArticleBot, corpus: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (corpus / "article.txt").write_bytes(b"\xff\xfe\x00 not text at all")  # every document broken
+    (corpus / "article.txt").unlink()  # no document left that can be loaded
+    (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00 not text at all")
     with caplog.at_level(logging.ERROR, logger="bot.discord_bot.reload"):
         _, handle = await _reload(fake)
         reply = (await fake.wait_edit(handle, timeout=10))["data"]["content"]
     assert reply.startswith("Reload failed; still answering from the articles as they were:")
-    assert "article.txt" in reply
-    assert any("reload" in r.getMessage() and "article.txt" in r.getMessage() for r in caplog.records)
+    assert "broken.txt" in reply
+    assert any("reload" in r.getMessage() and "broken.txt" in r.getMessage() for r in caplog.records)
     assert "12 years **old**" in embed_of(await _ask(fake))["description"]
+
+
+@pytest.mark.asyncio
+async def test_a_document_an_edit_breaks_still_answers_and_the_reload_says_so(
+    fake: FakeDiscord, still: ArticleBot, corpus: Path
+) -> None:
+    # Issue 15 #15: saved as Latin-1, the article disappeared from answers.
+    (corpus / "article.txt").write_bytes("Kim Ju-ae, née en 2013, a environ 12 ans.\n".encode("latin-1"))
+    (corpus / "walrus.txt").write_text(WALRUS, encoding="utf-8")
+    _, handle = await _reload(fake)
+    reply = (await fake.wait_edit(handle, timeout=10))["data"]["content"]
+    assert "1 added (`walrus.txt`)" in reply
+    assert "Still answering from the last good version of `article.txt` (is not UTF-8 text" in reply
+    assert "12 years **old**" in embed_of(await _ask(fake))["description"]
+    assert "walrus.txt" in embed_of(await _ask(fake, "Where does the walrus live?"))["description"]
 
 
 @pytest.mark.asyncio

@@ -14,12 +14,17 @@ from bot.evaluate import (
     OFF_TOPIC,
     UNANSWERABLE,
     UNRELATED,
+    Case,
     EvalFileError,
     evaluate,
-    read_cases,
     read_question_set,
 )
 from tests.conftest import DEV, NOTRE_DAME
+
+
+def read_cases(path: Path) -> list[Case]:
+    """The questions of a file (see `read_question_set`)."""
+    return list(read_question_set(path).cases)
 
 
 def _answer(q: str, *texts: str, abstained: bool = False) -> Answer:

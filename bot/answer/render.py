@@ -276,11 +276,3 @@ def abstain_embed(question: str, closest: tuple[Excerpt, ...]) -> dict[str, Any]
     description = f"*{CLOSEST_LABEL}*\n" + "\n".join(lines) if lines else "No passage comes close."
     fields, budget = _question_embed(question)
     return {**fields, "description": description[:budget]}
-
-
-def embed_length(embed: dict[str, Any]) -> int:
-    """Characters that count towards Discord's 6000 per embed."""
-    total = len(embed.get("title", "")) + len(embed.get("description", ""))
-    total += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
-    total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in embed.get("fields", []))
-    return total

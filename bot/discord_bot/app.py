@@ -21,10 +21,9 @@ from bot.config import Settings
 from bot.discord_bot.metrics import Metrics, MetricsError
 from bot.discord_bot.views import FAILED_MESSAGE, Reply, corpus_tag, respond
 from bot.discord_bot.votes import Votes
+from bot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # One extension a feature, loaded by name: each module's `setup` adds its cog and buttons, and the
 # features depend on the bot's interface (`views.Answering`, this class's attributes), so this

@@ -3,8 +3,10 @@
 The new corpus is built in a worker thread (`engine.load(..., previous=...)`, which reuses what it
 can of the old one) while the old one keeps answering; then `bot.composer` is swapped in one
 assignment on the event loop. A question in flight keeps the composer it started with (see
-`ArticleBot.answer`), so none fails or mixes two corpora. A reload that fails (every document
-broken, the folder gone) keeps the old corpus and says why, in the log and in `/reload`'s reply.
+`ArticleBot.answer`), so none fails or mixes two corpora. A document an edit breaks (not UTF-8,
+emptied) keeps answering from its last good version, and the reply says so. A reload that fails
+(no document left to load, the folder gone) keeps the old corpus and says why, in the log and in
+`/reload`'s reply.
 """
 
 from __future__ import annotations
@@ -65,8 +67,16 @@ class Reloaded:
             ]
             lines.append(f"Reloaded in {_duration(self.seconds)}: " + ", ".join(parts) + ".")
         lines.append(f"{self.documents} document(s), {self.sentences:,} sentences now.")
-        if self.problems:
-            lines.append("Skipped: " + "; ".join(map(str, self.problems[:_NAMES_SHOWN])))
+        kept = [p for p in self.problems if p.kept]
+        skipped = [p for p in self.problems if not p.kept]
+        if kept:  # broken by an edit: the document still answers as it was
+            lines.append(
+                "Still answering from the last good version of "
+                + "; ".join(f"`{p.name}` ({p.reason})" for p in kept[:_NAMES_SHOWN])
+                + "."
+            )
+        if skipped:
+            lines.append("Skipped: " + "; ".join(map(str, skipped[:_NAMES_SHOWN])))
         return "\n".join(lines)[:2000]
 
 
