@@ -24,6 +24,7 @@ from bot.documents.corpus import CorpusError
 
 if TYPE_CHECKING:
     from bot.answer.composer import Composer
+    from bot.stores.documents import Mirror
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -251,6 +252,7 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from bot.documents.add import SourceError, add
 
+    mirror = _shared_corpus(settings)  # with CORPUS_DB: the folder first caught up, so updates keep names
     failed = 0
     for source in args.sources:
         try:
@@ -271,9 +273,40 @@ def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             )
             failed += 1
             continue
+        if mirror is not None:
+            failed += not _publish(mirror, added.path.relative_to(settings.corpus_dir).as_posix(), source)
         out.write(f"{added.path}\n")
         out.flush()
+    if mirror is not None:
+        mirror.store.close()
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def _shared_corpus(settings: Settings) -> Mirror | None:
+    """The shared corpus (CORPUS_DB) mirrored into the corpus folder, or None without one."""
+    if settings.corpus_db is None:
+        return None
+    from bot.stores.database import StoreError
+    from bot.stores.documents import Mirror, open_documents
+
+    try:
+        mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
+        mirror.sync()
+    except (StoreError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    return mirror
+
+
+def _publish(mirror: Mirror, name: str, source: str) -> bool:
+    """Send one added document to the shared corpus (every bot process is told); False, said, if not."""
+    from bot.stores.database import StoreError
+
+    try:
+        mirror.publish([name])
+    except (StoreError, OSError) as exc:
+        print(f"error: {source}: written to the folder but not shared ({exc})", file=sys.stderr)
+        return False
+    return True
 
 
 def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -190,6 +190,7 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
         if settings.corpus_db is not None:  # catch up with the shared corpus before loading it
             mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
             mirror.sync()
+            mirror.publish()  # and share what only this folder has
         composer = engine.load(settings, progress=engine.log_progress())
         if not sync_globally:
             votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))

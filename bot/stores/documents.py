@@ -139,10 +139,11 @@ def safe_name(name: str) -> bool:
 class Mirror:
     """A corpus folder kept in step with the table, and the folder's own changes published to it.
 
-    `seen` is the folder as this process last looked at it (name -> SHA-256): what the mirror
-    wrote, and what was published. A reload publishes what differs from it, so the mirror's own
-    writes are never sent back, and a document the table has but this folder has not yet received
-    is not taken for a deletion. Thread-safe: the listener thread and the reloads take turns.
+    `seen` is what the folder and the table last agreed on (name -> SHA-256): what the mirror wrote,
+    and what was published. `publish` sends what differs from it (a document only this folder has,
+    one edited here, one deleted here), so the mirror's own writes are never sent back, and a
+    document the table has but this folder has not received yet is not taken for a deletion.
+    Thread-safe: the listener thread and the reloads take turns.
     """
 
     def __init__(self, store: DocumentStore, folder: Path) -> None:
@@ -156,9 +157,14 @@ class Mirror:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             local = self._local()
-            stale = [n for n, sha in self.store.hashes().items() if safe_name(n) and local.get(n, "") != sha]
-            changed = self._apply(self.store.fetch(stale))
-            self.seen = self._local()
+            table = {n: sha for n, sha in self.store.hashes().items() if safe_name(n)}
+            changed = self._apply(
+                self.store.fetch([n for n, sha in table.items() if local.get(n, "") != sha])
+            )
+            # What the folder now shares with the table; a document only this folder has is not in
+            # it, so the next `publish` shares it.
+            local = self._local()
+            self.seen = {n: sha for n, sha in table.items() if sha and local.get(n) == sha}
             return changed
 
     def pull(self, names: Iterable[str]) -> list[str]:
