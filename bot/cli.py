@@ -25,6 +25,7 @@ from bot.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from bot.answer.composer import Composer
+    from bot.stores.documents import Mirror
 
 
 class UsageError(Exception):
@@ -64,13 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     about.add_argument("--json", action="store_true")
 
     fb = sub.add_parser("feedback", help="the votes people gave the bot's answers (setting FEEDBACK_DB)")
-    fb.add_argument("--db", type=Path, metavar="FILE", help="the feedback database (setting FEEDBACK_DB)")
+    db_help = "the feedback database: a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (FEEDBACK_DB)"
+    fb.add_argument("--db", metavar="ADDRESS", help=db_help)
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
     export = fb_sub.add_parser(
-        "export", help="one JSON object a line, in the format of shared/eval: up-votes as test questions"
+        "export", help="one JSON object a line, in the format of tests/data/eval: up-votes as test questions"
     )
     export.add_argument("--vote", choices=("up", "down"), help="only up-votes or only down-votes")
-    fb_sub.add_parser("stats", help="votes by day, the share of up-votes, the most reported questions")
+    stats = fb_sub.add_parser(
+        "stats", help="votes by day, the share of up-votes, the most reported questions"
+    )
+    copy = fb_sub.add_parser(
+        "copy",
+        help="copy every vote and the salt into another database that holds none (SQLite <-> PostgreSQL)",
+    )
+    copy.add_argument(
+        "--to", required=True, metavar="ADDRESS", help="the database to copy into (made if need be)"
+    )
+    for action in (export, stats, copy):  # --db after the action too: `feedback export --db FILE`
+        action.add_argument("--db", metavar="ADDRESS", default=argparse.SUPPRESS, help=db_help)
 
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
@@ -238,6 +251,7 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from bot.documents.add import SourceError, add
 
+    mirror = _shared_corpus(settings)  # with CORPUS_DB: the folder first caught up, so updates keep names
     failed = 0
     for source in args.sources:
         try:
@@ -258,22 +272,60 @@ def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             )
             failed += 1
             continue
+        if mirror is not None:
+            failed += not _publish(mirror, added.path.relative_to(settings.corpus_dir).as_posix(), source)
         out.write(f"{added.path}\n")
         out.flush()
+    if mirror is not None:
+        mirror.store.close()
     return EXIT_USAGE if failed else EXIT_OK
 
 
-def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.stores.feedback import FeedbackError, FeedbackStore
+def _shared_corpus(settings: Settings) -> Mirror | None:
+    """The shared corpus (CORPUS_DB) mirrored into the corpus folder, or None without one."""
+    if settings.corpus_db is None:
+        return None
+    from bot.stores.database import StoreError
+    from bot.stores.documents import Mirror, open_documents
 
     try:
-        with FeedbackStore(args.db or settings.feedback_db, create=False) as store:
+        mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
+        mirror.sync()
+    except (StoreError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    return mirror
+
+
+def _publish(mirror: Mirror, name: str, source: str) -> bool:
+    """Send one added document to the shared corpus (every bot process is told); False, said, if not."""
+    from bot.stores.database import StoreError
+
+    try:
+        mirror.publish([name])
+    except (StoreError, OSError) as exc:
+        print(f"error: {source}: written to the folder but not shared ({exc})", file=sys.stderr)
+        return False
+    return True
+
+
+def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.stores.database import StoreError
+    from bot.stores.feedback import copy_votes, open_feedback
+
+    address = args.db or settings.feedback_db.get_secret_value()
+    try:
+        if args.feedback_command == "copy":  # the source is migrated as the bot would; the target made
+            with open_feedback(address) as source, open_feedback(args.to) as target:
+                copied = copy_votes(source, target)
+                out.write(f"copied {copied} votes and the salt from {source.where} to {target.where}\n")
+            return EXIT_OK
+        with open_feedback(address, read_only=True) as store:  # a report changes nothing
             if args.feedback_command == "export":
                 for line in store.export(args.vote):
                     out.write(json.dumps(line.as_eval_line(), ensure_ascii=False) + "\n")
             else:
                 out.write("\n".join(store.stats().lines()) + "\n")
-    except FeedbackError as exc:
+    except StoreError as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK
 

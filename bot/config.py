@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,31 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository's folder: the defaults work from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def redact(address: str) -> str:
+    """A database address without its password (`postgresql://bot@db:5432/votes`); a path as it is."""
+    parts = urllib.parse.urlsplit(address)
+    if "://" not in address or not parts.scheme.startswith("postgres"):
+        return address
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = urllib.parse.urlencode(
+        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k.lower() != "password"]
+    )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class DatabaseAddress(SecretStr):
+    """A database address (a file path, `sqlite:///...` or `postgresql://...`) that prints, in settings,
+    errors and logs, without its password; `get_secret_value()` is the whole address."""
+
+    def _display(self) -> str:
+        return redact(self.get_secret_value())
 
 
 class Settings(BaseSettings):
@@ -42,7 +68,10 @@ class Settings(BaseSettings):
     ask_cooldown_seconds: float = Field(default=30.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    # A path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (see stores/database.py).
+    feedback_db: DatabaseAddress = DatabaseAddress(str(PROJECT_ROOT / "data" / "feedback.sqlite3"))
+    feedback_retention_days: int = Field(default=180, ge=1)  # older votes are deleted as the bot runs
+    corpus_db: DatabaseAddress | None = None  # postgresql://...: the corpus shared by every process
     watch_corpus: bool = True  # the running bot reloads the corpus when its files change
     reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload
     metrics_host: str = "127.0.0.1"

@@ -84,10 +84,12 @@ def bot_environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[st
     for name in ("DISCORD_GUILD_ID", "SHARD_COUNT", "SHARD_IDS", "METRICS_PORT"):
         environ.pop(name, None)  # only where a test asks for it
     environ.update(
-        CACHE_DIR=str(tmp_path / "cache"),
-        FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"),
-        PYTHONPATH=str(ROOT),
-        **env,
+        {
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"),
+            "PYTHONPATH": str(ROOT),
+            **env,  # a test's own CORPUS_DIR, FEEDBACK_DB, ...
+        }
     )
     return environ
 

@@ -284,7 +284,7 @@ class AskCog(commands.Cog):
             return
         question = mention.sub(" ", message.content).strip()
         if not question:
-            await message.reply(embed=discord.Embed.from_dict(help_embed()))
+            await message.reply(embed=discord.Embed.from_dict(help_embed(self.bot.votes_kept_days)))
             return
         try:  # two pages: is there a next?
             reply = await self.bot.answer(question, limit=2 * self.bot.settings.top_k)

@@ -140,7 +140,9 @@ class ReferenceCog(commands.Cog):
     @app_commands.command(name="help")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         """How to ask me questions, with examples."""
-        await interaction.response.send_message(embed=discord.Embed.from_dict(help_embed()), ephemeral=True)
+        await interaction.response.send_message(
+            embed=discord.Embed.from_dict(help_embed(self.bot.votes_kept_days)), ephemeral=True
+        )
 
     @app_commands.command(name="quote")
     @app_commands.describe(citation="A citation from an answer, e.g. article.txt ¶2.3 or ¶2.3")

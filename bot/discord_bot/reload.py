@@ -26,6 +26,7 @@ from watchfiles import DefaultFilter, awatch
 from bot import engine
 from bot.discord_bot.views import respond
 from bot.documents.corpus import CorpusError, Problem
+from bot.stores.database import StoreError
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
@@ -126,6 +127,7 @@ class ReloadCog(commands.Cog):
             changes = engine.changes(old.corpus, new.corpus)
             if changes:
                 self.bot.composer = new  # the swap: one assignment on the loop; answers in flight keep `old`
+            await self._publish(why)
             result = Reloaded(
                 changes,
                 len(self.bot.composer.corpus.documents),
@@ -143,6 +145,19 @@ class ReloadCog(commands.Cog):
                 result.seconds,
             )
             return result
+
+    async def _publish(self, why: str) -> None:
+        """With a shared corpus (CORPUS_DB), send what changed in this folder to the other processes."""
+        mirror = self.bot.mirror
+        if mirror is None:
+            return
+        try:
+            sent = await asyncio.to_thread(mirror.publish)
+        except (StoreError, OSError) as exc:  # the folder still answers; the next reload tries again
+            log.error("reload (%s): could not publish to the shared corpus: %s", why, exc)
+            return
+        if sent:
+            log.info("reload (%s): published %s to the shared corpus", why, ", ".join(sent[:10]))
 
     async def _watch(self) -> None:
         """Reload each time changes in the corpus folder settle; never dies of a failed reload."""
