@@ -9,6 +9,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The re-ranking models the bot can run (`bot.search.semantic`), their weights from installed packages.
+RerankModel = Literal["minilm-l6-int8"]
+
 # The repository's folder: the defaults work from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +33,10 @@ class Settings(BaseSettings):
     cache_max_mb: int = Field(default=1024, ge=1)  # the cache's bound; least recently used go first
     fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: per page, connecting and reading
     fetch_max_bytes: int = Field(default=5_000_000, ge=1)  # `add`: a larger page is refused
+    rerank: bool = True  # re-score BM25's candidates by meaning (a sentence-embedding model)
+    rerank_model: RerankModel = "minilm-l6-int8"  # the models bot.search.semantic can run
+    # A corpus with more sentences stays lexical: its vectors would take too long and too much memory.
+    rerank_max_sentences: int = Field(default=200_000, ge=0)
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None
