@@ -153,6 +153,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             out.write(json.dumps(render.answer_json(answer), ensure_ascii=False) + "\n")
         else:
             out.write(render.answer_terminal(answer, color=out.isatty()) + "\n")
+        _keep_vectors(composer)
         return EXIT_OK
 
     composer = _composer(settings)
@@ -172,7 +173,14 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         else:
             out.write(f"Q: {answer.question}\n{render.answer_terminal(answer)}\n\n")
         out.flush()
+    _keep_vectors(composer)
     return EXIT_OK
+
+
+def _keep_vectors(composer: Composer) -> None:
+    """Save the sentence vectors this run computed, so that the next run need not."""
+    if composer.ranker.semantic is not None:
+        composer.ranker.semantic.vectors.flush()
 
 
 def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -193,6 +201,9 @@ def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 update={"corpus_dir": _eval_corpus(Path(tmp), questions.documents, args.corpus)}
             )
         composer = _composer(settings)
+        if composer.ranker.semantic is not None:  # scored as the bot answers once its vectors are in
+            composer.ranker.semantic.vectors.fill()
+            _keep_vectors(composer)
         report = evaluate(cases, lambda q: composer.answer(q, limit=DEPTH), skipped=questions.skipped)
     if args.json:
         out.write(json.dumps(report.as_json(misses=args.misses), ensure_ascii=False) + "\n")
@@ -225,6 +236,8 @@ def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -
 def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     composer = _composer(settings)
     docs = composer.corpus.documents
+    semantic = composer.ranker.semantic
+    vectors = semantic.vectors.per_document() if semantic is not None else [None] * len(docs)
     rows = [
         {
             "document": d.name,
@@ -233,9 +246,10 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             "source_url": d.source_url,
             "published": d.published,
             "sentences": d.sentence_count,
+            "vectors": done,  # sentences with the re-ranker's vector so far; null: no re-ranking
             "sha256": d.content_hash,
         }
-        for d in docs
+        for d, done in zip(docs, vectors, strict=True)
     ]
     if args.json:
         out.write(json.dumps(rows, ensure_ascii=False) + "\n")
@@ -245,7 +259,22 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         for key in ("author", "source_url", "published", "sentences", "sha256"):
             if row[key] is not None:
                 out.write(f"  {key}: {row[key]}\n")
+    out.write(_rerank_line(settings, composer) + "\n")
     return EXIT_OK
+
+
+def _rerank_line(settings: Settings, composer: Composer) -> str:
+    """What the re-ranking stage is doing: off and why, or how far its sentence vectors are."""
+    from bot.answer import render
+
+    line = render.rerank_status(composer)
+    if composer.ranker.semantic is not None:
+        return line
+    if not settings.rerank:
+        return f"{line[:-1]} (RERANK=false)."
+    if len(composer.corpus) > settings.rerank_max_sentences:
+        return f"{line[:-1]} (more than RERANK_MAX_SENTENCES, {settings.rerank_max_sentences:,} sentences)."
+    return f"{line[:-1]} (the model could not be loaded; the warning above says why)."
 
 
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

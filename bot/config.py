@@ -10,6 +10,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The re-ranking models the bot can run (`bot.search.semantic`), their weights from installed packages.
+RerankModel = Literal["minilm-l6-int8"]
+
 # The repository's folder: the defaults work from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +61,10 @@ class Settings(BaseSettings):
     # The largest web page read, in bytes: fetched or saved for `add`, or an .html/.htm corpus file.
     fetch_max_bytes: int = Field(default=5_000_000, ge=1)
     max_document_bytes: int = Field(default=10_000_000, ge=1)  # the largest .txt or .md corpus file read
+    rerank: bool = True  # re-score BM25's candidates by meaning (a sentence-embedding model)
+    rerank_model: RerankModel = "minilm-l6-int8"  # the models bot.search.semantic can run
+    # A corpus with more sentences stays lexical: its vectors would take too long and too much memory.
+    rerank_max_sentences: int = Field(default=200_000, ge=0)
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

@@ -20,9 +20,10 @@ import hashlib
 import importlib.util
 import itertools
 import logging
+import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache as memoised
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy.typing as npt
 
 from bot import cache
 from bot.answer.composer import Composer
-from bot.cache import Cache, Stored, TermTable
+from bot.cache import Cache, Stored, TermTable, VectorCache
 from bot.config import Settings
 from bot.documents import parsing
 from bot.documents.corpus import (
@@ -46,8 +47,8 @@ from bot.documents.corpus import (
     read_document,
 )
 from bot.documents.parsing import Piece
-from bot.search import ranking
-from bot.search.ranking import fitted_params
+from bot.search import ranking, semantic
+from bot.search.ranking import Semantic, fitted_params
 from bot.search.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def load(
         if store is not None and whole and cache.save_corpus(store, key, corpus, index, table, grouped):
             store.trim(keep=frozenset({store.path("corpus", key)}))
     _TABLES[corpus] = (index, table)
+    semantic = _semantic(settings, corpus, table.keys, store, previous)
     for problem in corpus.problems:
         log.warning("%s %s", "kept the last good version of" if problem.kept else "skipped", problem)
     log.info(
@@ -149,7 +151,73 @@ def load(
         max_question_chars=settings.max_question_chars,
         max_excerpt_chars=settings.max_excerpt_chars,
         grouped=grouped,
+        semantic=semantic,
     )
+
+
+# ----------------------------------------------------------------------------- the re-ranking stage
+
+# Up to READ_VECTORS sentences, a load reads every cached sentence vector at once (at 50,000, a
+# quarter of a second), so that declining by meaning works from the first question; and when at
+# most EAGER_VECTORS are missing, it computes them (a few seconds on one core at most). Otherwise a
+# question computes the vectors it needs, and the bot fills in the rest in the background
+# (`fill_vectors`); until they are all in, declining is by words alone.
+READ_VECTORS = 50_000
+EAGER_VECTORS = 512
+
+
+def _semantic(
+    settings: Settings, corpus: Corpus, keys: Sequence[str], store: Cache | None, previous: Composer | None
+) -> Semantic | None:
+    """The re-ranking stage for a corpus, or None: `RERANK=false`, a corpus over
+    `RERANK_MAX_SENTENCES`, or a model that cannot be loaded (then a warning says why)."""
+    if not settings.rerank or not len(corpus):
+        return None
+    if len(corpus) > settings.rerank_max_sentences:
+        log.info(
+            "re-ranking off: %d sentences, more than RERANK_MAX_SENTENCES (%d)",
+            len(corpus),
+            settings.rerank_max_sentences,
+        )
+        return None
+    try:
+        model = semantic.load_model(settings.rerank_model)
+    except semantic.ModelError as exc:
+        log.warning("re-ranking off: %s", exc)
+        return None
+    vector_store = VectorCache(store, model.name) if store is not None else None
+    earlier = previous.ranker.semantic if previous is not None else None
+    vectors = semantic.SentenceVectors(
+        model,
+        lambda i: corpus.sentence(i).text,
+        corpus.doc_of,
+        keys,
+        vector_store,
+        reuse=earlier.vectors if earlier is not None else None,
+    )
+    rerank = ranking.Rerank.load()
+    if len(corpus) <= READ_VECTORS and len(corpus) - vectors.progress(read_all=True)[0] <= EAGER_VECTORS:
+        vectors.fill()
+    off_topic = semantic.off_topic_vectors(model, vector_store)
+    return Semantic(model, vectors, rerank, semantic.Relevance(vectors, off_topic, rerank.abstain.quantile))
+
+
+def fill_vectors(composer: Composer, stop: threading.Event) -> None:
+    """Compute the sentence vectors a corpus still lacks, at low priority (the bot runs this in a
+    background thread after each load). Answering goes on meanwhile, by words alone for a
+    question whose candidates' vectors are not in yet (`SentenceVectors.fill_in_background`)."""
+    found = composer.ranker.semantic
+    if found is None or found.vectors.complete:
+        return
+    semantic.lower_priority()
+    started = time.perf_counter()
+    done_before = found.vectors.progress()[0]
+    if found.vectors.fill_in_background(stop):
+        log.info(
+            "sentence vectors complete: %d computed in %.1f s",
+            len(found.vectors) - done_before,
+            time.perf_counter() - started,
+        )
 
 
 # ----------------------------------------------------------------------------- keys

@@ -50,3 +50,5 @@ class Answer:
     coverage: float = 0.0
     terms: tuple[str, ...] = field(default=())
     note: str = ""  # when abstaining for a known reason: what the documents do not state
+    reranked: bool = False  # whether the semantic stage re-scored the candidates
+    relevance: float | None = None  # how much closer to the corpus's meaning than off-topic questions

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import engine
 from bot.answer import render
 from bot.answer.composer import Composer
 from bot.config import Settings
@@ -92,6 +94,7 @@ class ArticleBot(commands.AutoShardedBot):
         self.settings = settings
         self.votes = votes
         self.mirror = mirror
+        self._filling: tuple[threading.Thread, threading.Event] | None = None
         self.metrics = Metrics(sentences=lambda: len(self.composer.corpus), guilds=lambda: len(self.guilds))
 
     @property
@@ -113,6 +116,7 @@ class ArticleBot(commands.AutoShardedBot):
             await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port, self.connected)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.fill_vectors()
         if self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -124,6 +128,22 @@ class ArticleBot(commands.AutoShardedBot):
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+
+    def fill_vectors(self) -> None:
+        """Compute, in a background thread of its own, the sentence vectors that the corpus
+        answering now still lacks (a fill for an earlier corpus stops); answers go on meanwhile."""
+        self._stop_filling()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=engine.fill_vectors, args=(self.composer, stop), name="sentence-vectors", daemon=True
+        )
+        thread.start()
+        self._filling = (thread, stop)
+
+    def _stop_filling(self) -> None:
+        if self._filling is not None:
+            self._filling[1].set()
+            self._filling = None
 
     def connected(self) -> bool:
         """Whether the bot is connected to Discord and ready (for /healthz)."""
@@ -153,6 +173,13 @@ class ArticleBot(commands.AutoShardedBot):
         """Disconnect, stop serving metrics, and close the vote store once its last vote is in."""
         await super().close()
         await self.metrics.stop()
+        if self._filling is not None:
+            thread, _ = self._filling
+            self._stop_filling()
+            await asyncio.to_thread(thread.join, 10)  # it stops between batches of sentences
+        semantic = self.composer.ranker.semantic
+        if semantic is not None:  # keep what was computed for the next start
+            await asyncio.to_thread(semantic.vectors.flush)
         if self.votes is not None:
             await asyncio.to_thread(self.votes.close)
             self.votes = None
@@ -173,7 +200,6 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
         log.warning(
             "LOG_LEVEL=DEBUG: discord.py logs whole gateway events, user names and message text included"
         )
-    from bot import engine
     from bot.documents.corpus import CorpusError
     from bot.stores.database import StoreError
     from bot.stores.documents import open_documents

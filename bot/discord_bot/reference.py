@@ -121,7 +121,8 @@ def about_embed(composer: Composer) -> dict[str, Any]:
     more = f" (first {render.FIELDS_MAX} shown)" if count > render.FIELDS_MAX else ""
     return {
         "title": "The articles I answer from",
-        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.",
+        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.\n"
+        + render.rerank_status(composer),
         "fields": fields,
     }
 

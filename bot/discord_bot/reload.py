@@ -127,6 +127,7 @@ class ReloadCog(commands.Cog):
             changes = engine.changes(old.corpus, new.corpus)
             if changes:
                 self.bot.composer = new  # the swap: one assignment on the loop; answers in flight keep `old`
+                self.bot.fill_vectors()  # the new corpus's missing vectors (changed files only)
             await self._publish(why)
             result = Reloaded(
                 changes,
