@@ -171,11 +171,6 @@ def read_question_set(path: Path) -> QuestionSet:
     return _json_lines(path, content)
 
 
-def read_cases(path: Path) -> list[Case]:
-    """The questions of a file (see `read_question_set`)."""
-    return list(read_question_set(path).cases)
-
-
 def _json_lines(path: Path, content: str) -> QuestionSet:
     cases: list[Case] = []
     skipped = 0
@@ -207,11 +202,14 @@ def _json_lines(path: Path, content: str) -> QuestionSet:
 
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
+# File systems take names of up to 255 bytes; the rest leaves room for "-123.txt".
+_STEM_MAX_BYTES = 200
 
 
 def squad_document_name(title: str, taken: Iterable[str] = ()) -> str:
-    """A file name for a SQuAD article, unique among `taken`."""
-    stem = _UNSAFE_NAME.sub("_", title).strip("._") or "article"
+    """A file name for a SQuAD article, unique among `taken`, short enough for any file system."""
+    stem = _UNSAFE_NAME.sub("_", title).strip("._")
+    stem = stem.encode("utf-8")[:_STEM_MAX_BYTES].decode("utf-8", "ignore").rstrip("._") or "article"
     name, n, used = f"{stem}.txt", 2, set(taken)
     while name in used:
         name, n = f"{stem}-{n}.txt", n + 1

@@ -23,12 +23,13 @@ from tests.discord_helpers import (
     bot_process,
     bot_settings,
     custom_ids,
+    embed_length,
     embed_of,
     within_limits,
 )
 from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord, running_bot
 
-SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload"}
+SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload", "forget"}
 
 
 @pytest.mark.asyncio
@@ -192,7 +193,7 @@ def test_quote_and_about_embeds_stay_in_limits(composer: Composer) -> None:
         with pytest.raises(QuoteError):
             quote_embed(composer, missing)
     embed = about_embed(composer)
-    assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
+    assert embed_length(embed) <= render.EMBED_TOTAL_MAX
 
 
 # -- the real process: `python -m bot run`, as the independent check runs it ----------------------

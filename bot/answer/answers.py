@@ -54,3 +54,5 @@ class Answer:
     coverage: float = 0.0
     terms: tuple[str, ...] = field(default=())
     note: str = ""  # what the documents do not state (why it declined, or which documents are silent)
+    reranked: bool = False  # whether the semantic stage re-scored the candidates
+    relevance: float | None = None  # how much closer to the corpus's meaning than off-topic questions

@@ -17,7 +17,17 @@ from functools import lru_cache
 from bot.answer import metadata
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError
 from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
-from bot.search.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
+from bot.search.ranking import (
+    Abstain,
+    AnswerType,
+    Groups,
+    Question,
+    Ranker,
+    Semantic,
+    Weights,
+    answer_type,
+    holds_type,
+)
 from bot.search.retriever import Index
 from bot.text import term_spans
 
@@ -39,6 +49,25 @@ NAMED_COVERAGE = 0.6  # "What is X called in English?": a name the corpus lacks,
 DEPTH = 3  # excerpts judged for abstention, whatever the bot shows (TOP_K)
 
 
+def declines(coverage: float, named: bool, relevance: float | None, abstain: Abstain | None) -> bool:
+    """Whether the corpus does not answer a question.
+
+    By words: too little of the question's weight is covered by the best excerpts (more is needed
+    when the question names something no document mentions, `named`). With the re-ranking stage,
+    by meaning too (`relevance`: how much closer the question comes to the corpus than off-topic
+    questions do, None until it can be told): a meaning further from the corpus than covered
+    words make up for is declined, and a meaning at least as close as the corpus's reference
+    overrules the coverage rule (a paraphrase, a misspelling), but not for a name no document has.
+    """
+    lexical = coverage < (NAMED_COVERAGE if named else MIN_COVERAGE)
+    if relevance is None or abstain is None:
+        return lexical
+    far = abstain.coverage_weight * (coverage - MIN_COVERAGE) + relevance < 0
+    if named:
+        return lexical or far
+    return far or (lexical and relevance < abstain.rescue)
+
+
 class Composer:
     """Answers questions over one corpus and its index."""
 
@@ -52,10 +81,11 @@ class Composer:
         max_excerpt_chars: int = 500,
         weights: Weights | None = None,
         grouped: Groups | None = None,
+        semantic: Semantic | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
-        self.ranker = Ranker(corpus, index, weights, grouped)
+        self.ranker = Ranker(corpus, index, weights, grouped, semantic)
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
@@ -105,10 +135,44 @@ class Composer:
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
         coverages = self._coverages(excerpts[:DEPTH], asked)
         best = max(coverages, default=0.0)
-        if not self._answers(excerpts[:DEPTH], coverages, asked):
-            declined = Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
-            return self._declined(declined, pinned)
-        return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=terms)
+        relevance = self.ranker.relevance(asked) if ranked.reranked else None
+        declined = self._declines(excerpts[:DEPTH], coverages, asked, relevance)
+        answer = Answer(
+            q,
+            abstained=declined,
+            excerpts=() if declined else excerpts[:limit],
+            closest=excerpts[: self.top_k] if declined else (),
+            coverage=best,
+            terms=terms,
+            reranked=ranked.reranked,
+            relevance=relevance,
+        )
+        return self._declined(answer, pinned) if declined else answer
+
+    def _declines(
+        self,
+        excerpts: Sequence[Excerpt],
+        coverages: Sequence[float],
+        asked: Question,
+        relevance: float | None,
+    ) -> bool:
+        """Whether none of the excerpts answers the question (`declines`, excerpt by excerpt).
+
+        With one document, whether the question names something no document mentions is a fact
+        about the corpus. With several it is one about each excerpt's document
+        (`Ranker.names_unknown`): a question whose names are spread over several documents is
+        one that no single document answers as a whole, and is declined.
+        """
+        semantic = self.ranker.semantic
+        abstain = semantic.rerank.abstain if semantic is not None else None
+        corpus_wide = len(self.corpus.documents) == 1
+        for excerpt, covered in zip(excerpts, coverages, strict=True):
+            if not excerpt.sentence_ids:
+                continue
+            document = None if corpus_wide else int(self.corpus.doc_of[excerpt.sentence_ids[0]])
+            if not declines(covered, self.ranker.names_unknown(asked, document), relevance, abstain):
+                return False
+        return True
 
     def _declined(self, answer: Answer, pinned: int | None) -> Answer:
         """A declined answer to a question pinned to a document says which document does not say."""
@@ -116,24 +180,6 @@ class Composer:
             return answer
         doc = self.corpus.documents[pinned]
         return replace(answer, note=f"{doc.name} (“{doc.title}”) doesn't say.")
-
-    def _answers(self, excerpts: Sequence[Excerpt], coverages: Sequence[float], asked: Question) -> bool:
-        """Whether one of the excerpts covers enough of the question to answer it.
-
-        Enough is `MIN_COVERAGE` of its weight, or `NAMED_COVERAGE` when the question names
-        something the excerpt's document never mentions (`Ranker.names_unknown`): in a corpus of
-        one document, something no document mentions; in one of many, a question whose names are
-        spread over several documents is one that no single document answers as a whole.
-        """
-        corpus_wide = len(self.corpus.documents) == 1
-        for excerpt, covered in zip(excerpts, coverages, strict=True):
-            if not excerpt.sentence_ids:
-                continue
-            document = None if corpus_wide else int(self.corpus.doc_of[excerpt.sentence_ids[0]])
-            needed = NAMED_COVERAGE if self.ranker.names_unknown(asked, document) else MIN_COVERAGE
-            if covered >= needed:
-                return True
-        return False
 
     def _coverages(self, excerpts: Sequence[Excerpt], asked: Question) -> list[float]:
         """Each excerpt's share of the question's IDF weight, found in it and its paragraph

@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from bot.answer.composer import Answer, Excerpt
+from bot.answer.composer import Answer, Composer, Excerpt
 from bot.text import fold_space
 
 ABSTAIN_MESSAGE = "The article doesn't say."
@@ -144,8 +144,20 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "excerpts": [excerpt_json(e) for e in answer.excerpts],
         "closest": [excerpt_json(e) for e in answer.closest],
         "coverage": round(answer.coverage, 4),
+        "reranked": answer.reranked,
+        "relevance": None if answer.relevance is None else round(answer.relevance, 4),
         **({"note": answer.note} if answer.note else {}),
     }
+
+
+def rerank_status(composer: Composer) -> str:
+    """Whether answers are re-ranked by meaning, and how far the sentence vectors are."""
+    semantic = composer.ranker.semantic
+    if semantic is None:
+        return "Re-ranking by meaning: off."
+    done, total = semantic.vectors.progress()
+    model = semantic.model.name
+    return f"Re-ranking by meaning ({model}): sentence vectors for {done:,} of {total:,} sentences."
 
 
 # -- Discord ------------------------------------------------------------------------------------
@@ -297,11 +309,3 @@ def abstain_embed(question: str, closest: tuple[Excerpt, ...], document: str | N
     description = f"*{CLOSEST_LABEL}*\n" + "\n".join(lines) if lines else "No passage comes close."
     fields, budget = _question_embed(question, document)
     return {**fields, "description": description[:budget]}
-
-
-def embed_length(embed: dict[str, Any]) -> int:
-    """Characters that count towards Discord's 6000 per embed."""
-    total = len(embed.get("title", "")) + len(embed.get("description", ""))
-    total += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
-    total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in embed.get("fields", []))
-    return total

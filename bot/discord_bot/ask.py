@@ -339,7 +339,7 @@ class AskCog(commands.Cog):
             return
         question = mention.sub(" ", message.content).strip()
         if not question:
-            await message.reply(embed=discord.Embed.from_dict(help_embed()))
+            await message.reply(embed=discord.Embed.from_dict(help_embed(self.bot.votes_kept_days)))
             return
         if retry_after := self.retry_after(message):  # the same limit as /ask and the message menu
             await message.reply(f"Slow down: you can ask again in {retry_after:.0f} s.")
