@@ -27,6 +27,7 @@ from bot.documents import describe
 from bot.documents.corpus import Corpus
 from bot.search.retriever import Index
 from bot.text import fold_word, term_spans, tokenize, tokenize_many
+from bot.text import words as text_words
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -44,6 +45,7 @@ class _Described(NamedTuple):
     by_field: dict[str, dict[str, frozenset[int]]]
     any_field: dict[str, I32]
     host_affixes: dict[str, I32]  # a capitalised word -> the documents whose address it is part of
+    words: dict[str, frozenset[int]]  # a description's word as written (folded, not stemmed) -> documents
 
 
 class DocumentStep:
@@ -93,6 +95,14 @@ class DocumentStep:
     def named(self, term: str) -> frozenset[int]:
         """The documents whose descriptions (title, subtitle, author, outlet) hold a term."""
         return frozenset(self.described().any_field.get(term, np.empty(0, np.int32)).tolist())
+
+    def naming(self, word: str) -> frozenset[int]:
+        """The documents whose descriptions hold a name as written (case and accents aside, not
+        stemmed: "France" is not the author "Frances"), or whose address it is part of."""
+        described = self.described()
+        folded = fold_word(word)
+        hosts = described.host_affixes.get(folded, np.empty(0, np.int32)).tolist()
+        return described.words.get(folded, frozenset()) | frozenset(hosts)
 
     def best(self, fit: F32, among: Sequence[int] | None = None) -> list[int]:
         """The documents that fit best (equally, within `TIE`), best first; none when none fits."""
@@ -144,10 +154,14 @@ def _describe(corpus: Corpus) -> _Described:
     terms, counts = tokenize_many(texts)
     at = 0
     for n, count in enumerate(counts):
-        d, field = divmod(n, len(DESCRIPTIONS))
+        d, f = divmod(n, len(DESCRIPTIONS))
         for term in terms[at : at + count]:
-            by_field[DESCRIPTIONS[field]][term].add(d)
+            by_field[DESCRIPTIONS[f]][term].add(d)
         at += count
+    words: defaultdict[str, set[int]] = defaultdict(set)
+    for n, text in enumerate(texts):
+        for word in text_words(text):
+            words[word].add(n // len(DESCRIPTIONS))
     for d, doc in enumerate(corpus.documents):
         for label in describe.host_names(doc.source_url):
             for term in tokenize(label):  # a whole label, as a term: "reuters", "bbc"
@@ -162,4 +176,5 @@ def _describe(corpus: Corpus) -> _Described:
         {f: {t: frozenset(docs) for t, docs in postings.items()} for f, postings in by_field.items()},
         {t: np.array(sorted(docs), dtype=np.int32) for t, docs in any_field.items()},
         {w: np.array(sorted(docs), dtype=np.int32) for w, docs in affixes.items()},
+        {w: frozenset(docs) for w, docs in words.items()},
     )

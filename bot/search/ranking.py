@@ -472,8 +472,8 @@ class Ranker:
         for q, n in zip(question.query, question.owner, strict=True):
             stood_for.setdefault(question.terms[n], []).append(q.term)
         for name in names:
+            described = self.step.naming(name)  # an outlet's or author's name, say: not in the text
             for t in tokenize(name):
-                described = self.step.named(t)  # an outlet's or author's name, say: not in the text
                 if t not in stood_for and not described:
                     return True
                 if document is None or document in described:
@@ -486,10 +486,10 @@ class Ranker:
         return False
 
     def mentions(self, document: int, term: str) -> bool:
-        """Whether a document holds a term in its text or in its descriptions (author, outlet)."""
+        """Whether a document's text (its title included) holds a term."""
         ids, _ = self.documents.postings(term)
         at = int(np.searchsorted(ids, document))
-        return (at < len(ids) and int(ids[at]) == document) or document in self.step.named(term)
+        return at < len(ids) and int(ids[at]) == document
 
     def weight(self, term: str) -> float:
         """A term's IDF; a term no sentence has weighs as much as the rarest one."""
