@@ -7,7 +7,8 @@ Writes a corpus of prose-like documents (`bench_load.prose`: Zipfian words from 
 numbers, quotations) with front matter as `add` writes it (a title, a subtitle, an author, a site
 and a source address, drawn from a few hundred names and outlets), loads it, and times, question by
 question: the document step's fit over every document (`DocumentStep.fit`), the metadata route
-(`bot.answer.metadata`, which runs the step on a question's remaining words), and the whole answer.
+(`bot.answer.metadata`, which runs the step on a question's remaining words), and the whole answer
+by words (`RERANK=false`: the re-ranker's own cost is `bench_rerank`'s to measure).
 Content questions are drawn from the corpus's sentences; metadata questions name a document by its
 subject, outlet or author. Needs the bench extras (`pip install -e '.[bench]'`).
 """
@@ -109,7 +110,9 @@ def run(documents: int, per_file: int, n_questions: int, seed: int) -> list[str]
     with tempfile.TemporaryDirectory(prefix="bench-documents-") as tmp:
         folder = Path(tmp)
         fields = write_documents(folder, rng, words, p, documents, per_file)
-        composer = engine.load(Settings(_env_file=None, corpus_dir=folder, use_cache=False))
+        # The document step is lexical; the re-ranker (timed by bench_rerank) would embed 100,000
+        # sentences first.
+        composer = engine.load(Settings(_env_file=None, corpus_dir=folder, use_cache=False, rerank=False))
     ranker = composer.ranker
     build = timed(ranker.step.described)  # the descriptions' postings, built on first use
     asked = questions(rng, composer, fields, n_questions)

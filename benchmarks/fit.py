@@ -4,6 +4,7 @@
     python -m benchmarks.fit --fit notre_dame dev --report heldout_article reykjavik
     python -m benchmarks.fit --declines                     # off-topic: each set asked of the others
     python -m benchmarks.fit --squad-together               # the SQuAD-format sets alone and in one corpus
+    python -m benchmarks.fit --fit notre_dame dev multidoc --only about title content --write
 
 Three fits, all on the `--fit` sets only; the other sets are scored with what was chosen, never
 tuned on:
@@ -16,6 +17,10 @@ tuned on:
 - declining by meaning (`bot.search.ranking.Abstain`): the percentile of the off-topic questions'
   cosines that is each corpus's reference, and how much covered weight makes up for distance, for
   the most declined off-topic questions at ten times the cost of a falsely declined answerable one.
+
+With `--only NAME...`, only those weights are fitted, lexical and re-ranking both, by coordinate
+descent, every other weight, k1 and b, the pool and declining held as `ranking_weights.json` has
+them: how the document step's columns were fitted without moving what one-document corpora see.
 
 Figures here are for ranked sentences (is the answer's sentence first, in the first three) and,
 for declining, whole answers; `python -m bot eval` scores whole answers and is the figure to report.
@@ -47,6 +52,7 @@ from bot.search.ranking import (
     Abstain,
     Groups,
     Ranker,
+    Rerank,
     Weights,
     fitted_params,
     reranked_order,
@@ -524,6 +530,47 @@ def _print_figures(
     return rows
 
 
+def _fit_only(
+    fit_sets: Sequence[str],
+    report: Sequence[str],
+    only: Sequence[str],
+    write: bool,
+    argv: Sequence[str] | None,
+) -> int:
+    """`--only`: the named weights, lexical and re-ranking, by coordinate descent from the stored
+    ones; everything else held."""
+    stored = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    params, rerank = fitted_params(), Rerank.load()
+    together = load_together(fit_sets, params, blind=False)
+    scored = [[*tables(*load_set(name, params)), *together[name]] for name in fit_sets]
+    grid = {name: RERANK_GRID[name] for name in only}
+    start = Weights.load()
+    weights, lexical = descend(scored, start, balanced(scored, start.vector()), grid)
+    reranked, figures = descend(
+        scored, rerank.weights, balanced(scored, rerank.weights.vector(), rerank.pool), grid, rerank.pool
+    )
+    print(
+        f"fitted {', '.join(only)} on {', '.join(fit_sets)}, the rest held: "
+        f"lexical {', '.join(f'{n}={getattr(weights, n)}' for n in only)} (MRR@3 {lexical[2]:.3f}); "
+        f"reranked {', '.join(f'{n}={getattr(reranked, n)}' for n in only)} (MRR@3 {figures[2]:.3f})",
+        flush=True,
+    )
+    names = list(dict.fromkeys([*fit_sets, *report]))
+    figures_lexical = _print_figures(names, fit_sets, weights, 0, params, "lexical")
+    figures_reranked = _print_figures(names, fit_sets, reranked, rerank.pool, params, "reranked")
+    if write:
+        held = {key: stored[key] for key in ("fitted_on", "command") if key in stored}
+        stored["weights"] = weights.as_dict()
+        stored["rerank"]["weights"] = reranked.as_dict()
+        stored["held_from"] = stored.get("held_from", held)  # what fitted the weights held
+        stored["fitted_on"] = list(fit_sets)
+        stored["command"] = "python -m benchmarks.fit " + " ".join(sys.argv[1:] if argv is None else argv)
+        stored["sentence_figures"] = {"lexical": figures_lexical, "reranked": figures_reranked}
+        WEIGHTS_FILE.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {WEIGHTS_FILE}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit on some sets, report on others; optionally store the weights."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fit", description=__doc__.split("\n\n")[0])
@@ -536,6 +583,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--declines", action="store_true", help="ask each set's questions of the other sets' documents"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=FEATURES[1:],
+        metavar="NAME",
+        help="fit only these weights, holding the others, k1, b, the pool and declining as stored",
     )
     parser.add_argument(
         "--squad-together",
@@ -552,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.fit:
         parser.error("--fit SET... is needed (or --declines)")
     report = args.report if args.report is not None else [s for s in SETS if s not in args.fit]
+    if args.only:
+        return _fit_only(args.fit, report, args.only, args.write, argv)
     # The BM25 parameters are fitted with the lexical weights: each needs its own index.
     best: tuple[float, Bm25Params, Weights, list[list[Scored]]] | None = None
     for params in BM25_GRID:
