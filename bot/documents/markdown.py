@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.documents.segment import Span
+from bot.documents.segment import WORK, Span
 from bot.text import fold_space
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 _MARKUP = re.compile(r"[\\`*_~\[<&]|[\r\n][ \t]*>")
 _LINE_END = re.compile(r"\r\n?|\n")
 # After a line end inside a block: its indentation and any blockquote markers.
-_CONTAINER = re.compile(r"[ \t]*(?:>[ \t]?[ \t]*)*")
-_SPECIAL = re.compile(r"[\\`*_~\[!<&\n]")
+_CONTAINER = re.compile(r"[ \t]*+(?:>[ \t]*+)*+")
+_SPECIAL = re.compile(r"[\\`*_~\[\]!<&\n]")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _AUTOLINK = re.compile(
     r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\x00-\x20]*|[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*)>"
@@ -45,29 +46,40 @@ _HTML_TAG = re.compile(
 )
 _BREAK_TAG = re.compile(r"<br\b", re.IGNORECASE)
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_BRACKET_STOP = re.compile(r"[\\`\[\]]")
 _BACKTICKS = re.compile(r"`+")
-# An inline link's `(destination "title")`: balanced parentheses two deep, as real URLs need.
-_DESTINATION = r"(?:<(?:[^<>\n\\]|\\.)*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*\))*)"
-_TITLE = r"""(?:\s+(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\((?:\\.|[^()\\])*\)))?"""
-_INLINE_TAIL = re.compile(rf"\(\s*{_DESTINATION}{_TITLE}\s*\)")
+# An inline link's `(destination "title")`: balanced parentheses two deep, as real URLs need. Each
+# part is taken whole (possessive): white space before, inside and after the title could otherwise
+# be shared out between `\s*`, `\s+` and `\s*` in every way on a failing match (cubic).
+_DESTINATION = (
+    r"(?:<(?:[^<>\n\\]|\\.)*+>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*+\))*+\))*+)"
+)
+_TITLE = r"""(?:\s++(?:"(?:\\.|[^"\\])*+"|'(?:\\.|[^'\\])*+'|\((?:\\.|[^()\\])*+\)))?+"""
+_INLINE_TAIL = re.compile(rf"\(\s*+{_DESTINATION}{_TITLE}\s*+\)")
 _REFERENCE = re.compile(r"\[((?:[^\[\]\\]|\\.){0,999})\]")
-# A link reference definition: `[label]: destination`, then the line's end or a title.
+_MAX_LABEL = 999  # CommonMark: a link label holds at most 999 characters
+# A link reference definition: `[label]: destination`, then the line's end or a title (the white
+# space around the line end taken whole: `[ \t]*\n?[ \t]*` shared a line of spaces out quadratically).
 _DEFINITION = re.compile(
-    r"""^[ \t>]*\[((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*\n?[ \t]*(?:<[^<>\n]*>|\S+)[ \t]*(?:$|["'(])""",
+    r"""^[ \t>]*+\[((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*+(?:\n[ \t]*+)?(?:<[^<>\n]*>|\S+)[ \t]*(?:$|["'(])""",
     re.MULTILINE,
 )
+# What must follow each kind of HTML construct that runs to a terminator, whatever lies between
+# (comments, processing instructions, CDATA, declarations): without it the construct cannot close,
+# and the tag pattern is not tried (it would read to the end of the text at every such `<`).
+_HTML_TERMINATORS = (("<!--", "-->"), ("<?", "?>"), ("<![CDATA[", "]]>"), ("<!", ">"))
 
 
 class Visible(NamedTuple):
     """The text a reader sees, and where each run of it was copied from in the source.
 
     `runs` holds two parallel lists: where each run starts in `text` and in the source; None
-    means the text is the source itself.
+    means the text is the source itself. `wrapped` are the ranges of `text` that a piece of markup
+    wraps (emphasis, a link's text, a code span): a source span that cuts one shows its marks.
     """
 
     text: str
     runs: tuple[list[int], list[int]] | None
+    wrapped: Sequence[tuple[int, int]] = ()
 
     def offset(self, i: int) -> int:
         """The source offset of shown character `i`."""
@@ -116,8 +128,8 @@ def visible(source: str, labels: frozenset[str] = frozenset()) -> Visible:
     if _MARKUP.search(source) is None:
         return Visible(source, None)
     text, lines = _unwrap(source)
-    chunks, starts = _Inline(text, labels).run()
-    return Visible("".join(chunks), _compose(chunks, starts, lines))
+    chunks, starts, wrapped = _Inline(text, labels).run()
+    return Visible("".join(chunks), _compose(chunks, starts, lines), wrapped)
 
 
 @lru_cache(maxsize=16)  # the documents being parsed or shown; each holds its text alive
@@ -188,18 +200,17 @@ def _is_punct(ch: str) -> bool:
 class _Delimiter:
     """A run of `*`, `_` or `~` that may open or close emphasis (CommonMark's delimiter run)."""
 
-    __slots__ = ("can_close", "can_open", "char", "closed", "dropped", "index", "opened", "original")
+    __slots__ = ("can_close", "can_open", "char", "closed", "index", "opened", "original")
 
     def __init__(self, char: str, index: int, length: int, can_open: bool, can_close: bool) -> None:
         self.char, self.index, self.original = char, index, length
         self.can_open, self.can_close = can_open, can_close
         self.opened = 0  # marks used as an opener, taken from the run's end
         self.closed = 0  # marks used as a closer, taken from its start
-        self.dropped = False  # inside a match: what is left of it is text
 
     @property
     def length(self) -> int:
-        return 0 if self.dropped else self.original - self.opened - self.closed
+        return self.original - self.opened - self.closed
 
 
 def _rule_of_three(opener: _Delimiter, closer: _Delimiter) -> bool:
@@ -209,46 +220,86 @@ def _rule_of_three(opener: _Delimiter, closer: _Delimiter) -> bool:
     return not (opener.original % 3 == 0 and closer.original % 3 == 0)
 
 
+def _matches(opener: _Delimiter, closer: _Delimiter) -> bool:
+    """Whether `opener` can open the emphasis that `closer` closes, as they stand."""
+    if opener.char != closer.char or not opener.can_open or opener.length == 0:
+        return False
+    if closer.char == "~":
+        return opener.length >= 2  # strikethrough takes tildes in twos
+    return not _rule_of_three(opener, closer)
+
+
+def _flanking(ch: str, before: str, after: str) -> tuple[bool, bool]:
+    """Whether a run of `ch` between `before` and `after` can open and close emphasis ("" is an end)."""
+    left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
+    right = not _is_space(before) and (not _is_punct(before) or _is_space(after) or _is_punct(after))
+    if ch == "_":
+        return left and (not right or _is_punct(before)), right and (not left or _is_punct(after))
+    return left, right
+
+
+class _Bracket:
+    """A `[` or `![` not yet closed: where it is, and what the scan had made when it was met."""
+
+    __slots__ = ("at", "chunk", "delimiters", "image", "wrapped")
+
+    def __init__(self, at: int, chunk: int, delimiters: int, wrapped: int, image: bool) -> None:
+        self.at, self.chunk, self.delimiters, self.wrapped, self.image = at, chunk, delimiters, wrapped, image
+
+
 class _Inline:
-    """One pass over a block's inline source: the pieces of text shown, and where each comes from."""
+    """One pass over a block's inline source: the pieces of text shown, and where each comes from.
+
+    Links are found as CommonMark finds them, with a stack of the `[`s not yet closed, matched at
+    each `]`, rather than by looking ahead for the `]` of every `[` (20,000 `[` took 57 s); emphasis
+    keeps CommonMark's lower bound for each kind of closer rather than looking back over every
+    earlier run. Every character is looked at a bounded number of times.
+    """
 
     def __init__(self, text: str, labels: frozenset[str]) -> None:
         self.text = text
         self.labels = labels  # the reference labels the document defines
         self.chunks: list[str] = []  # shown text, in pieces copied from (or standing for) the text
         self.starts: list[int] = []  # where each piece starts in the text
-        self.delimiters: list[_Delimiter] = []  # every emphasis run, each its own piece
+        self.delimiters: list[_Delimiter] = []  # emphasis runs not yet matched, each its own piece
+        self.brackets: list[_Bracket] = []
+        self.inactive = 0  # the `[`s below this place in `brackets` are text: a link holds no link
+        # Pieces that markup wraps (emphasis, links, code): (first piece, end piece) of what they show.
+        self.wrapped: list[tuple[int, int]] = []
+        self._backticks: dict[int, list[int]] | None = None  # starts of the text's backtick runs, by length
+        self._last: dict[str, int] = {}  # where each HTML terminator last occurs in the text
 
-    def run(self) -> tuple[list[str], list[int]]:
-        """The shown pieces and where each starts in the text."""
-        self._scan(0, len(self.text))
-        for d in self.delimiters:  # matched marks are markup: keep what is left of each run
-            if d.opened or d.closed:
-                self.chunks[d.index] = self.chunks[d.index][d.closed : d.original - d.opened]
-                self.starts[d.index] += d.closed
+    def run(self) -> tuple[list[str], list[int], list[tuple[int, int]]]:
+        """The shown pieces, where each starts in the text, and the shown ranges markup wraps."""
+        self._scan()
+        self._emphasis(0)
+        ends = list(itertools.accumulate(map(len, self.chunks), initial=0))
+        wrapped = [(ends[first], ends[end]) for first, end in self.wrapped if ends[first] < ends[end]]
         kept = [n for n, chunk in enumerate(self.chunks) if chunk]
-        return [self.chunks[n] for n in kept], [self.starts[n] for n in kept]
+        return [self.chunks[n] for n in kept], [self.starts[n] for n in kept], wrapped
 
     def _emit(self, chars: str, at: int) -> None:
         if chars:
             self.chunks.append(chars)
             self.starts.append(at)
 
-    def _scan(self, lo: int, hi: int) -> None:
-        """Shown characters of text[lo:hi]; emphasis is matched within this range only."""
+    def _scan(self) -> None:
+        """Shown characters of the whole text, links matched as their `]` is met."""
         text = self.text
-        delimiters: list[_Delimiter] = []
-        i = lo
+        hi = len(text)
+        steps = 0
+        i = 0
         while i < hi:
-            m = _SPECIAL.search(text, i, hi)
+            steps += 1
+            m = _SPECIAL.search(text, i)
             if m is None:
-                self._emit(text[i:hi], i)
+                self._emit(text[i:], i)
                 break
             j = m.start()
             self._emit(text[i:j], i)
             ch = text[j]
             if ch == "\\":
-                nxt = text[j + 1 : j + 2] if j + 1 < hi else ""
+                nxt = text[j + 1 : j + 2]
                 if nxt in _ASCII_PUNCTUATION and nxt:
                     self._emit(nxt, j + 1)
                     i = j + 2
@@ -258,15 +309,21 @@ class _Inline:
                     self._emit("\\", j)
                     i = j + 1
             elif ch == "`":
-                i = self._code_span(j, hi)
+                i = self._code_span(j)
             elif ch in "*_~":
-                i = self._delimiter_run(j, lo, hi, delimiters)
+                i = self._delimiter_run(j)
             elif ch == "[" or (ch == "!" and text.startswith("[", j + 1)):
-                i = self._link(j, hi)
+                image = ch == "!"
+                opener = _Bracket(j + image, len(self.chunks), len(self.delimiters), len(self.wrapped), image)
+                self.brackets.append(opener)
+                self._emit(text[j : j + 1 + image], j)
+                i = j + 1 + image
+            elif ch == "]":
+                i = self._close_bracket(j)
             elif ch == "<":
-                i = self._angle(j, hi)
+                i = self._angle(j)
             elif ch == "&":
-                e = _ENTITY.match(text, j, hi)
+                e = _ENTITY.match(text, j)
                 if e is not None and (decoded := html.unescape(e.group())) != e.group():
                     self._emit(decoded, j)  # placed at the entity, which is longer than it
                     i = e.end()
@@ -276,116 +333,137 @@ class _Inline:
             else:  # "!" not before "[", or a line end
                 self._emit(ch, j)
                 i = j + 1
-        self._emphasis(delimiters)
+        WORK.steps += steps
 
-    def _code_span(self, j: int, hi: int) -> int:
+    def _code_span(self, j: int) -> int:
         text = self.text
-        n = j
-        while n < hi and text[n] == "`":
-            n += 1
+        opening = _BACKTICKS.match(text, j)
+        assert opening is not None  # it starts with the backtick found
+        n = opening.end()
         run = n - j
-        k = n
-        while True:
-            k = text.find("`" * run, k, hi)
-            if k < 0:
-                self._emit(text[j:n], j)  # no closing run: the backticks are text
-                return n
-            end = k + run
-            if (end >= hi or text[end] != "`") and (k == n or text[k - 1] != "`"):
-                break
-            while k < hi and text[k] == "`":
-                k += 1
+        k = self._closing_backticks(run, n)
+        if k is None:
+            self._emit(opening.group(), j)  # no closing run: the backticks are text
+            return n
         content = text[n:k].replace("\n", " ")
         first = n
         if len(content) >= 2 and content[0] == " " and content[-1] == " " and content.strip(" "):
             content, first = content[1:-1], n + 1
+        before = len(self.chunks)
         self._emit(content, first)
+        self.wrapped.append((before, len(self.chunks)))
         return k + run
 
-    def _delimiter_run(self, j: int, lo: int, hi: int, delimiters: list[_Delimiter]) -> int:
+    def _closing_backticks(self, run: int, after: int) -> int | None:
+        """Where the first run of exactly `run` backticks at or after `after` starts, if any."""
+        if self._backticks is None:  # every run found once, not searched for again at every opener
+            self._backticks = {}
+            for m in _BACKTICKS.finditer(self.text):
+                self._backticks.setdefault(m.end() - m.start(), []).append(m.start())
+            WORK.steps += len(self._backticks)
+        starts = self._backticks.get(run, [])
+        k = bisect.bisect_left(starts, after)
+        return starts[k] if k < len(starts) else None
+
+    def _delimiter_run(self, j: int) -> int:
         text = self.text
         ch = text[j]
         n = j
-        while n < hi and text[n] == ch:
+        while n < len(text) and text[n] == ch:
             n += 1
-        before = text[j - 1] if j > lo else ""
-        after = text[n] if n < hi else ""
-        left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
-        right = not _is_space(before) and (not _is_punct(before) or _is_space(after) or _is_punct(after))
-        if ch == "_":
-            can_open = left and (not right or _is_punct(before))
-            can_close = right and (not left or _is_punct(after))
-        else:
-            can_open, can_close = left, right
+        can_open, can_close = _flanking(ch, text[j - 1] if j > 0 else "", text[n] if n < len(text) else "")
         if can_open or can_close:
-            run = _Delimiter(ch, len(self.chunks), n - j, can_open, can_close)
-            delimiters.append(run)
-            self.delimiters.append(run)
+            self.delimiters.append(_Delimiter(ch, len(self.chunks), n - j, can_open, can_close))
         self._emit(text[j:n], j)
         return n
 
-    def _emphasis(self, delimiters: list[_Delimiter]) -> None:
-        """Match openers with closers (CommonMark's "process emphasis"); matched marks are markup."""
-        for c, closer in enumerate(delimiters):
-            while closer.can_close and closer.length > 0:
-                opener = None
-                for o in range(c - 1, -1, -1):
-                    cand = delimiters[o]
-                    if cand.char != closer.char or not cand.can_open or cand.length == 0:
-                        continue
-                    if closer.char == "~" and (cand.length < 2 or closer.length < 2):
-                        continue  # strikethrough takes tildes in twos
-                    if closer.char != "~" and _rule_of_three(cand, closer):
-                        continue
-                    opener = o
-                    break
-                if opener is None:
-                    break
-                cand = delimiters[opener]
-                use = 2 if cand.length >= 2 and closer.length >= 2 else 1
-                # The opener gives up its innermost marks, the closer its first ones.
-                cand.opened += use
-                closer.closed += use
-                for between in delimiters[opener + 1 : c]:
-                    between.dropped = True  # runs inside a match can no longer match outside it
+    def _emphasis(self, bottom: int) -> None:
+        """Match the runs from `bottom` on, openers with closers (CommonMark's "process emphasis");
+        matched marks are markup. The runs are settled: they leave the list."""
+        runs = self.delimiters[bottom:]
+        del self.delimiters[bottom:]
+        count = len(runs)
+        # The runs still open to matching, as a linked list: a match takes the runs between out.
+        before = list(range(-1, count - 1))
+        after = list(range(1, count + 1))
 
-    def _link(self, j: int, hi: int) -> int:
-        """A link (its text shown) or an image (nothing shown); otherwise the bracket is text."""
-        text = self.text
-        image = text[j] == "!"
-        open_at = j + 1 if image else j
-        close = self._bracket_end(open_at, hi)
-        end = self._link_tail(close + 1, hi, text[open_at + 1 : close]) if close is not None else None
-        if close is None or end is None:
-            self._emit(text[j : open_at + 1], j)
-            return open_at + 1
-        if not image:
-            self._scan(open_at + 1, close)
+        def unlink(n: int) -> None:
+            if before[n] >= 0:
+                after[before[n]] = after[n]
+            if after[n] < count:
+                before[after[n]] = before[n]
+
+        # For each kind of closer, no opener stands at or below this run: later closers of the kind
+        # look no further down (CommonMark's openers_bottom, keyed as its rule of three needs).
+        floors: dict[tuple[str, bool, int], int] = {}
+        steps = 0
+        c = 0
+        while c < count:
+            closer = runs[c]
+            tildes = closer.char == "~"
+            if not closer.can_close or closer.length < (2 if tildes else 1):
+                c = after[c]
+                continue
+            kind = (closer.char, False, 0) if tildes else (closer.char, closer.can_open, closer.original % 3)
+            floor = floors.get(kind, -1)
+            o = before[c]
+            while o > floor and not _matches(runs[o], closer):
+                steps += 1
+                o = before[o]
+            if o <= floor:
+                floors[kind] = before[c]
+                if not closer.can_open:
+                    unlink(c)
+                c = after[c]
+                continue
+            opener = runs[o]
+            use = 2 if opener.length >= 2 and closer.length >= 2 else 1
+            # The opener gives up its innermost marks, the closer its first ones.
+            opener.opened += use
+            closer.closed += use
+            self.wrapped.append((opener.index + 1, closer.index))
+            after[o], before[c] = c, o  # runs inside a match can no longer match outside it
+            if opener.length == 0:
+                unlink(o)
+            if closer.length == 0:
+                unlink(c)
+                c = after[c]
+        for d in runs:  # matched marks are markup: keep what is left of each run
+            if d.opened or d.closed:
+                self.chunks[d.index] = self.chunks[d.index][d.closed : d.original - d.opened]
+                self.starts[d.index] += d.closed
+        WORK.steps += steps + count
+
+    def _close_bracket(self, j: int) -> int:
+        """A `]`: the link (its text shown) or image (nothing shown) that it ends, or text."""
+        if not self.brackets:
+            self._emit("]", j)
+            return j + 1
+        opener = self.brackets.pop()
+        place = len(self.brackets)
+        active = opener.image or place >= self.inactive
+        self.inactive = min(self.inactive, place)
+        end = self._link_tail(j + 1, opener.at + 1, j) if active else None
+        if end is None:
+            self._emit("]", j)
+            return j + 1
+        if opener.image:  # an image shows nothing of what it holds
+            del self.chunks[opener.chunk :], self.starts[opener.chunk :]
+            del self.delimiters[opener.delimiters :], self.wrapped[opener.wrapped :]
+            return end
+        self.chunks[opener.chunk] = ""  # the `[` is markup
+        if (
+            len(self.delimiters) > opener.delimiters
+            and self.starts[(last := self.delimiters[-1]).index] + last.original == j
+        ):
+            # markdown-it reads a link's text on its own: a run that ends it is followed by nothing.
+            last.can_open, last.can_close = _flanking(last.char, self.text[self.starts[last.index] - 1], "")
+        self._emphasis(opener.delimiters)  # emphasis inside the link's text closes inside it
+        self.wrapped.append((opener.chunk + 1, len(self.chunks)))
+        self.inactive = place  # links do not nest: the `[`s before this one are text
         return end
 
-    def _bracket_end(self, j: int, hi: int) -> int | None:
-        """The `]` matching the `[` at j, past escapes and code spans."""
-        text = self.text
-        depth = 0
-        k = j
-        while (m := _BRACKET_STOP.search(text, k, hi)) is not None:
-            k = m.start()
-            ch = text[k]
-            if ch == "\\":
-                k += 2
-            elif ch == "`":
-                run = _BACKTICKS.match(text, k, hi)
-                assert run is not None  # it starts with the backtick found
-                closing = text.find(run.group(), run.end(), hi)
-                k = closing + len(run.group()) if closing >= 0 else run.end()
-            else:
-                depth += 1 if ch == "[" else -1
-                if depth == 0:
-                    return k
-                k += 1
-        return None
-
-    def _link_tail(self, k: int, hi: int, label: str) -> int | None:
+    def _link_tail(self, k: int, label_start: int, label_end: int) -> int | None:
         """The end of `(destination "title")` or `[label]` after a link's text, or None.
 
         A reference (`[text][label]`, `[text][]`, `[text]`) is a link only when the document
@@ -393,27 +471,41 @@ class _Inline:
         """
         text = self.text
         if text.startswith("(", k):
-            tail = _INLINE_TAIL.match(text, k, hi)
+            tail = _INLINE_TAIL.match(text, k)
             return tail.end() if tail else None
-        ref = _REFERENCE.match(text, k, hi)
-        if ref is not None and _label(ref.group(1) or label) in self.labels:
+        if not self.labels:
+            return None
+        # The link's own text is read as a label only when it can be one: copying and folding
+        # every candidate's text would be quadratic in `[[[...]]]`.
+        own = text[label_start:label_end] if label_end - label_start <= _MAX_LABEL else None
+        ref = _REFERENCE.match(text, k)
+        if ref is not None and (label := ref.group(1) or own) is not None and _label(label) in self.labels:
             return ref.end()
-        return k if _label(label) in self.labels else None
+        return k if own is not None and _label(own) in self.labels else None
 
-    def _angle(self, j: int, hi: int) -> int:
+    def _angle(self, j: int) -> int:
         """An autolink (its address shown), an HTML tag (not shown), or a `<` that is text."""
         text = self.text
-        auto = _AUTOLINK.match(text, j, hi)
+        auto = _AUTOLINK.match(text, j)
         if auto is not None:
             self._emit(auto.group(1), j + 1)
             return auto.end()
-        tag = _HTML_TAG.match(text, j, hi)
+        tag = _HTML_TAG.match(text, j) if self._may_close(j) else None
         if tag is not None:
             if _BREAK_TAG.match(tag.group()):
                 self._emit("\n", j)
             return tag.end()
         self._emit("<", j)
         return j + 1
+
+    def _may_close(self, j: int) -> bool:
+        """Whether the HTML construct that may start at `j` has its terminator somewhere after it."""
+        for opening, terminator in _HTML_TERMINATORS:
+            if self.text.startswith(opening, j):
+                if terminator not in self._last:
+                    self._last[terminator] = self.text.rfind(terminator)
+                return self._last[terminator] >= j + len(opening)
+        return True
 
 
 @lru_cache(maxsize=1)
@@ -492,6 +584,7 @@ def place(
         return [(span, leaf.start + span.start, leaf.start + span.end) for span in spans]
     placed: list[tuple[Span, int, int]] = []
     pending: int | None = None
+    nesting: _Nesting | None = None
     for span in spans:
         joined = Span(span.start if pending is None else pending, span.end)
         start, end = leaf.offset(joined.start), leaf.offset(joined.end - 1) + 1
@@ -500,6 +593,10 @@ def place(
             found = (leaf.start, leaf.end)  # the whole leaf shows what it showed
         elif end - start == joined.end - joined.start and _MARKUP.search(text, start, end) is None:
             found = (start, end)  # no markup at all: the source shows it as is
+        elif pending is not None and (nesting := nesting or _Nesting(leaf.visible.wrapped)).cuts(joined):
+            # Still cutting the markup that made the first sentence fail: rendering the ever longer
+            # joined source again at every sentence was quadratic in a long bold paragraph.
+            found = None
         else:
             want = fold_space(leaf.visible.text[joined.start : joined.end])
             found = next(
@@ -514,6 +611,42 @@ def place(
         joined = Span(pending, spans[-1].end)
         placed.append((joined, *_candidates(text, leaf, joined)[0]))
     return placed
+
+
+class _Nesting:
+    """The markup around each place in a leaf's shown text (its `wrapped` ranges, which nest),
+    asked about places in order."""
+
+    def __init__(self, wrapped: Sequence[tuple[int, int]]) -> None:
+        self.wrapped = sorted(wrapped, key=lambda r: (r[0], -r[1]))  # outer before inner
+        self.taken = 0  # ranges that start before the last place asked about
+        self.open: list[tuple[int, int]] = []  # of those, the ones around it, outermost first
+        self.last = 0
+
+    def around(self, at: int) -> tuple[int, int] | None:
+        """The innermost range with `at` strictly inside it (a cut there cuts its markup)."""
+        if at < self.last:
+            self.taken, self.open = 0, []  # asked out of order: start again
+        self.last = at
+        while self.taken < len(self.wrapped) and self.wrapped[self.taken][0] < at:
+            wrap = self.wrapped[self.taken]
+            while self.open and self.open[-1][1] <= wrap[0]:
+                self.open.pop()
+            self.open.append(wrap)
+            self.taken += 1
+        while self.open and self.open[-1][1] <= at:
+            self.open.pop()
+        WORK.steps += 1
+        return self.open[-1] if self.open else None
+
+    def cuts(self, span: Span) -> bool:
+        """Whether `span` holds one end of some markup but not the other: then its source shows marks."""
+        # Markup around the start must close by the end; markup around the end must open by the start.
+        first = self.around(span.start)
+        if first is not None and span.end > first[1]:
+            return True
+        last = self.around(span.end)
+        return last is not None and last[0] > span.start
 
 
 def _candidates(text: str, leaf: Leaf, span: Span) -> list[tuple[int, int]]:
