@@ -47,6 +47,7 @@ _HTML_TAG = re.compile(
 _BREAK_TAG = re.compile(r"<br\b", re.IGNORECASE)
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _BACKTICKS = re.compile(r"`+")
+_RUNS = {mark: re.compile(re.escape(mark) + "+") for mark in "*_~"}
 # An inline link's `(destination "title")`: balanced parentheses two deep, as real URLs need. Each
 # part is taken whole (possessive): white space before, inside and after the title could otherwise
 # be shared out between `\s*`, `\s+` and `\s*` in every way on a failing match (cubic).
@@ -73,13 +74,11 @@ class Visible(NamedTuple):
     """The text a reader sees, and where each run of it was copied from in the source.
 
     `runs` holds two parallel lists: where each run starts in `text` and in the source; None
-    means the text is the source itself. `wrapped` are the ranges of `text` that a piece of markup
-    wraps (emphasis, a link's text, a code span): a source span that cuts one shows its marks.
+    means the text is the source itself.
     """
 
     text: str
     runs: tuple[list[int], list[int]] | None
-    wrapped: Sequence[tuple[int, int]] = ()
 
     def offset(self, i: int) -> int:
         """The source offset of shown character `i`."""
@@ -128,8 +127,17 @@ def visible(source: str, labels: frozenset[str] = frozenset()) -> Visible:
     if _MARKUP.search(source) is None:
         return Visible(source, None)
     text, lines = _unwrap(source)
-    chunks, starts, wrapped = _Inline(text, labels).run()
-    return Visible("".join(chunks), _compose(chunks, starts, lines), wrapped)
+    chunks, starts = _Inline(text, labels).run()
+    return Visible("".join(chunks), _compose(chunks, starts, lines))
+
+
+def wrapped(source: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """The ranges of `visible(source).text` that a piece of markup wraps (emphasis, a link's text,
+    a code span): a span of the source that cuts one shows that markup's marks."""
+    inline = _Inline(_unwrap(source)[0], labels)
+    inline.run()
+    ends = list(itertools.accumulate(map(len, inline.chunks), initial=0))
+    return [(ends[first], ends[end]) for first, end in inline.wrapped if ends[first] < ends[end]]
 
 
 @lru_cache(maxsize=16)  # the documents being parsed or shown; each holds its text alive
@@ -200,17 +208,13 @@ def _is_punct(ch: str) -> bool:
 class _Delimiter:
     """A run of `*`, `_` or `~` that may open or close emphasis (CommonMark's delimiter run)."""
 
-    __slots__ = ("can_close", "can_open", "char", "closed", "index", "opened", "original")
+    __slots__ = ("can_close", "can_open", "char", "closed", "index", "length", "opened", "original")
 
     def __init__(self, char: str, index: int, length: int, can_open: bool, can_close: bool) -> None:
-        self.char, self.index, self.original = char, index, length
+        self.char, self.index, self.original, self.length = char, index, length, length
         self.can_open, self.can_close = can_open, can_close
         self.opened = 0  # marks used as an opener, taken from the run's end
         self.closed = 0  # marks used as a closer, taken from its start
-
-    @property
-    def length(self) -> int:
-        return self.original - self.opened - self.closed
 
 
 def _rule_of_three(opener: _Delimiter, closer: _Delimiter) -> bool:
@@ -267,16 +271,14 @@ class _Inline:
         # Pieces that markup wraps (emphasis, links, code): (first piece, end piece) of what they show.
         self.wrapped: list[tuple[int, int]] = []
         self._backticks: dict[int, list[int]] | None = None  # starts of the text's backtick runs, by length
-        self._last: dict[str, int] = {}  # where each HTML terminator last occurs in the text
+        self._last: dict[str, int] | None = None  # where each HTML terminator last occurs in the text
 
-    def run(self) -> tuple[list[str], list[int], list[tuple[int, int]]]:
-        """The shown pieces, where each starts in the text, and the shown ranges markup wraps."""
+    def run(self) -> tuple[list[str], list[int]]:
+        """The shown pieces and where each starts in the text (`chunks` keeps the empty ones)."""
         self._scan()
         self._emphasis(0)
-        ends = list(itertools.accumulate(map(len, self.chunks), initial=0))
-        wrapped = [(ends[first], ends[end]) for first, end in self.wrapped if ends[first] < ends[end]]
         kept = [n for n, chunk in enumerate(self.chunks) if chunk]
-        return [self.chunks[n] for n in kept], [self.starts[n] for n in kept], wrapped
+        return [self.chunks[n] for n in kept], [self.starts[n] for n in kept]
 
     def _emit(self, chars: str, at: int) -> None:
         if chars:
@@ -368,9 +370,9 @@ class _Inline:
     def _delimiter_run(self, j: int) -> int:
         text = self.text
         ch = text[j]
-        n = j
-        while n < len(text) and text[n] == ch:
-            n += 1
+        run = _RUNS[ch].match(text, j)
+        assert run is not None  # it starts with the mark found
+        n = run.end()
         can_open, can_close = _flanking(ch, text[j - 1] if j > 0 else "", text[n] if n < len(text) else "")
         if can_open or can_close:
             self.delimiters.append(_Delimiter(ch, len(self.chunks), n - j, can_open, can_close))
@@ -380,6 +382,8 @@ class _Inline:
     def _emphasis(self, bottom: int) -> None:
         """Match the runs from `bottom` on, openers with closers (CommonMark's "process emphasis");
         matched marks are markup. The runs are settled: they leave the list."""
+        if len(self.delimiters) <= bottom:
+            return
         runs = self.delimiters[bottom:]
         del self.delimiters[bottom:]
         count = len(runs)
@@ -421,6 +425,8 @@ class _Inline:
             # The opener gives up its innermost marks, the closer its first ones.
             opener.opened += use
             closer.closed += use
+            opener.length -= use
+            closer.length -= use
             self.wrapped.append((opener.index + 1, closer.index))
             after[o], before[c] = c, o  # runs inside a match can no longer match outside it
             if opener.length == 0:
@@ -502,6 +508,8 @@ class _Inline:
         """Whether the HTML construct that may start at `j` has its terminator somewhere after it."""
         for opening, terminator in _HTML_TERMINATORS:
             if self.text.startswith(opening, j):
+                if self._last is None:
+                    self._last = {}
                 if terminator not in self._last:
                     self._last[terminator] = self.text.rfind(terminator)
                 return self._last[terminator] >= j + len(opening)
@@ -593,7 +601,7 @@ def place(
             found = (leaf.start, leaf.end)  # the whole leaf shows what it showed
         elif end - start == joined.end - joined.start and _MARKUP.search(text, start, end) is None:
             found = (start, end)  # no markup at all: the source shows it as is
-        elif pending is not None and (nesting := nesting or _Nesting(leaf.visible.wrapped)).cuts(joined):
+        elif pending is not None and (nesting := nesting or _Nesting(leaf, text, labels)).cuts(joined):
             # Still cutting the markup that made the first sentence fail: rendering the ever longer
             # joined source again at every sentence was quadratic in a long bold paragraph.
             found = None
@@ -617,8 +625,10 @@ class _Nesting:
     """The markup around each place in a leaf's shown text (its `wrapped` ranges, which nest),
     asked about places in order."""
 
-    def __init__(self, wrapped: Sequence[tuple[int, int]]) -> None:
-        self.wrapped = sorted(wrapped, key=lambda r: (r[0], -r[1]))  # outer before inner
+    def __init__(self, leaf: Leaf, text: str, labels: frozenset[str]) -> None:
+        # Read again, and only for a leaf with a sentence that could not be placed alone.
+        ranges = wrapped(text[leaf.start : leaf.end], labels)
+        self.wrapped = sorted(ranges, key=lambda r: (r[0], -r[1]))  # outer before inner
         self.taken = 0  # ranges that start before the last place asked about
         self.open: list[tuple[int, int]] = []  # of those, the ones around it, outermost first
         self.last = 0
