@@ -64,6 +64,11 @@ CASES = [
     Case("'x ' + '<!A' * n/3", ".md", lambda n: "x " + "<!A" * (n // 3)),
     Case("'[a]:' + ' ' * n", ".md", lambda n: "[a]:" + " " * n + "\n\nx"),
     Case("'*a* **' + 'Word. ' * n/6 + 'end**'", ".md", lambda n: "*a* **" + "Word. " * (n // 6) + "end**"),
+    Case(
+        "'A *a*. ' * n/14 + 'x *b* **' + 'Word. ' * n/12 + 'end**'",
+        ".md",
+        lambda n: "A *a*. " * (n // 14) + "x *b* **" + "Word. " * (n // 12) + "end**",
+    ),
     Case("'[a\\n' * n/3 + ']' * n/3 + '(u)'", ".md", lambda n: "[a\n" * (n // 3) + "]" * (n // 3) + "(u)"),
     Case("'> ' * n/2 + 'a'", ".md", lambda n: "> " * (n // 2) + "a"),
     Case("'> a\\n' * n/4", ".md", lambda n: "> a\n" * (n // 4)),
@@ -92,7 +97,7 @@ def pathological(sizes: list[int], repeat: int) -> list[str]:
     """`parse_document` on each case at each size."""
     for suffix in (".md", ".txt"):  # imports and markdown-it's parser made before any timing
         parse_document(f"warm{suffix}", "*Warm* [up](u).\n")
-    head = f"{'input':<40} {'kind':<5}" + "".join(f"{n:>11,}" for n in sizes) + "   growth"
+    head = f"{'input':<58} {'kind':<5}" + "".join(f"{n:>11,}" for n in sizes) + "   growth"
     lines = [f"parse_document, seconds (best of {repeat}) at each size in characters:", head, "-" * len(head)]
     for case in CASES:
         seconds = []
@@ -100,7 +105,7 @@ def pathological(sizes: list[int], repeat: int) -> list[str]:
             text = case.make(n)
             seconds.append(best_of(repeat, functools.partial(parse_document, f"d{case.suffix}", text)))
         cells = "".join(f"{s:>11.4f}" for s in seconds)
-        lines.append(f"{case.name:<40} {case.suffix:<5}{cells}   {growth(sizes, seconds):6.2f}")
+        lines.append(f"{case.name:<58} {case.suffix:<5}{cells}   {growth(sizes, seconds):6.2f}")
     return lines
 
 
@@ -116,7 +121,7 @@ def inline_beside_markdown_it(size: int, repeat: int) -> list[str]:
     parse = _markdown_it_inline()
     lines = [
         f"inline markup alone at {size:,} characters, seconds (best of {repeat}):",
-        f"{'input':<40} {'ours':>9} {'markdown-it':>12}",
+        f"{'input':<58} {'ours':>9} {'markdown-it':>12}",
     ]
     for case in CASES:
         if case.suffix != ".md":
@@ -124,7 +129,7 @@ def inline_beside_markdown_it(size: int, repeat: int) -> list[str]:
         text = case.make(size)
         ours = best_of(repeat, functools.partial(markdown.visible, text))
         theirs = best_of(repeat, functools.partial(parse, text))
-        lines.append(f"{case.name:<40} {ours:>9.4f} {theirs:>12.4f}")
+        lines.append(f"{case.name:<58} {ours:>9.4f} {theirs:>12.4f}")
     return lines
 
 
