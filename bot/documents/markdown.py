@@ -235,6 +235,14 @@ def _matches(opener: _Delimiter, closer: _Delimiter) -> bool:
     return not _rule_of_three(opener, closer)
 
 
+def _unlink(n: int, before: list[int], after: list[int]) -> None:
+    """Take item `n` out of the linked list of indexes `before` and `after` (-1 and len are its ends)."""
+    if before[n] >= 0:
+        after[before[n]] = after[n]
+    if after[n] < len(after):
+        before[after[n]] = before[n]
+
+
 def _flanking(ch: str, before: str, after: str) -> tuple[bool, bool]:
     """Whether a run of `ch` between `before` and `after` can open and close emphasis ("" is an end)."""
     left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
@@ -360,9 +368,21 @@ class _Inline:
 
     def _closing_backticks(self, run: int, after: int) -> int | None:
         """Where the first run of exactly `run` backticks at or after `after` starts, if any."""
-        if self._backticks is None:  # every run found once, not searched for again at every opener
+        text = self.text
+        if self._backticks is None:
+            # Searched for until a search fails: what a found one passes over is the code span's,
+            # which the scan then skips. After a failure every run is indexed once, so that openers
+            # without a closer do not each read to the end of the text.
+            k = after
+            while (k := text.find("`" * run, k)) >= 0:
+                WORK.steps += 1
+                end = _BACKTICKS.match(text, k)
+                assert end is not None  # a run starts at k
+                if end.end() - k == run and text[k - 1] != "`":
+                    return k
+                k = end.end()
             self._backticks = {}
-            for m in _BACKTICKS.finditer(self.text):
+            for m in _BACKTICKS.finditer(text):
                 self._backticks.setdefault(m.end() - m.start(), []).append(m.start())
             WORK.steps += len(self._backticks)
         starts = self._backticks.get(run, [])
@@ -384,21 +404,15 @@ class _Inline:
     def _emphasis(self, bottom: int) -> None:
         """Match the runs from `bottom` on, openers with closers (CommonMark's "process emphasis");
         matched marks are markup. The runs are settled: they leave the list."""
-        if len(self.delimiters) <= bottom:
+        count = len(self.delimiters) - bottom
+        if count < 2:  # a run matches another or nothing
+            del self.delimiters[bottom:]
             return
         runs = self.delimiters[bottom:]
         del self.delimiters[bottom:]
-        count = len(runs)
         # The runs still open to matching, as a linked list: a match takes the runs between out.
         before = list(range(-1, count - 1))
         after = list(range(1, count + 1))
-
-        def unlink(n: int) -> None:
-            if before[n] >= 0:
-                after[before[n]] = after[n]
-            if after[n] < count:
-                before[after[n]] = before[n]
-
         # For each kind of closer, no opener stands at or below this run: later closers of the kind
         # look no further down (CommonMark's openers_bottom, keyed as its rule of three needs).
         floors: dict[tuple[str, bool, int], int] = {}
@@ -419,7 +433,7 @@ class _Inline:
             if o <= floor:
                 floors[kind] = before[c]
                 if not closer.can_open:
-                    unlink(c)
+                    _unlink(c, before, after)
                 c = after[c]
                 continue
             opener = runs[o]
@@ -432,9 +446,9 @@ class _Inline:
             self.wrapped.append((opener.index + 1, closer.index))
             after[o], before[c] = c, o  # runs inside a match can no longer match outside it
             if opener.length == 0:
-                unlink(o)
+                _unlink(o, before, after)
             if closer.length == 0:
-                unlink(c)
+                _unlink(c, before, after)
                 c = after[c]
         for d in runs:  # matched marks are markup: keep what is left of each run
             if d.opened or d.closed:
