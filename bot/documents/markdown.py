@@ -136,10 +136,10 @@ def visible(source: str, labels: frozenset[str] = frozenset()) -> Visible:
 def wrapped(source: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """The ranges of `visible(source).text` that a piece of markup wraps (emphasis, a link's text,
     a code span): a span of the source that cuts one shows that markup's marks."""
-    inline = _Inline(_unwrap(source)[0], labels)
+    inline = _Inline(_unwrap(source)[0], labels, wrapped=[])
     inline.run()
     ends = list(itertools.accumulate(map(len, inline.chunks), initial=0))
-    return [(ends[first], ends[end]) for first, end in inline.wrapped if ends[first] < ends[end]]
+    return [(ends[first], ends[end]) for first, end in inline.wrapped or () if ends[first] < ends[end]]
 
 
 @lru_cache(maxsize=16)  # the documents being parsed or shown; each holds its text alive
@@ -270,7 +270,9 @@ class _Inline:
     earlier run. Every character is looked at a bounded number of times.
     """
 
-    def __init__(self, text: str, labels: frozenset[str]) -> None:
+    def __init__(
+        self, text: str, labels: frozenset[str], wrapped: list[tuple[int, int]] | None = None
+    ) -> None:
         self.text = text
         self.labels = labels  # the reference labels the document defines
         self.chunks: list[str] = []  # shown text, in pieces copied from (or standing for) the text
@@ -278,8 +280,9 @@ class _Inline:
         self.delimiters: list[_Delimiter] = []  # emphasis runs not yet matched, each its own piece
         self.brackets: list[_Bracket] = []
         self.inactive = 0  # the `[`s below this place in `brackets` are text: a link holds no link
-        # Pieces that markup wraps (emphasis, links, code): (first piece, end piece) of what they show.
-        self.wrapped: list[tuple[int, int]] = []
+        # Pieces that markup wraps (emphasis, links, code): (first piece, end piece) of what they show;
+        # kept only when asked for (`wrapped`), which is rarely.
+        self.wrapped = wrapped
         self._backticks: dict[int, list[int]] | None = None  # starts of the text's backtick runs, by length
         self._last: dict[str, int] | None = None  # where each HTML terminator last occurs in the text
 
@@ -325,11 +328,7 @@ class _Inline:
             elif ch in "*_~":
                 i = self._delimiter_run(j)
             elif ch == "[" or (ch == "!" and text.startswith("[", j + 1)):
-                image = ch == "!"
-                opener = _Bracket(j + image, len(self.chunks), len(self.delimiters), len(self.wrapped), image)
-                self.brackets.append(opener)
-                self._emit(text[j : j + 1 + image], j)
-                i = j + 1 + image
+                i = self._open_bracket(j, ch == "!")
             elif ch == "]":
                 i = self._close_bracket(j)
             elif ch == "<":
@@ -363,7 +362,8 @@ class _Inline:
             content, first = content[1:-1], n + 1
         before = len(self.chunks)
         self._emit(content, first)
-        self.wrapped.append((before, len(self.chunks)))
+        if self.wrapped is not None:
+            self.wrapped.append((before, len(self.chunks)))
         return k + run
 
     def _closing_backticks(self, run: int, after: int) -> int | None:
@@ -443,7 +443,8 @@ class _Inline:
             closer.closed += use
             opener.length -= use
             closer.length -= use
-            self.wrapped.append((opener.index + 1, closer.index))
+            if self.wrapped is not None:
+                self.wrapped.append((opener.index + 1, closer.index))
             after[o], before[c] = c, o  # runs inside a match can no longer match outside it
             if opener.length == 0:
                 _unlink(o, before, after)
@@ -455,6 +456,13 @@ class _Inline:
                 self.chunks[d.index] = self.chunks[d.index][d.closed : d.original - d.opened]
                 self.starts[d.index] += d.closed
         WORK.steps += steps + count
+
+    def _open_bracket(self, j: int, image: bool) -> int:
+        """A `[` or `![`: text until a `]` makes it a link or an image."""
+        wraps = len(self.wrapped) if self.wrapped is not None else 0
+        self.brackets.append(_Bracket(j + image, len(self.chunks), len(self.delimiters), wraps, image))
+        self._emit(self.text[j : j + 1 + image], j)
+        return j + 1 + image
 
     def _close_bracket(self, j: int) -> int:
         """A `]`: the link (its text shown) or image (nothing shown) that it ends, or text."""
@@ -471,7 +479,9 @@ class _Inline:
             return j + 1
         if opener.image:  # an image shows nothing of what it holds
             del self.chunks[opener.chunk :], self.starts[opener.chunk :]
-            del self.delimiters[opener.delimiters :], self.wrapped[opener.wrapped :]
+            del self.delimiters[opener.delimiters :]
+            if self.wrapped is not None:
+                del self.wrapped[opener.wrapped :]
             return end
         self.chunks[opener.chunk] = ""  # the `[` is markup
         if (
@@ -481,7 +491,8 @@ class _Inline:
             # markdown-it reads a link's text on its own: a run that ends it is followed by nothing.
             last.can_open, last.can_close = _flanking(last.char, self.text[self.starts[last.index] - 1], "")
         self._emphasis(opener.delimiters)  # emphasis inside the link's text closes inside it
-        self.wrapped.append((opener.chunk + 1, len(self.chunks)))
+        if self.wrapped is not None:
+            self.wrapped.append((opener.chunk + 1, len(self.chunks)))
         self.inactive = place  # links do not nest: the `[`s before this one are text
         return end
 
