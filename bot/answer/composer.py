@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 
-from bot.answer import metadata
+from bot.answer import metadata, short
 from bot.answer.answers import Answer, Excerpt, QuestionError
 from bot.documents.corpus import Corpus, Sentence
 from bot.search.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
@@ -42,6 +43,7 @@ class Composer:
         max_excerpt_chars: int = 500,
         weights: Weights | None = None,
         grouped: Groups | None = None,
+        short_gate: short.Gate | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
@@ -50,6 +52,7 @@ class Composer:
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
         self._term_spans = lru_cache(maxsize=4096)(term_spans)  # excerpts repeat: highlight once
+        self.short_gate = short_gate or short.Gate.load()
 
     # -- the question ---------------------------------------------------------------------------
 
@@ -85,7 +88,9 @@ class Composer:
         needed = NAMED_COVERAGE if self.ranker.names_unknown(asked) else MIN_COVERAGE
         if best < needed:
             return Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
-        return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=terms)
+        answer = Answer(q, abstained=False, excerpts=excerpts, coverage=best, terms=terms)
+        given = short.short_answer(self.corpus, answer, asked, self.short_gate)  # read off every excerpt judged
+        return replace(answer, excerpts=excerpts[:limit], short=given)
 
     def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
         """The largest share of the question's IDF weight found in one excerpt and its paragraph
