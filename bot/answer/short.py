@@ -111,7 +111,7 @@ def _numbers(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, i
         start, end = m.start(), m.end()
         if not re.search(r"\w", text[start:end]) or _STARTS_WITH_YEAR.match(text, start):
             continue
-        unit = _UNIT.match(text, end)
+        unit = None if re.search(r"%|cent$", text[start:end]) else _UNIT.match(text, end)  # a share has none
         if unit is not None and unit.group(1) not in STOP_WORDS:
             if not set(tokenize(unit.group(1))) <= question_terms:
                 end = unit.end()
@@ -120,13 +120,14 @@ def _numbers(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, i
 
 def _names(text: str, document: Document) -> Iterator[tuple[int, int]]:
     """Runs of capitalised words that name something; a sentence's first word only when the
-    document never writes it in lower case ("The", "After" open sentences; "Kim" does not)."""
+    document writes it capitalised inside a sentence too and never in lower case ("The",
+    "After", "Shortly" open sentences; "Kim" is a name wherever it stands)."""
     for m in _NAME_SPAN.finditer(text):
         start, end = m.start(), m.end()
         first = re.match(r"[\w’'-]+", text[start:end])
         if first is not None and (start == 0 or not re.search(r"[\w,;]\s*$", text[:start])):
             word = first.group()
-            if word.lower() in STOP_WORDS or _common_word(document.text, word.lower()):
+            if word.lower() in STOP_WORDS or not _written_as_name(document.text, word):
                 start = m.start() + first.end()
                 start += len(text[start:end]) - len(text[start:end].lstrip())
         if start >= end:
@@ -140,9 +141,12 @@ def _names(text: str, document: Document) -> Iterator[tuple[int, int]]:
 
 
 @lru_cache(maxsize=4096)
-def _common_word(document_text: str, word: str) -> bool:
-    """Whether a document writes `word` in lower case somewhere: it is a word, not a name."""
-    return re.search(rf"(?<![\w’'-]){re.escape(word)}(?![\w’'-])", document_text) is not None
+def _written_as_name(document_text: str, word: str) -> bool:
+    """Whether a document writes `word` capitalised after a word inside a sentence, and never in
+    lower case: a name, not a word that opens a sentence."""
+    if re.search(rf"(?<![\w’'-]){re.escape(word.lower())}(?![\w’'-])", document_text):
+        return False
+    return re.search(rf"[\w,;:]\s+{re.escape(word)}(?![\w’'-])", document_text) is not None
 
 
 def spans(text: str, kind: AnswerType, question_terms: frozenset[str], document: Document) -> list[tuple[int, int]]:
@@ -170,8 +174,7 @@ class Candidate:
     end: int
     text: str
     distance: int  # words between it and the nearest of the question's words in its sentence
-    overlap: bool  # it shares a word with the question (the question's own subject, often)
-    support: float  # the share of the question's weight its sentence holds
+    overlap: bool  # it shares a word with the question
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,7 @@ class Proposal:
     rivals: int  # other candidates of the kind in the top excerpt
     gap: int  # words the nearest rival stands farther off than the best (FAR: no rival)
     confidence: float  # see `confidence`
-
-    @property
-    def support(self) -> float:
-        """The share of the question's weight the best candidate's sentence holds."""
-        return self.best.support
+    support: float  # the share of the question's weight the top excerpt holds
 
 
 def confidence(answer: Answer) -> float:
@@ -239,14 +238,14 @@ def propose(corpus: Corpus, answer: Answer, asked: Question) -> Proposal | None:
     question_terms = frozenset(asked.terms)
     stands_for = {q.term: asked.owner[n] for n, q in enumerate(asked.query)}
     found: list[Candidate] = []
+    held: set[int] = set()
     for i in top.sentence_ids:
         sentence = corpus.sentence(i)
         text = sentence.text
         word_starts = [m.start() for m in re.finditer(r"\S+", text)]
         matched = [s for s in term_spans(text) if s.term in stands_for]
         asked_at = [bisect.bisect_right(word_starts, s.start) - 1 for s in matched]
-        held = {stands_for[s.term] for s in matched}
-        support = sum(asked.weights[n] for n in held) / asked.total if asked.total else 0.0
+        held |= {stands_for[s.term] for s in matched}
         for start, end in spans(text, asked.kind, question_terms, sentence.document):
             piece = text[start:end]
             if top.truncated and piece not in top.text:
@@ -255,14 +254,17 @@ def propose(corpus: Corpus, answer: Answer, asked: Question) -> Proposal | None:
             last = bisect.bisect_right(word_starts, end - 1) - 1
             distance = min((max(first - w, w - last, 0) for w in asked_at), default=FAR)
             overlap = bool(set(tokenize(piece)) & question_terms)
-            found.append(Candidate(i, start, end, piece, distance, overlap, support))
+            found.append(Candidate(i, start, end, piece, distance, overlap))
     if not found:
         return None
-    ranked = sorted(found, key=lambda c: (c.overlap, c.distance))
+    # A name that shares a word with the question is its subject more often than its answer: it
+    # is taken, and counted as a rival, only when nothing else is there.
+    ranked = sorted([c for c in found if not c.overlap] or found, key=lambda c: c.distance)
     best = ranked[0]
     rivals = [c for c in ranked[1:] if c.text != best.text]
     gap = rivals[0].distance - best.distance if rivals else FAR
-    return Proposal(KIND_NAMES[asked.kind], best, len(rivals), gap, confidence(answer))
+    support = sum(asked.weights[n] for n in held) / asked.total if asked.total else 0.0
+    return Proposal(KIND_NAMES[asked.kind], best, len(rivals), gap, confidence(answer), support)
 
 
 def short_answer(corpus: Corpus, answer: Answer, asked: Question, gate: Gate) -> ShortAnswer | None:
