@@ -112,7 +112,9 @@ def measure(rows: Sequence[Scored], gate: short.Gate) -> dict[str, ShortTally]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit the gate on some sets, report on others; optionally store it."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_short", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.fit_short", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--fit", nargs="+", choices=sorted(SETS), metavar="SET", required=True)
     parser.add_argument("--report", nargs="*", choices=sorted(SETS), default=None, metavar="SET")
     parser.add_argument("--break-even", type=float, default=BREAK_EVEN, metavar="F1")

@@ -50,7 +50,11 @@ def test_ask_json_short_answer_is_a_span_of_the_file_or_null() -> None:
     answered, declined, metadata = (json.loads(line) for line in result.stdout.splitlines())
     short = answered["short_answer"]
     assert set(short) == {"text", "document", "span", "citation"}
-    assert (short["text"], short["document"], short["citation"]) == ("about 12 years old", "article.txt", "¶2.3")
+    assert (short["text"], short["document"], short["citation"]) == (
+        "about 12 years old",
+        "article.txt",
+        "¶2.3",
+    )
     start, end = short["span"]
     assert (CORPUS / "article.txt").read_bytes().decode("utf-8")[start:end] == short["text"]
     assert short["text"] in answered["excerpts"][0]["text"]

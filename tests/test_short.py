@@ -33,10 +33,22 @@ def _spans(sentence: str, question: str, document: Document = DOC) -> list[str]:
     ("question", "sentence", "expected"),
     [
         # Dates: whole, or the year alone when the question asks for a year.
-        ("When did the bridge open?", "The bridge opened on 19 March 1932 after eight years.", ["19 March 1932"]),
+        (
+            "When did the bridge open?",
+            "The bridge opened on 19 March 1932 after eight years.",
+            ["19 March 1932"],
+        ),
         ("In what year did the bridge open?", "The bridge opened on 19 March 1932.", ["1932"]),
-        ("When was it signed?", "It was signed on Monday, February 11, 2016, in Washington.", ["Monday, February 11, 2016"]),
-        ("When did it flourish?", "It flourished in the 19th century and again in the 1960s.", ["19th century", "1960s"]),
+        (
+            "When was it signed?",
+            "It was signed on Monday, February 11, 2016, in Washington.",
+            ["Monday, February 11, 2016"],
+        ),
+        (
+            "When did it flourish?",
+            "It flourished in the 19th century and again in the 1960s.",
+            ["19th century", "1960s"],
+        ),
         # Numbers with their unit; the unit left out when the question names it; a year is no number.
         ("How old is Kim Ju-ae?", "Kim Ju-ae is believed to be about 12 years old.", ["about 12 years old"]),
         ("How many seats does the stadium have?", "The stadium has 80,795 seats.", ["80,795"]),
@@ -52,7 +64,11 @@ def _spans(sentence: str, question: str, document: Document = DOC) -> list[str]:
         ("Who did it?", "After the war Smith did it.", ["Smith"]),
         ("Who visited?", "Kim visited the site.", ["Kim"]),
         # Places: a name after a word that places it.
-        ("Where is the headquarters?", "The headquarters moved to Rome from Paris, said Jones.", ["Rome", "Paris"]),
+        (
+            "Where is the headquarters?",
+            "The headquarters moved to Rome from Paris, said Jones.",
+            ["Rome", "Paris"],
+        ),
     ],
 )
 def test_spans_of_the_kind_asked(question: str, sentence: str, expected: list[str]) -> None:
@@ -90,7 +106,9 @@ def test_confidence_is_the_margin_of_the_top_excerpt() -> None:
     assert short.confidence(Answer("q?", abstained=True)) == 0.0
 
 
-def _proposal(kind: str, rivals: int = 0, gap: int = short.FAR, confidence: float = 1.0, support: float = 1.0) -> short.Proposal:
+def _proposal(
+    kind: str, rivals: int = 0, gap: int = short.FAR, confidence: float = 1.0, support: float = 1.0
+) -> short.Proposal:
     best = short.Candidate(0, 0, 4, "1932", 0, False)
     return short.Proposal(kind, best, rivals, gap, confidence, support)
 
@@ -105,7 +123,9 @@ def test_gate_per_kind() -> None:
     assert not gate.admits(_proposal("when", confidence=0.1))  # the ranker was not sure
     assert not gate.admits(_proposal("when", support=0.4))  # the excerpt holds too little of the question
     assert not gate.admits(_proposal("when", rivals=1, gap=50))  # when: only a candidate without rivals
-    assert gate.admits(_proposal("who", rivals=2, gap=3)) and not gate.admits(_proposal("who", rivals=2, gap=2))
+    assert gate.admits(_proposal("who", rivals=2, gap=3)) and not gate.admits(
+        _proposal("who", rivals=2, gap=2)
+    )
     assert not gate.admits(_proposal("other"))  # never for this kind
     assert not gate.admits(_proposal("where"))  # a kind the gate does not know
 
@@ -171,9 +191,12 @@ def test_the_embed_shows_it_in_bold_with_its_citation_within_limits() -> None:
         assert first.startswith("**1.**")
         assert len(embed["description"]) <= render.DESCRIPTION_MAX
         assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
-    assert "about \\*12\\* years old" in render.excerpts_embed("q", (excerpt,), short=ShortAnswer(
-        "about *12* years old", DOC, 0, 5, "¶1.2"
-    ))["description"]
+    assert (
+        "about \\*12\\* years old"
+        in render.excerpts_embed(
+            "q", (excerpt,), short=ShortAnswer("about *12* years old", DOC, 0, 5, "¶1.2")
+        )["description"]
+    )
 
 
 def test_terminal_puts_it_first(tmp_path: Path) -> None:

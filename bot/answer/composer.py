@@ -89,7 +89,9 @@ class Composer:
         if best < needed:
             return Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
         answer = Answer(q, abstained=False, excerpts=excerpts, coverage=best, terms=terms)
-        given = short.short_answer(self.corpus, answer, asked, self.short_gate)  # read off every excerpt judged
+        given = short.short_answer(
+            self.corpus, answer, asked, self.short_gate
+        )  # read off every excerpt judged
         return replace(answer, excerpts=excerpts[:limit], short=given)
 
     def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:

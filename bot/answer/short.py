@@ -83,7 +83,9 @@ _UNIT = re.compile(r"\s+(?:of\s+)?([a-z][a-z’'-]*)(?:\s+(old|long|tall|high|wi
 _STARTS_WITH_YEAR = re.compile(rf"(?:[a-z]+\s+)*{_YEAR}(?!\d|,\d)")  # a year (or years) is a date
 
 # A name: capitalised words (or initials), joined by the lower-case words names have inside them.
-_NAME_WORD = r"(?:[A-Z]\.(?:\s?[A-Z]\.)*|[A-Z][a-z]{1,3}\.(?=\s+[A-Z])|[A-Z][\w’'-]*\w)"  # "J.", "Rev.", "Kim"
+_NAME_WORD = (
+    r"(?:[A-Z]\.(?:\s?[A-Z]\.)*|[A-Z][a-z]{1,3}\.(?=\s+[A-Z])|[A-Z][\w’'-]*\w)"  # "J.", "Rev.", "Kim"
+)
 _NAME_SPAN = re.compile(
     rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|van|von|der|du|la|le|bin|al)\s+(?:the\s+)?)?{_NAME_WORD})*"
 )
@@ -112,9 +114,9 @@ def _numbers(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, i
         if not re.search(r"\w", text[start:end]) or _STARTS_WITH_YEAR.match(text, start):
             continue
         unit = None if re.search(r"%|cent$", text[start:end]) else _UNIT.match(text, end)  # a share has none
-        if unit is not None and unit.group(1) not in STOP_WORDS:
-            if not set(tokenize(unit.group(1))) <= question_terms:
-                end = unit.end()
+        named = unit is not None and set(tokenize(unit.group(1))) <= question_terms
+        if unit is not None and unit.group(1) not in STOP_WORDS and not named:
+            end = unit.end()
         yield start, end
 
 
@@ -149,7 +151,9 @@ def _written_as_name(document_text: str, word: str) -> bool:
     return re.search(rf"[\w,;:]\s+{re.escape(word)}(?![\w’'-])", document_text) is not None
 
 
-def spans(text: str, kind: AnswerType, question_terms: frozenset[str], document: Document) -> list[tuple[int, int]]:
+def spans(
+    text: str, kind: AnswerType, question_terms: frozenset[str], document: Document
+) -> list[tuple[int, int]]:
     """The spans of `text` of the kind asked for that are more than the question's own words."""
     if kind is AnswerType.DATE:
         found = list(_dates(text, question_terms))
