@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from benchmarks.fit import SETS, _documents, ranker_for
 from bot.answer import short
 from bot.answer.composer import Composer
-from bot.evaluate import DEPTH, ShortTally, question_kind, read_question_set, short_scores
+from bot.evaluate import DEPTH, Case, ShortTally, question_kind, read_question_set, short_scores, within_answer
 
 CONFIDENCES = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 SUPPORTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -41,20 +41,32 @@ class Scored:
     proposal: short.Proposal | None
     f1: float
     em: float
+    within: bool
 
 
-def score_set(name: str) -> list[Scored]:
-    """Every question of a set answered over its documents, with the candidate proposed for it."""
+def score_set(name: str, asked: Sequence[str] = ()) -> tuple[list[Scored], list[Scored]]:
+    """Every question of a set answered over its documents, with the candidate proposed for it;
+    and the questions of the sets `asked` (of other documents) asked of them, as ones to decline."""
     spec = SETS[name]
-    ranker = ranker_for(_documents(spec))
+    documents = _documents(spec)
+    ranker = ranker_for(documents)
     composer = Composer(ranker.corpus, ranker.index)
-    rows = []
-    for case in read_question_set(spec.questions).cases:
-        answer = composer.answer(case.question, limit=DEPTH)
-        proposal = short.propose(composer.corpus, answer, composer.ranker.question(case.question))
-        f1, em = short_scores(proposal.best.text, case) if proposal else (0.0, 0.0)
-        rows.append(Scored(question_kind(case.question), case.answerable, proposal, f1, em))
-    return rows
+    own = [_scored(composer, case) for case in read_question_set(spec.questions).cases]
+    others = [
+        _scored(composer, case)
+        for other in asked
+        if set(_documents(SETS[other])) != set(documents)
+        for case in read_question_set(SETS[other].questions).off_topic().cases
+    ]
+    return own, others
+
+
+def _scored(composer: Composer, case: Case) -> Scored:
+    answer = composer.answer(case.question, limit=DEPTH)
+    proposal = short.propose(composer.corpus, answer, composer.ranker.question(case.question))
+    f1, em = short_scores(proposal.best.text, case) if proposal else (0.0, 0.0)
+    within = proposal is not None and within_answer(proposal.best.text, case)
+    return Scored(question_kind(case.question), case.answerable, proposal, f1, em, within)
 
 
 def _gate(
@@ -107,6 +119,7 @@ def measure(rows: Sequence[Scored], gate: short.Gate) -> dict[str, ShortTally]:
                 tallies[key].given += 1
                 tallies[key].f1 += r.f1
                 tallies[key].em += r.em
+                tallies[key].within += r.within
     return tallies
 
 
@@ -122,8 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = args.report if args.report is not None else [s for s in SETS if s not in args.fit]
     names = list(dict.fromkeys([*args.fit, *report]))
-    scored = {name: score_set(name) for name in names}
-    gate = fit([r for name in args.fit for r in scored[name]], args.break_even)
+    # Each set's documents are asked its own questions and, as ones to decline, the other sets'
+    # questions: the fitting sets' among themselves (a short answer to those costs the
+    # break-even), every set's of the sets reported on.
+    scored = {name: score_set(name, args.fit if name in args.fit else names) for name in names}
+    gate = fit([r for name in args.fit for rows in scored[name] for r in rows], args.break_even)
     print(f"fitted on {', '.join(args.fit)} (break-even F1 {args.break_even}):")
     for kind in short.KINDS:
         print(
@@ -133,14 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
         role = "fitted on" if name in args.fit else "out of sample"
-        tallies = measure(scored[name], gate)
-        figures[name] = {k: t.figures() for k, t in tallies.items()}
+        own, others = scored[name]
+        tallies = measure(own, gate)
+        off_topic = measure(others, gate)["to decline"]
+        figures[name] = {k: t.figures() for k, t in tallies.items()} | {"off-topic": off_topic.figures()}
         print(f"{name} ({role}): " + tallies["all"].line("short answers"))
         for kind in short.KINDS:
             if tallies[kind].questions:
                 print("  " + tallies[kind].line(f"{kind}:"))
         if tallies["to decline"].questions:
             print(f"  to decline: {tallies['to decline'].given}/{tallies['to decline'].questions} given one")
+        if off_topic.questions:
+            print(f"  other sets' questions: {off_topic.given}/{off_topic.questions} given one")
     if args.write:
         record = {
             "gate": {

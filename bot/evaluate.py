@@ -91,6 +91,15 @@ def short_scores(prediction: str, case: Case) -> tuple[float, float]:
     return f1, em
 
 
+def within_answer(prediction: str, case: Case) -> bool:
+    """Whether a short answer's words stand, in order, inside one of the case's answer texts: the
+    fair reading where the answer texts are whole phrases (a JSON Lines file's gold strings)."""
+    words = normalize_answer(prediction)
+    return bool(words) and any(
+        f" {words} " in f" {normalize_answer(g)} " for g in [a.text for a in case.spans] + list(case.gold)
+    )
+
+
 def question_kind(question: str) -> str:
     """The kind of question for reporting short answers: when, how many, who, where, other."""
     return KIND_NAMES[answer_type(question)]
@@ -104,6 +113,7 @@ class ShortTally:
     given: int = 0
     f1: float = 0.0  # sums over the questions given one
     em: float = 0.0
+    within: int = 0  # given ones inside an answer text (see `within_answer`)
 
     def add(self, other: ShortTally) -> None:
         """Count `other`'s questions too."""
@@ -111,6 +121,7 @@ class ShortTally:
         self.given += other.given
         self.f1 += other.f1
         self.em += other.em
+        self.within += other.within
 
     def figures(self) -> dict[str, float]:
         """Coverage (share given one), mean F1 and exact match over those given one."""
@@ -121,6 +132,7 @@ class ShortTally:
             "coverage": round(self.given / self.questions, 4) if self.questions else 0.0,
             "f1": round(self.f1 / given, 4),
             "em": round(self.em / given, 4),
+            "within": round(self.within / given, 4),
         }
 
     def line(self, name: str) -> str:
@@ -128,6 +140,7 @@ class ShortTally:
         f = self.figures()
         return (
             f"{name} {self.given}/{self.questions} ({f['coverage']:.1%}) F1 {f['f1']:.3f} EM {f['em']:.3f}"
+            f" within {f['within']:.3f}"
             if self.given
             else f"{name} 0/{self.questions}"
         )
@@ -389,6 +402,7 @@ def _score_short(report: Report, case: Case, answer: Answer) -> None:
     tally.given += 1
     tally.f1 += f1
     tally.em += em
+    tally.within += within_answer(given.text, case)
     if f1 < WRONG_SHORT_F1:
         wanted = " or ".join(repr(t) for t in dict.fromkeys([a.text for a in case.spans] + list(case.gold)))
         report.short_misses.append(

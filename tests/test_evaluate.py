@@ -211,7 +211,7 @@ def test_token_f1_is_squads(prediction: str, gold: str, f1: float) -> None:
 def test_short_answers_scored_per_kind_and_wrong_ones_listed(tmp_path: Path) -> None:
     f = tmp_path / "q.jsonl"
     f.write_text(
-        '{"q": "When did it open?", "gold": ["1932"]}\n'
+        '{"q": "When did it open?", "gold": ["opened in 1932 by the premier"]}\n'
         '{"q": "Who designed it?", "gold": ["John Bradfield"]}\n'
         '{"q": "How many lanes?", "gold": ["eight"]}\n'
         '{"q": "What is it?", "gold": ["a bridge"]}\n'
@@ -227,7 +227,7 @@ def test_short_answers_scored_per_kind_and_wrong_ones_listed(tmp_path: Path) -> 
 
     report = evaluate(read_cases(f), ask)
     when, who, many = report.short["when"], report.short["who"], report.short["how many"]
-    assert (when.questions, when.given, when.f1, when.em) == (1, 1, pytest.approx(2 / 3), 0.0)
+    assert (when.questions, when.given, when.f1, when.em) == (1, 1, pytest.approx(4 / 7), 0.0)
     assert (who.questions, who.given, who.f1) == (1, 1, 0.0)
     assert (many.questions, many.given) == (1, 0)
     assert report.short_total.figures()["coverage"] == 0.5 and report.short_to_decline == 1
@@ -235,6 +235,7 @@ def test_short_answers_scored_per_kind_and_wrong_ones_listed(tmp_path: Path) -> 
     assert "'Ralph Freeman'" in report.short_misses[0] and "'John Bradfield'" in report.short_misses[0]
     lines = report.lines(misses=True)
     assert sum(line.startswith("wrong short answer: ") for line in lines) == 2
-    assert "short answers: 2/4 (50.0%) F1 0.333 EM 0.000" in lines
+    # "in 1932" stands inside the gold phrase: SQuAD's F1 is low, yet it is right.
+    assert "short answers: 2/4 (50.0%) F1 0.286 EM 0.000 within 0.500" in lines
     assert lines[-2] == "abstentions: 0/1 unrelated declined"  # the figures stay the last four lines
-    assert report.as_json()["short"]["when"]["f1"] == pytest.approx(0.6667)
+    assert report.as_json()["short"]["when"]["f1"] == pytest.approx(0.5714)

@@ -80,6 +80,9 @@ _NUMBER_SPAN = re.compile(
     re.IGNORECASE,
 )
 _UNIT = re.compile(r"\s+(?:of\s+)?([a-z][a-z’'-]*)(?:\s+(old|long|tall|high|wide|deep|away|ago)\b)?")
+_SHARE_TERMS = frozenset(tokenize("percent percentage proportion"))
+_MONEY_TERMS = frozenset(tokenize("cost money spent spend worth price paid pay dollars budget"))
+_MONEY = re.compile(r"[$£€¥]|\b(?:dollars?|pounds?|euros?|yen|yuan)\b")
 _STARTS_WITH_YEAR = re.compile(rf"(?:[a-z]+\s+)*{_YEAR}(?!\d|,\d)")  # a year (or years) is a date
 
 # A name: capitalised words (or initials), joined by the lower-case words names have inside them.
@@ -87,7 +90,7 @@ _NAME_WORD = (
     r"(?:[A-Z]\.(?:\s?[A-Z]\.)*|[A-Z][a-z]{1,3}\.(?=\s+[A-Z])|[A-Z][\w’'-]*\w)"  # "J.", "Rev.", "Kim"
 )
 _NAME_SPAN = re.compile(
-    rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|van|von|der|du|la|le|bin|al)\s+(?:the\s+)?)?{_NAME_WORD})*"
+    rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|van|von|der|du|la|le|bin|al|the)\s+){{0,2}}{_NAME_WORD})*"
 )
 _NOT_NAMES = re.compile(rf"^(?:{_MONTH}|{_WEEKDAY}|\s)+$")
 _PLACING = re.compile(
@@ -106,16 +109,33 @@ def _dates(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, int
         yield (m.start() + year.start(), m.start() + year.end()) if year else (m.start(), m.end())
 
 
+def _unit_named(text: str, end: int, question_terms: frozenset[str]) -> bool:
+    """Whether the word after a number is one of the question's ("How many seats...?" "80,795 seats")."""
+    unit = _UNIT.match(text, end)
+    terms = set(tokenize(unit.group(1))) if unit is not None else set()
+    return bool(terms) and terms <= question_terms
+
+
 def _numbers(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, int]]:
     """Numbers with their unit ("about 12 years old", "$5 million"); the unit is left out when it
-    is the question's own word ("How many students...?" is answered "8,462")."""
+    is the question's own word ("How many students...?" is answered "8,462"). A question that asks
+    for a share or a sum of money is answered by a share or a sum of money."""
     for m in _NUMBER_SPAN.finditer(text):
         start, end = m.start(), m.end()
-        if not re.search(r"\w", text[start:end]) or _STARTS_WITH_YEAR.match(text, start):
+        piece = text[start:end]
+        if not re.search(r"\w", piece) or _STARTS_WITH_YEAR.match(text, start):
             continue
-        unit = None if re.search(r"%|cent$", text[start:end]) else _UNIT.match(text, end)  # a share has none
-        named = unit is not None and set(tokenize(unit.group(1))) <= question_terms
-        if unit is not None and unit.group(1) not in STOP_WORDS and not named:
+        share = re.search(r"%|cent$", piece) is not None
+        if (question_terms & _SHARE_TERMS and not share) or (
+            question_terms & _MONEY_TERMS and not _MONEY.search(piece)
+        ):
+            continue
+        unit = None if share else _UNIT.match(text, end)  # a share has no unit
+        if (
+            unit is not None
+            and unit.group(1) not in STOP_WORDS
+            and not _unit_named(text, end, question_terms)
+        ):
             end = unit.end()
         yield start, end
 
@@ -179,6 +199,7 @@ class Candidate:
     text: str
     distance: int  # words between it and the nearest of the question's words in its sentence
     overlap: bool  # it shares a word with the question
+    named: bool = False  # a number followed by the question's own word for its unit
 
 
 @dataclass(frozen=True)
@@ -258,12 +279,16 @@ def propose(corpus: Corpus, answer: Answer, asked: Question) -> Proposal | None:
             last = bisect.bisect_right(word_starts, end - 1) - 1
             distance = min((max(first - w, w - last, 0) for w in asked_at), default=FAR)
             overlap = bool(set(tokenize(piece)) & question_terms)
-            found.append(Candidate(i, start, end, piece, distance, overlap))
+            named = asked.kind is AnswerType.NUMBER and _unit_named(text, end, question_terms)
+            found.append(Candidate(i, start, end, piece, distance, overlap, named))
     if not found:
         return None
-    # A name that shares a word with the question is its subject more often than its answer: it
-    # is taken, and counted as a rival, only when nothing else is there.
-    ranked = sorted([c for c in found if not c.overlap] or found, key=lambda c: c.distance)
+    # A name that shares a word with the question is its subject more often than its answer, and
+    # a number of the unit the question names is its answer more often than others: either way
+    # the weaker ones are taken, and counted as rivals, only when nothing else is there.
+    found = [c for c in found if not c.overlap] or found
+    found = [c for c in found if c.named] or found
+    ranked = sorted(found, key=lambda c: c.distance)
     best = ranked[0]
     rivals = [c for c in ranked[1:] if c.text != best.text]
     gap = rivals[0].distance - best.distance if rivals else FAR
