@@ -27,7 +27,7 @@ MAX_HIT_CHARS = 500  # a longer excerpt is not an answer, whatever it holds
 DEPTH = 3  # hit@3: the excerpts a reader sees first
 UNRELATED, OFF_TOPIC, UNANSWERABLE = "unrelated", "off-topic", "unanswerable"
 DECLINE_KINDS = (UNRELATED, OFF_TOPIC, UNANSWERABLE)
-WRONG_SHORT_F1 = 0.5  # a short answer below this F1 is wrong to a reader: listed with --misses
+WRONG_SHORT_F1 = 0.5  # below this F1, and inside no answer text, a short answer is wrong to a reader
 
 
 class EvalFileError(ValueError):
@@ -403,7 +403,7 @@ def _score_short(report: Report, case: Case, answer: Answer) -> None:
     tally.f1 += f1
     tally.em += em
     tally.within += within_answer(given.text, case)
-    if f1 < WRONG_SHORT_F1:
+    if f1 < WRONG_SHORT_F1 and not within_answer(given.text, case):
         wanted = " or ".join(repr(t) for t in dict.fromkeys([a.text for a in case.spans] + list(case.gold)))
         report.short_misses.append(
             f"{case.question!r} gave {given.text!r} [{given.document.name} {given.citation}], "

@@ -105,7 +105,10 @@ def _dates(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, int
     """Dates; only the year of one when the question asks for a year ("In what year...?")."""
     year_only = "year" in question_terms
     for m in _DATE_SPAN.finditer(text):
-        year = re.search(rf"\b{_YEAR}\b", m.group()) if year_only else None
+        # The year of a day or a month; a span of years ("1987–2005") answers "what years" whole.
+        year = (
+            re.search(rf"\b{_YEAR}\b", m.group()) if year_only and re.search(r"[A-Za-z]", m.group()) else None
+        )
         yield (m.start() + year.start(), m.start() + year.end()) if year else (m.start(), m.end())
 
 
