@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from benchmarks.fit import SETS, _documents, ranker_for
 from bot.answer import short
 from bot.answer.composer import Composer
-from bot.evaluate import DEPTH, Case, ShortTally, question_kind, read_question_set, short_scores, within_answer
+from bot.evaluate import (
+    DEPTH,
+    Case,
+    ShortTally,
+    question_kind,
+    read_question_set,
+    short_scores,
+    within_answer,
+)
 
 CONFIDENCES = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 SUPPORTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)

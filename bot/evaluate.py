@@ -222,8 +222,8 @@ class Report:
         if self.answerable:
             out.append(self.short_total.line("short answers:"))
             out += [self.short[k].line(f"  {k}:") for k in KINDS if self.short[k].questions]
-        if sum(self.to_decline.values()):
-            out.append(f"short answers to questions to decline: {self.short_to_decline}")
+        if to_decline := sum(self.to_decline.values()):
+            out.append(f"short answers to questions to decline: {self.short_to_decline}/{to_decline}")
         if self.skipped:
             out.append(f"skipped: {self.skipped} lines with no gold yet (reported, awaiting review)")
         counts = ", ".join(f"{self.to_decline[k]} {k}" for k in DECLINE_KINDS if k in self.to_decline)

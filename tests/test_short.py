@@ -15,7 +15,7 @@ from bot.answer.composer import Composer
 from bot.config import Settings
 from bot.documents.corpus import Document, parse_document, sentence_text, source_span
 from bot.search.ranking import AnswerType, answer_type
-from bot.text import tokenize
+from bot.text import tokenize, words
 
 DOC = Document(
     name="a.txt",
@@ -26,7 +26,8 @@ DOC = Document(
 
 def _spans(sentence: str, question: str, document: Document = DOC) -> list[str]:
     kind = answer_type(question)
-    return [sentence[s:e] for s, e in short.spans(sentence, kind, frozenset(tokenize(question)), document)]
+    found = short.spans(sentence, kind, frozenset(tokenize(question)), frozenset(words(question)), document)
+    return [sentence[s:e] for s, e in found]
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,8 @@ def _spans(sentence: str, question: str, document: Document = DOC) -> list[str]:
             ["19 March 1932"],
         ),
         ("In what year did the bridge open?", "The bridge opened on 19 March 1932.", ["1932"]),
+        ("In what year did it open?", "It opened in 1854–1855.", ["1854"]),
+        ("During what years was he president?", "He was president 1987–2005.", ["1987–2005"]),
         (
             "When was it signed?",
             "It was signed on Monday, February 11, 2016, in Washington.",

@@ -101,14 +101,12 @@ _INITIALS = re.compile(r"(?:[A-Z]\.\s?)+")  # "C.S.C." alone names nobody
 _POSSESSIVE = re.compile(r"[’']s?$")
 
 
-def _dates(text: str, question_terms: frozenset[str]) -> Iterator[tuple[int, int]]:
-    """Dates; only the year of one when the question asks for a year ("In what year...?")."""
-    year_only = "year" in question_terms
+def _dates(text: str, question_words: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """Dates; only the year of one when the question asks for a year ("In what year...?"), every
+    year of a span when it asks for years ("During what years...?" "1987–2005")."""
+    one_year = "year" in question_words
     for m in _DATE_SPAN.finditer(text):
-        # The year of a day or a month; a span of years ("1987–2005") answers "what years" whole.
-        year = (
-            re.search(rf"\b{_YEAR}\b", m.group()) if year_only and re.search(r"[A-Za-z]", m.group()) else None
-        )
+        year = re.search(rf"\b{_YEAR}\b", m.group()) if one_year else None
         yield (m.start() + year.start(), m.start() + year.end()) if year else (m.start(), m.end())
 
 
@@ -175,11 +173,16 @@ def _written_as_name(document_text: str, word: str) -> bool:
 
 
 def spans(
-    text: str, kind: AnswerType, question_terms: frozenset[str], document: Document
+    text: str,
+    kind: AnswerType,
+    question_terms: frozenset[str],
+    question_words: frozenset[str],
+    document: Document,
 ) -> list[tuple[int, int]]:
-    """The spans of `text` of the kind asked for that are more than the question's own words."""
+    """The spans of `text` of the kind asked for that are more than the question's own words
+    (`question_terms`: its index terms; `question_words`: its words, `bot.text.words`)."""
     if kind is AnswerType.DATE:
-        found = list(_dates(text, question_terms))
+        found = list(_dates(text, question_words))
     elif kind is AnswerType.NUMBER:
         found = list(_numbers(text, question_terms))
     elif kind is AnswerType.PERSON or kind is AnswerType.NONE:
@@ -274,7 +277,7 @@ def propose(corpus: Corpus, answer: Answer, asked: Question) -> Proposal | None:
         matched = [s for s in term_spans(text) if s.term in stands_for]
         asked_at = [bisect.bisect_right(word_starts, s.start) - 1 for s in matched]
         held |= {stands_for[s.term] for s in matched}
-        for start, end in spans(text, asked.kind, question_terms, sentence.document):
+        for start, end in spans(text, asked.kind, question_terms, frozenset(asked.words), sentence.document):
             piece = text[start:end]
             if top.truncated and piece not in top.text:
                 continue  # only what the excerpt shows
