@@ -3,12 +3,12 @@
 The question's answer type (`bot.search.ranking.answer_type`: when, how many, who, where) says
 what kind of span to look for; the top excerpt's spans of that kind (dates; numbers with their
 unit; names; names of places after a word that places them) that are more than the question's own
-words are the candidates. One candidate is taken when it is the only one, or when it stands
-nearer the question's words than every other by a margin; and only when the ranker put the top
-excerpt ahead of the second by a margin. Both margins are fitted per kind by
-`python -m benchmarks.fit_short` on named question sets and stored in `short_answer.json` beside
-this module, with the sets and the command; nothing else sets them. The ranker's scores are read
-through `confidence` alone, so a change of ranker is one refit away.
+words are the candidates. The one nearest the question's words is given when it is the only one
+or stands nearer than every other by a margin, when the top excerpt holds enough of the question's
+weight, and when the ranker put the top excerpt ahead of the second by a margin. Those three
+numbers are fitted per kind by `python -m benchmarks.fit_short` on named question sets and stored
+in `short_answer.json` beside this module, with the sets and the command; nothing else sets them.
+The ranker's scores are read through `confidence` alone, so a change of ranker is one refit away.
 """
 
 from __future__ import annotations
