@@ -5,11 +5,13 @@
 
 Each question is answered as the bot answers it; the candidate `bot.answer.short.propose` makes of
 its top excerpt is scored against the question's answer texts (SQuAD's token F1). For each kind of
-question (when, how many, who, where, other) a grid of the gate's two parameters (the least
-confidence, `short.confidence`, and the least gap to a rival candidate) is searched for the largest
+question (when, how many, who, where, other) a grid of the gate's three parameters (the least
+confidence, `short.confidence`; the least support, the share of the question's weight the top
+excerpt holds; the least gap to a rival candidate) is searched for the largest
 sum over the questions given a short answer of (F1 - break-even): a short answer is worth giving
 when it is better than the break-even, and a wrong one costs the break-even, more than a right one
-earns. The other sets are scored with the chosen gate, never tuned on.
+earns. The fitting sets' questions asked of each other's documents count as ones to decline. The
+other sets are scored with the chosen gate, never tuned on.
 """
 
 from __future__ import annotations
