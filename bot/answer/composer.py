@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 
-from bot.answer import metadata
+from bot.answer import metadata, short
 from bot.answer.answers import Answer, Excerpt, QuestionError
 from bot.documents.corpus import Corpus, Sentence
 from bot.search.ranking import (
@@ -72,6 +73,7 @@ class Composer:
         weights: Weights | None = None,
         grouped: Groups | None = None,
         semantic: Semantic | None = None,
+        short_gate: short.Gate | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
@@ -80,6 +82,7 @@ class Composer:
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
         self._term_spans = lru_cache(maxsize=4096)(term_spans)  # excerpts repeat: highlight once
+        self.short_gate = short_gate or short.Gate.load()
 
     # -- the question ---------------------------------------------------------------------------
 
@@ -113,17 +116,29 @@ class Composer:
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
         best = self._coverage(excerpts[:DEPTH], asked)
         relevance = self.ranker.relevance(asked) if ranked.reranked else None
-        declined = self._declines(asked, best, relevance)
-        return Answer(
+        if self._declines(asked, best, relevance):
+            return Answer(
+                q,
+                abstained=True,
+                closest=excerpts[: self.top_k],
+                coverage=best,
+                terms=terms,
+                reranked=ranked.reranked,
+                relevance=relevance,
+            )
+        answer = Answer(
             q,
-            abstained=declined,
-            excerpts=() if declined else excerpts[:limit],
-            closest=excerpts[: self.top_k] if declined else (),
+            abstained=False,
+            excerpts=excerpts,
             coverage=best,
             terms=terms,
             reranked=ranked.reranked,
             relevance=relevance,
         )
+        given = short.short_answer(
+            self.corpus, answer, asked, self.short_gate
+        )  # read off every excerpt judged
+        return replace(answer, excerpts=excerpts[:limit], short=given)
 
     def _declines(self, asked: Question, coverage: float, relevance: float | None) -> bool:
         semantic = self.ranker.semantic
