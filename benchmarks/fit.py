@@ -1,14 +1,22 @@
 """Fitting the ranking weights on named question sets, and measuring them on others.
 
-    python -m bot.fit --fit notre_dame --report dev heldout_article reykjavik ssh_guide gw_news
-    python -m bot.fit --fit notre_dame --write     # store the weights in bot/ranking_weights.json
-    python -m bot.fit --declines                   # off-topic: each set asked of the others' documents
+    python -m benchmarks.fit --fit notre_dame dev --write   # store the weights in ranking_weights.json
+    python -m benchmarks.fit --fit notre_dame dev --report heldout_article reykjavik
+    python -m benchmarks.fit --declines                     # off-topic: each set asked of the others
 
-A coarse grid over the weights of `bot.ranking.FEATURES` (the sentence's own BM25 fixed at 1) is
-searched for the best MRR@3 of the answer sentence on the fitting sets; the others are scored
-with the chosen weights, never tuned on. Figures here are for ranked sentences (is the answer's
-sentence first, in the first three); `python -m bot eval` scores whole answers (excerpts, merging,
-abstention) and is the figure to report.
+Three fits, all on the `--fit` sets only; the other sets are scored with what was chosen, never
+tuned on:
+- the lexical weights (`RERANK=false`, and before a sentence's vector can be had): a coarse grid
+  over the weights of `bot.search.ranking.FEATURES`' lexical columns (the sentence's own BM25 fixed
+  at 1) and BM25's k1 and b, for the best MRR@3 of the answer sentence;
+- the re-ranking weights: every feature, the cosine ones included, and the pool size, by
+  coordinate descent from the lexical weights (a full grid over eight weights is too large);
+- declining by meaning (`bot.search.ranking.Abstain`): the percentile of the off-topic questions'
+  cosines that is each corpus's reference, and how much covered weight makes up for distance, for
+  the most declined off-topic questions at ten times the cost of a falsely declined answerable one.
+
+Figures here are for ranked sentences (is the answer's sentence first, in the first three) and,
+for declining, whole answers; `python -m bot eval` scores whole answers and is the figure to report.
 """
 
 from __future__ import annotations
@@ -18,23 +26,38 @@ import itertools
 import json
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from bot import engine
+from bot.answer.composer import Composer, declines
 from bot.config import PROJECT_ROOT, Settings
 from bot.documents.corpus import document_files
-from bot.evaluate import Case, read_question_set
-from bot.search.ranking import FEATURES, WEIGHTS_FILE, Ranker, Weights, fitted_params
+from bot.evaluate import DEPTH, Case, read_question_set
+from bot.search.ranking import (
+    FEATURES,
+    SEMANTIC,
+    WEIGHTS_FILE,
+    Abstain,
+    Groups,
+    Ranker,
+    Weights,
+    fitted_params,
+    reranked_order,
+)
 from bot.search.retriever import Bm25Params
+from bot.search.semantic import best_cosines
 from bot.text import fold_space
 
 DATA = PROJECT_ROOT / "tests" / "data"
 CORPUS = PROJECT_ROOT / "corpus"
+CACHE = PROJECT_ROOT / ".cache"  # sentence vectors are kept there between runs (by file content)
+
+F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -57,16 +80,23 @@ SETS = {
     "reykjavik": SetSpec(DATA / "heldout" / "docs" / "encyclopedia.json"),
     "ssh_guide": SetSpec(DATA / "heldout" / "docs" / "guide.json"),
     "gw_news": SetSpec(DATA / "heldout" / "docs" / "news.json"),
+    "rhine": SetSpec(DATA / "heldout" / "docs" / "rhine.json"),
+    "chronometer": SetSpec(DATA / "heldout" / "docs" / "chronometer.json"),
 }
 
 
 @dataclass(frozen=True)
 class Scored:
-    """One answerable question: its candidates' feature rows, and which candidates hold the answer."""
+    """One answerable question: its candidates' feature rows (every column, the cosines too), and
+    which candidates hold the answer."""
 
-    features: npt.NDArray[np.float32]
+    features: F32
     ids: npt.NDArray[np.int32]
     gold: npt.NDArray[np.bool_]
+    factor: F32 | None = field(default=None)  # each candidate's factor (a sentence that asks: less)
+
+    def factors(self) -> F32:
+        return self.factor if self.factor is not None else np.ones(len(self.ids), np.float32)
 
 
 def _gold_sentences(ranker: Ranker, case: Case) -> set[int]:
@@ -91,16 +121,25 @@ def _documents(spec: SetSpec) -> dict[str, str]:
     return documents
 
 
-def ranker_for(documents: dict[str, str], params: Bm25Params | None = None) -> Ranker:
-    """A ranker over these documents, indexed with `params` (the fitted ones by default)."""
+def composer_for(documents: dict[str, str], params: Bm25Params | None = None) -> Composer:
+    """A composer over these documents, indexed with `params` (the fitted ones by default), with
+    the re-ranking stage and every sentence's vector (kept in `.cache/` between runs)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, text in documents.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(text, encoding="utf-8", newline="")
-        settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False)
+        settings = Settings(_env_file=None, corpus_dir=folder, cache_dir=CACHE, rerank=True)
         composer = engine.load(settings, params=params or fitted_params())
-    return Ranker(composer.corpus, composer.index)
+    if composer.ranker.semantic is not None:
+        composer.ranker.semantic.vectors.fill()
+        composer.ranker.semantic.vectors.flush()
+    return composer
+
+
+def ranker_for(documents: dict[str, str], params: Bm25Params | None = None) -> Ranker:
+    """The ranker of `composer_for`."""
+    return composer_for(documents, params).ranker
 
 
 def load_set(name: str, params: Bm25Params | None = None) -> tuple[Ranker, list[Case]]:
@@ -118,24 +157,45 @@ def load_together(names: Sequence[str], params: Bm25Params | None = None) -> dic
     return {name: list(tables(ranker, read_question_set(SETS[name].questions).cases)) for name in names}
 
 
+_QUESTION_VECTORS: dict[str, F32] = {}  # a question's vector, the same in every corpus
+
+
+def question_vectors(ranker: Ranker, questions: Iterable[str]) -> dict[str, F32]:
+    """The model's vectors of `questions` (computed in one batch, then remembered)."""
+    wanted = list(dict.fromkeys(questions))
+    if ranker.semantic is not None:
+        todo = [q for q in wanted if q not in _QUESTION_VECTORS]
+        if todo:
+            _QUESTION_VECTORS.update(zip(todo, ranker.semantic.model.embed(todo), strict=True))
+    return {q: _QUESTION_VECTORS[q] for q in wanted if q in _QUESTION_VECTORS}
+
+
 def tables(ranker: Ranker, cases: Sequence[Case]) -> Iterator[Scored]:
-    """The candidates of every answerable question, with their features."""
-    for case in cases:
-        if not case.answerable:
-            continue
+    """The candidates of every answerable question, with their features (the cosines of every
+    candidate too, whatever the pool, so that the pool size can be fitted)."""
+    answerable = [c for c in cases if c.answerable]
+    vectors = question_vectors(ranker, (c.question for c in answerable))
+    for case in answerable:
         gold = _gold_sentences(ranker, case)
         question = ranker.question(case.question)
-        ranked = ranker.rank(question)
-        yield Scored(ranked.features, ranked.ids, np.isin(ranked.ids, sorted(gold)))
+        ranked = ranker.rank(question, rerank=False)
+        features = ranked.features.copy()
+        if case.question in vectors and len(ranked.ids):
+            features[:, SEMANTIC:] = ranker.cosines(vectors[case.question], ranked.ids)
+        yield Scored(features, ranked.ids, np.isin(ranked.ids, sorted(gold)), ranker.factors(ranked.ids))
 
 
-def measure(scored: Sequence[Scored], weights: npt.NDArray[np.float32]) -> tuple[float, float, float]:
-    """hit@1, hit@3 and MRR@3 of the answer sentence."""
+def measure(scored: Sequence[Scored], weights: F32, pool: int = 0) -> tuple[float, float, float]:
+    """hit@1, hit@3 and MRR@3 of the answer sentence: lexical order (`pool` 0), or re-ranked."""
     h1 = h3 = rr = 0.0
     for s in scored:
         if not len(s.ids):
             continue
-        order = np.lexsort((s.ids, -(s.features @ weights)))[:3]
+        if pool > 0:
+            order = reranked_order(s.features, s.ids, s.factors(), weights, pool)[0][:3]
+        else:
+            lexical = s.features[:, :SEMANTIC] @ weights[:SEMANTIC] * s.factors()
+            order = np.lexsort((s.ids, -lexical))[:3].astype(np.int32)
         hits = np.flatnonzero(s.gold[order])
         if len(hits):
             rank = int(hits[0]) + 1
@@ -153,53 +213,243 @@ GRID = {
     "antecedent": (0.0, 0.2, 0.4, 0.6, 0.8),
     "answer_type": (0.0, 0.1, 0.2, 0.3),
 }
+COSINE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+RERANK_GRID = {**GRID, "cos_sentence": COSINE_GRID, "cos_window": COSINE_GRID, "cos_paragraph": COSINE_GRID}
+POOLS = (10, 20, 40, 1000)  # 1000: every candidate (BM25's 40 and their followers)
 
 
-def fit(scored: Sequence[Scored]) -> tuple[Weights, tuple[float, float, float]]:
-    """The grid point with the best MRR@3 (the smallest weights among equals)."""
+def balanced(groups: Sequence[Sequence[Scored]], weights: F32, pool: int = 0) -> tuple[float, float, float]:
+    """hit@1, hit@3 and MRR@3 averaged over the fitting sets, each counting alike whatever its
+    size (Notre Dame's 269 questions would otherwise outweigh the article's 23)."""
+    figures = np.array([measure(group, weights, pool) for group in groups if group])
+    h1, h3, mrr = figures.mean(axis=0).tolist()
+    return h1, h3, mrr
+
+
+def fit(groups: Sequence[Sequence[Scored]]) -> tuple[Weights, tuple[float, float, float]]:
+    """The lexical grid point with the best balanced MRR@3 (the smallest weights among equals)."""
     best, best_figures = Weights(), (-1.0, -1.0, -1.0)
     names = list(GRID)
     for values in itertools.product(*(GRID[n] for n in names)):
         weights = replace(Weights(), **dict(zip(names, values, strict=True)))
-        figures = measure(scored, weights.vector())
+        figures = balanced(groups, weights.vector())
         if figures[2] > best_figures[2]:
             best, best_figures = weights, figures
     return best, best_figures
 
 
-def declines() -> list[str]:
-    """Each set's questions asked of every other set's documents: how many the bot declines."""
-    from bot.answer.composer import Composer
-    from bot.evaluate import DEPTH
+def fit_rerank(
+    groups: Sequence[Sequence[Scored]], start: Weights
+) -> tuple[Weights, int, tuple[float, float, float]]:
+    """The re-ranking weights and pool with the best balanced MRR@3, by coordinate descent from
+    `start`: each weight in turn set to its grid's best value, all others held, until none improves."""
+    best_weights, best_pool = start, POOLS[-1]
+    best = balanced(groups, best_weights.vector(), best_pool)
+    for _ in range(6):
+        improved = False
+        for name, grid in RERANK_GRID.items():
+            for value in grid:
+                weights = replace(best_weights, **{name: value})
+                figures = balanced(groups, weights.vector(), best_pool)
+                if figures[2] > best[2] + 1e-9:
+                    best, best_weights, improved = figures, weights, True
+        for pool in POOLS:
+            figures = balanced(groups, best_weights.vector(), pool)
+            if figures[2] > best[2] + 1e-9:
+                best, best_pool, improved = figures, pool, True
+        if not improved:
+            break
+    return best_weights, best_pool, best
 
-    folders: dict[tuple[str, ...], list[str]] = {}
-    for name, spec in SETS.items():
-        folders.setdefault(tuple(sorted(_documents(spec))), []).append(name)
-    documents = {name: text for spec in SETS.values() for name, text in _documents(spec).items()}
-    composers = {}
-    for key in folders:
-        ranker = ranker_for({name: documents[name] for name in key})
-        composers[key] = Composer(ranker.corpus, ranker.index)
+
+# ----------------------------------------------------------------------------- declining
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question asked of one corpus, with what declining depends on."""
+
+    corpus: str
+    answerable: bool  # the corpus answers it (it is its own set's answerable question)
+    coverage: float
+    named: bool  # it names something no document mentions
+    cosine: float  # its best cosine over the corpus's sentences
+    settled: bool  # declined whatever the rule (no candidate), or a metadata answer (never declined)
+    declined_by_settled: bool = False
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The corpus of some sets (those asked of the same documents) and its off-topic cosines."""
+
+    key: tuple[str, ...]
+    names: list[str]
+    composer: Composer
+    off_topic: F32  # each off-topic question's best cosine over this corpus
+    lexical: Composer  # the same corpus without the re-ranking stage (RERANK=false)
+
+
+def folders(names: Iterable[str]) -> list[Folder]:
+    """The corpora of the named sets, each with the re-ranking stage and all its vectors."""
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for name in names:
+        grouped.setdefault(tuple(sorted(_documents(SETS[name]))), []).append(name)
+    out = []
+    for key, members in grouped.items():
+        documents = {n: t for m in members for n, t in _documents(SETS[m]).items()}
+        composer = composer_for(documents)
+        semantic = composer.ranker.semantic
+        assert semantic is not None, "the re-ranking stage could not be loaded"
+        off_topic = best_cosines(semantic.vectors.matrix(), semantic.relevance.off_topic)
+        indexes = Groups(composer.ranker.paragraphs, composer.ranker.documents)
+        lexical = Composer(composer.corpus, composer.index, grouped=indexes)
+        out.append(Folder(key, members, composer, off_topic, lexical))
+    return out
+
+
+def ask_all(folder: Folder, cases: Iterable[tuple[Case, bool]], *, lexical: bool = False) -> list[Asked]:
+    """Each question asked of the folder's corpus, with what declining depends on (`lexical`:
+    ordered and covered as with RERANK=false)."""
+    composer, ranker = (folder.lexical if lexical else folder.composer), folder.composer.ranker
+    semantic = ranker.semantic
+    assert semantic is not None
+    cases = list(cases)
+    vectors = question_vectors(ranker, (c.question for c, _ in cases))
+    matrix = semantic.vectors.matrix()
+    out = []
+    for case, answerable in cases:
+        answer = composer.answer(case.question, limit=DEPTH)
+        asked = ranker.question(case.question)
+        # No term or candidate (declined), or an answer from the documents' metadata: no rule applies.
+        shown = answer.excerpts or answer.closest
+        settled = not shown or not shown[0].sentence_ids
+        cosine = float(best_cosines(matrix, vectors[case.question][None, :])[0])
+        out.append(
+            Asked(
+                ",".join(folder.key),
+                answerable,
+                answer.coverage,
+                ranker.names_unknown(asked),
+                cosine,
+                settled,
+                settled and answer.abstained,
+            )
+        )
+    return out
+
+
+def decided(rows: Sequence[Asked], off_topic: dict[str, F32], abstain: Abstain | None) -> list[bool]:
+    """Whether each question is declined under `abstain` (the composer's own rule), or by words
+    alone (`abstain` None: RERANK=false)."""
+    quantile = abstain.quantile if abstain is not None else 50.0
+    references = {k: float(np.percentile(v, quantile)) for k, v in off_topic.items()}
+    return [
+        r.declined_by_settled
+        if r.settled
+        else declines(r.coverage, r.named, r.cosine - references[r.corpus] if abstain else None, abstain)
+        for r in rows
+    ]
+
+
+def rates(rows: Sequence[Asked], declined: Sequence[bool]) -> tuple[int, int, int, int]:
+    """Answerable questions declined, answerable, others declined, others."""
+    false = sum(d for r, d in zip(rows, declined, strict=True) if r.answerable)
+    right = sum(d for r, d in zip(rows, declined, strict=True) if not r.answerable)
+    answerable = sum(r.answerable for r in rows)
+    return false, answerable, right, len(rows) - answerable
+
+
+QUANTILES = (80.0, 85.0, 90.0, 95.0)
+COVERAGE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+FALSE_DECLINE_COST = 10.0  # a refused answerable question costs ten accepted off-topic ones
+
+
+def fit_abstain(
+    rows: Sequence[Asked], off_topic: dict[str, F32]
+) -> tuple[Abstain, tuple[int, int, int, int]]:
+    """The abstention parameters with the best trade-off on `rows` (see FALSE_DECLINE_COST)."""
+    best: tuple[float, Abstain, tuple[int, int, int, int]] | None = None
+    for quantile, weight in itertools.product(QUANTILES, COVERAGE_WEIGHTS):
+        abstain = Abstain(quantile=quantile, coverage_weight=weight, rescue=0.0)
+        counts = rates(rows, decided(rows, off_topic, abstain))
+        false, answerable, right, others = counts
+        value = right / max(others, 1) - FALSE_DECLINE_COST * false / max(answerable, 1)
+        if best is None or value > best[0] + 1e-12:
+            best = (value, abstain, counts)
+    assert best is not None
+    return best[1], best[2]
+
+
+def cases_of(name: str) -> list[Case]:
+    return list(read_question_set(SETS[name].questions).cases)
+
+
+def asked_of(folders_: Sequence[Folder], askers: Sequence[str], *, lexical: bool = False) -> list[Asked]:
+    """Every folder asked its own sets' questions (answerable and not) and the other sets' (all
+    off-topic there), the sets limited to `askers`."""
+    rows: list[Asked] = []
+    for folder in folders_:
+        cases = [(c, c.answerable) for n in folder.names if n in askers for c in cases_of(n)]
+        cases += [
+            (c, False)
+            for other in folders_
+            if other is not folder
+            for n in other.names
+            if n in askers
+            for c in cases_of(n)
+        ]
+        rows += ask_all(folder, cases, lexical=lexical)
+    return rows
+
+
+def declines_report(abstain: Abstain | None = None) -> list[str]:
+    """Each set's questions asked of its own documents and of every other set's: declined and
+    falsely declined, under `abstain` (by default the fitted one)."""
+    every = folders(SETS)
+    rows = asked_of(every, list(SETS))
+    by_words = asked_of(every, list(SETS), lexical=True)
+    off_topic = {",".join(f.key): f.off_topic for f in every}
     lines = []
-    for key, composer in composers.items():
-        asked = declined = 0
-        for other, names in folders.items():
-            if other == key:
-                continue
-            for name in names:
-                for case in read_question_set(SETS[name].questions).cases:
-                    asked += 1
-                    declined += composer.answer(case.question, limit=DEPTH).abstained
+    for folder in every:
+        semantic = folder.composer.ranker.semantic
+        assert semantic is not None
+        own = [r for r in rows if r.corpus == ",".join(folder.key)]
+        chosen = abstain or semantic.rerank.abstain
+        false, answerable, right, others = rates(own, decided(own, off_topic, chosen))
+        lexical = [r for r in by_words if r.corpus == ",".join(folder.key)]
+        words = rates(lexical, decided(lexical, off_topic, None))
         lines.append(
-            f"  asked of {', '.join(key)} (the documents of {', '.join(folders[key])}): "
-            f"{declined}/{asked} other sets' questions declined ({declined / asked:.0%})"
+            f"  {', '.join(folder.names):40} of {others} questions it does not answer, declined "
+            f"{right / max(others, 1):.1%} (by words alone {words[2] / max(others, 1):.1%}); "
+            f"of {answerable} it does, falsely declined {false} (by words alone {words[0]})"
         )
     return lines
 
 
+# ----------------------------------------------------------------------------- the command
+
+
+def _print_figures(
+    names: Sequence[str], fitted: Sequence[str], weights: Weights, pool: int, params: Bm25Params, label: str
+) -> dict[str, dict[str, float]]:
+    loaded = {name: list(tables(*load_set(name, params))) for name in names}
+    together = load_together(names, params)
+    rows: dict[str, dict[str, float]] = {}
+    for name in names:
+        kind = "fitted on" if name in fitted else "out of sample"
+        for where, scored in (("alone", loaded[name]), ("together", together[name])):
+            h1, h3, mrr = measure(scored, weights.vector(), pool)
+            rows[f"{name} ({where})"] = {"hit@1": round(h1, 3), "hit@3": round(h3, 3), "mrr@3": round(mrr, 3)}
+            print(
+                f"  {label:9} {name:16} {where:8} {kind:13} hit@1 {h1:.3f}  hit@3 {h3:.3f}  MRR@3 {mrr:.3f}"
+                f"  ({len(scored)} q)"
+            )
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit on some sets, report on others; optionally store the weights."""
-    parser = argparse.ArgumentParser(prog="python -m bot.fit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--fit", nargs="+", choices=sorted(SETS), metavar="SET")
     parser.add_argument("--report", nargs="*", choices=sorted(SETS), default=None, metavar="SET")
     parser.add_argument(
@@ -210,50 +460,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.declines:
-        print("\n".join(declines()))
+        print("\n".join(declines_report()))
         return 0
     if not args.fit:
         parser.error("--fit SET... is needed (or --declines)")
     report = args.report if args.report is not None else [s for s in SETS if s not in args.fit]
-    # The BM25 parameters are fitted with the weights: each needs its own index.
-    best: tuple[float, Bm25Params, Weights] | None = None
+    # The BM25 parameters are fitted with the lexical weights: each needs its own index.
+    best: tuple[float, Bm25Params, Weights, list[list[Scored]]] | None = None
     for params in BM25_GRID:
         # Each fitting set alone, and beside every other document: both should rank well.
-        scored = [s for name in args.fit for s in tables(*load_set(name, params))]
-        scored += [s for rows in load_together(args.fit, params).values() for s in rows]
+        together = load_together(args.fit, params)
+        scored = [[*tables(*load_set(name, params)), *together[name]] for name in args.fit]
         weights, figures = fit(scored)
-        print(f"  k1={params.k1} b={params.b}: MRR@3 {figures[2]:.3f} on {', '.join(args.fit)}")
+        print(f"  k1={params.k1} b={params.b}: MRR@3 {figures[2]:.3f} on {', '.join(args.fit)}", flush=True)
         if best is None or figures[2] > best[0]:
-            best = (figures[2], params, weights)
+            best = (figures[2], params, weights, scored)
     assert best is not None
-    _, params, weights = best
-    names = list(dict.fromkeys([*args.fit, *report]))
-    loaded = {name: list(tables(*load_set(name, params))) for name in names}
-    together = load_together(names, params)
+    _, params, weights, scored = best
+    reranked, pool, figures = fit_rerank(scored, weights)
     print(
-        f"fitted on {', '.join(args.fit)}: k1={params.k1} b={params.b} "
-        + ", ".join(f"{n}={getattr(weights, n)}" for n in FEATURES)
+        f"fitted on {', '.join(args.fit)}: k1={params.k1} b={params.b}\n"
+        f"  lexical:   " + ", ".join(f"{n}={getattr(weights, n)}" for n in FEATURES[:SEMANTIC]) + "\n"
+        "  reranked:  " + ", ".join(f"{n}={getattr(reranked, n)}" for n in FEATURES) + f", pool={pool}"
+        f" (MRR@3 {figures[2]:.3f} on the fitting sets)",
+        flush=True,
     )
-    rows: dict[str, dict[str, float]] = {}
-    for name in names:
-        kind = "fitted on" if name in args.fit else "out of sample"
-        for where, scored in (("alone", loaded[name]), ("together", together[name])):
-            h1, h3, mrr = measure(scored, weights.vector())
-            rows[f"{name} ({where})"] = {"hit@1": round(h1, 3), "hit@3": round(h3, 3), "mrr@3": round(mrr, 3)}
-            print(
-                f"  {name:16} {where:8} {kind:13} hit@1 {h1:.3f}  hit@3 {h3:.3f}  MRR@3 {mrr:.3f}"
-                f"  ({len(scored)} q)"
-            )
+    names = list(dict.fromkeys([*args.fit, *report]))
+    figures_lexical = _print_figures(names, args.fit, weights, 0, params, "lexical")
+    figures_reranked = _print_figures(names, args.fit, reranked, pool, params, "reranked")
+    # Declining: fitted on the fitting sets' corpora and questions only.
+    fitting = folders(args.fit)
+    abstain, counts = fit_abstain(
+        asked_of(fitting, args.fit), {",".join(f.key): f.off_topic for f in fitting}
+    )
+    print(
+        f"declining: quantile={abstain.quantile} coverage_weight={abstain.coverage_weight} "
+        f"rescue={abstain.rescue}: on the fitting sets {counts[2]}/{counts[3]} declined, "
+        f"{counts[0]}/{counts[1]} falsely",
+        flush=True,
+    )
     if args.write:
         record = {
-            "weights": {n: getattr(weights, n) for n in FEATURES},
+            "weights": weights.as_dict(),
             "bm25": {"variant": params.variant, "k1": params.k1, "b": params.b},
+            "rerank": {
+                "weights": reranked.as_dict(),
+                "pool": pool,
+                "abstain": {
+                    "quantile": abstain.quantile,
+                    "coverage_weight": abstain.coverage_weight,
+                    "rescue": abstain.rescue,
+                },
+            },
             "fitted_on": args.fit,
-            "command": "python -m bot.fit " + " ".join(sys.argv[1:] if argv is None else argv),
-            "sentence_figures": rows,
+            "command": "python -m benchmarks.fit " + " ".join(sys.argv[1:] if argv is None else argv),
+            "sentence_figures": {"lexical": figures_lexical, "reranked": figures_reranked},
         }
-        WEIGHTS_FILE.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        WEIGHTS_FILE.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {WEIGHTS_FILE}")
+        fitted_params.cache_clear()  # the declines below answer with what was just written
+        print("\n".join(declines_report()))
     return 0
 
 

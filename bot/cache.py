@@ -20,10 +20,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import mmap
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ import numpy.typing as npt
 from bot.documents.corpus import HTML_SUFFIXES, Corpus, Document, Problem
 from bot.search.ranking import Groups
 from bot.search.retriever import Bm25Params, Index
+from bot.search.semantic import F16, Mask
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,26 @@ class Cache:
         return Entry(meta, arrays)
 
     def put(
-        self, kind: str, key: str, meta: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+        self,
+        kind: str,
+        key: str,
+        meta: Mapping[str, Any],
+        arrays: Mapping[str, npt.NDArray[Any]],
+        *,
+        replace: bool = False,
     ) -> bool:
-        """Write an entry atomically; False (and a warning) when the cache cannot be written."""
+        """Write an entry atomically; False (and a warning) when the cache cannot be written.
+
+        An entry already there is kept (it was made from the same things), unless `replace`: an
+        entry that grows (a file's vectors, computed as questions need them) replaces the old."""
         final = self.path(kind, key)
         tmp: Path | None = None
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=_TMP, dir=final.parent))
+            # Made as any folder is, so the umask decides who may read it (mkdtemp's 0700 kept other
+            # users' processes sharing CACHE_DIR out of the entry).
+            tmp = final.parent / f"{_TMP}{os.getpid()}-{secrets.token_hex(8)}"
+            tmp.mkdir()
             specs = {}
             for name, array in arrays.items():
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
@@ -120,6 +132,9 @@ class Cache:
             except OSError:
                 if not (final / META).exists():
                     raise
+                if replace and _remove(final):
+                    with contextlib.suppress(OSError):
+                        tmp.rename(final)
                 # Another process published the same entry first: theirs is as good as ours.
                 shutil.rmtree(tmp, ignore_errors=True)
             return True
@@ -173,16 +188,6 @@ def _load_array(folder: Path, name: str, spec: Mapping[str, Any]) -> npt.NDArray
     if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
         raise EntryError(f"{name}.npy has the wrong dtype or shape")
     return array
-
-
-def is_mapped(array: npt.NDArray[Any]) -> bool:
-    """Whether an array's memory is a file mapped into the process (shared between processes)."""
-    base: Any = array
-    while base is not None:
-        if isinstance(base, mmap.mmap):
-            return True
-        base = getattr(base, "base", None)
-    return False
 
 
 def _remove(folder: Path) -> bool:
@@ -373,3 +378,50 @@ def _check_postings(index: Index) -> None:
         raise EntryError("its postings point outside the corpus")
     if np.any(np.diff(index.offsets) < 0):
         raise EntryError("its postings are out of order")
+
+
+# ----------------------------------------------------------------------------- sentence vectors
+
+
+class VectorCache:
+    """The re-ranker's sentence vectors, one entry a file (`vectors/{model}-{file key}`): a
+    changed file re-embeds only itself, and processes sharing the cache share the work."""
+
+    def __init__(self, cache: Cache, model: str) -> None:
+        self.cache = cache
+        self.model = model
+
+    def _key(self, key: str) -> str:
+        return f"{self.model}-{key}"
+
+    def load(self, key: str) -> tuple[F16, Mask] | None:
+        """A file's vectors and which of them are computed, or None."""
+        entry = self.cache.get("vectors", self._key(key))
+        if entry is None:
+            return None
+        vectors, done = entry.arrays.get("vectors"), entry.arrays.get("done")
+        if (
+            vectors is None
+            or done is None
+            or vectors.dtype != np.float16
+            or done.dtype != np.bool_
+            or vectors.ndim != 2
+            or done.shape != vectors.shape[:1]
+        ):
+            self.cache.discard(self.cache.path("vectors", self._key(key)), "its arrays have the wrong shapes")
+            return None
+        return vectors, done
+
+    def save(self, key: str, vectors: F16, done: Mask) -> None:
+        """Store a file's vectors, with the rows another process stored meanwhile."""
+        stored = self.load(key)
+        if stored is not None and stored[0].shape == vectors.shape:
+            theirs = stored[1] & ~done
+            if theirs.any():
+                vectors, done = vectors.copy(), done | stored[1]
+                vectors[theirs] = stored[0][theirs]
+            elif not (done & ~stored[1]).any():
+                return  # nothing new
+        self.cache.put(
+            "vectors", self._key(key), {"model": self.model}, {"vectors": vectors, "done": done}, replace=True
+        )

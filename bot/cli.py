@@ -1,10 +1,10 @@
 """The command line: `ask`, `eval`, `about`, `add`, `feedback`, `run`, `sync`; it parses,
 calls, prints.
 
-Exit codes: 0 done (an abstention is an answer); 1 the bot could not run (Discord refused the
-token or could not be reached); 2 bad usage or bad input (empty or over-long question,
-unreadable corpus, missing or unusable feedback database, bad settings, missing token, a source
-`add` could not add), with one line on stderr for each.
+Exit codes (`bot.exit_codes`): 0 done (an abstention is an answer); 1 the bot could not run
+(Discord refused the token or could not be reached); 2 bad usage or bad input (empty or over-long
+question, unreadable corpus, missing or unusable feedback database, bad settings, missing token,
+a source `add` could not add), with one line on stderr for each; 130 stopped by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.documents.corpus import CorpusError
+from bot.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from bot.answer.composer import Composer
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+    from bot.stores.documents import Mirror
 
 
 class UsageError(Exception):
@@ -65,13 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     about.add_argument("--json", action="store_true")
 
     fb = sub.add_parser("feedback", help="the votes people gave the bot's answers (setting FEEDBACK_DB)")
-    fb.add_argument("--db", type=Path, metavar="FILE", help="the feedback database (setting FEEDBACK_DB)")
+    db_help = "the feedback database: a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (FEEDBACK_DB)"
+    fb.add_argument("--db", metavar="ADDRESS", help=db_help)
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
     export = fb_sub.add_parser(
-        "export", help="one JSON object a line, in the format of shared/eval: up-votes as test questions"
+        "export", help="one JSON object a line, in the format of tests/data/eval: up-votes as test questions"
     )
     export.add_argument("--vote", choices=("up", "down"), help="only up-votes or only down-votes")
-    fb_sub.add_parser("stats", help="votes by day, the share of up-votes, the most reported questions")
+    stats = fb_sub.add_parser(
+        "stats", help="votes by day, the share of up-votes, the most reported questions"
+    )
+    copy = fb_sub.add_parser(
+        "copy",
+        help="copy every vote and the salt into another database that holds none (SQLite <-> PostgreSQL)",
+    )
+    copy.add_argument(
+        "--to", required=True, metavar="ADDRESS", help="the database to copy into (made if need be)"
+    )
+    for action in (export, stats, copy):  # --db after the action too: `feedback export --db FILE`
+        action.add_argument("--db", metavar="ADDRESS", default=argparse.SUPPRESS, help=db_help)
 
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
@@ -141,6 +153,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             out.write(json.dumps(render.answer_json(answer), ensure_ascii=False) + "\n")
         else:
             out.write(render.answer_terminal(answer, color=out.isatty()) + "\n")
+        _keep_vectors(composer)
         return EXIT_OK
 
     composer = _composer(settings)
@@ -160,7 +173,14 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         else:
             out.write(f"Q: {answer.question}\n{render.answer_terminal(answer)}\n\n")
         out.flush()
+    _keep_vectors(composer)
     return EXIT_OK
+
+
+def _keep_vectors(composer: Composer) -> None:
+    """Save the sentence vectors this run computed, so that the next run need not."""
+    if composer.ranker.semantic is not None:
+        composer.ranker.semantic.vectors.flush()
 
 
 def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -181,6 +201,9 @@ def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 update={"corpus_dir": _eval_corpus(Path(tmp), questions.documents, args.corpus)}
             )
         composer = _composer(settings)
+        if composer.ranker.semantic is not None:  # scored as the bot answers once its vectors are in
+            composer.ranker.semantic.vectors.fill()
+            _keep_vectors(composer)
         report = evaluate(cases, lambda q: composer.answer(q, limit=DEPTH), skipped=questions.skipped)
     if args.json:
         out.write(json.dumps(report.as_json(misses=args.misses), ensure_ascii=False) + "\n")
@@ -213,6 +236,8 @@ def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -
 def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     composer = _composer(settings)
     docs = composer.corpus.documents
+    semantic = composer.ranker.semantic
+    vectors = semantic.vectors.per_document() if semantic is not None else [None] * len(docs)
     rows = [
         {
             "document": d.name,
@@ -221,9 +246,10 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             "source_url": d.source_url,
             "published": d.published,
             "sentences": d.sentence_count,
+            "vectors": done,  # sentences with the re-ranker's vector so far; null: no re-ranking
             "sha256": d.content_hash,
         }
-        for d in docs
+        for d, done in zip(docs, vectors, strict=True)
     ]
     if args.json:
         out.write(json.dumps(rows, ensure_ascii=False) + "\n")
@@ -233,12 +259,28 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         for key in ("author", "source_url", "published", "sentences", "sha256"):
             if row[key] is not None:
                 out.write(f"  {key}: {row[key]}\n")
+    out.write(_rerank_line(settings, composer) + "\n")
     return EXIT_OK
+
+
+def _rerank_line(settings: Settings, composer: Composer) -> str:
+    """What the re-ranking stage is doing: off and why, or how far its sentence vectors are."""
+    from bot.answer import render
+
+    line = render.rerank_status(composer)
+    if composer.ranker.semantic is not None:
+        return line
+    if not settings.rerank:
+        return f"{line[:-1]} (RERANK=false)."
+    if len(composer.corpus) > settings.rerank_max_sentences:
+        return f"{line[:-1]} (more than RERANK_MAX_SENTENCES, {settings.rerank_max_sentences:,} sentences)."
+    return f"{line[:-1]} (the model could not be loaded; the warning above says why)."
 
 
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from bot.documents.add import SourceError, add
 
+    mirror = _shared_corpus(settings)  # with CORPUS_DB: the folder first caught up, so updates keep names
     failed = 0
     for source in args.sources:
         try:
@@ -259,22 +301,60 @@ def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             )
             failed += 1
             continue
+        if mirror is not None:
+            failed += not _publish(mirror, added.path.relative_to(settings.corpus_dir).as_posix(), source)
         out.write(f"{added.path}\n")
         out.flush()
+    if mirror is not None:
+        mirror.store.close()
     return EXIT_USAGE if failed else EXIT_OK
 
 
-def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.stores.feedback import FeedbackError, FeedbackStore
+def _shared_corpus(settings: Settings) -> Mirror | None:
+    """The shared corpus (CORPUS_DB) mirrored into the corpus folder, or None without one."""
+    if settings.corpus_db is None:
+        return None
+    from bot.stores.database import StoreError
+    from bot.stores.documents import Mirror, open_documents
 
     try:
-        with FeedbackStore(args.db or settings.feedback_db, create=False) as store:
+        mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
+        mirror.sync()
+    except (StoreError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    return mirror
+
+
+def _publish(mirror: Mirror, name: str, source: str) -> bool:
+    """Send one added document to the shared corpus (every bot process is told); False, said, if not."""
+    from bot.stores.database import StoreError
+
+    try:
+        mirror.publish([name])
+    except (StoreError, OSError) as exc:
+        print(f"error: {source}: written to the folder but not shared ({exc})", file=sys.stderr)
+        return False
+    return True
+
+
+def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.stores.database import StoreError
+    from bot.stores.feedback import copy_votes, open_feedback
+
+    address = args.db or settings.feedback_db.get_secret_value()
+    try:
+        if args.feedback_command == "copy":  # the source is migrated as the bot would; the target made
+            with open_feedback(address) as source, open_feedback(args.to) as target:
+                copied = copy_votes(source, target)
+                out.write(f"copied {copied} votes and the salt from {source.where} to {target.where}\n")
+            return EXIT_OK
+        with open_feedback(address, read_only=True) as store:  # a report changes nothing
             if args.feedback_command == "export":
                 for line in store.export(args.vote):
                     out.write(json.dumps(line.as_eval_line(), ensure_ascii=False) + "\n")
             else:
                 out.write("\n".join(store.stats().lines()) + "\n")
-    except FeedbackError as exc:
+    except StoreError as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK
 
@@ -285,7 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "bench":  # `bench` only says where the benchmarks went
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    # The bot's own messages only: a library's log lines (trafilatura's three about a broken page,
+    # before ours that names it) would break "one line on stderr a problem".
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(logging.Filter("bot"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         settings = _settings(args)
         if args.command == "ask":
@@ -312,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     parser.error(f"unknown command {args.command}")

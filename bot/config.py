@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The re-ranking models the bot can run (`bot.search.semantic`), their weights from installed packages.
+RerankModel = Literal["minilm-l6-int8"]
+
 # The repository's folder: the defaults work from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def redact(address: str) -> str:
+    """A database address without its password (`postgresql://bot@db:5432/votes`); a path as it is."""
+    parts = urllib.parse.urlsplit(address)
+    if "://" not in address or not parts.scheme.startswith("postgres"):
+        return address
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = urllib.parse.urlencode(
+        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k.lower() != "password"]
+    )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class DatabaseAddress(SecretStr):
+    """A database address (a file path, `sqlite:///...` or `postgresql://...`) that prints, in settings,
+    errors and logs, without its password; `get_secret_value()` is the whole address."""
+
+    def _display(self) -> str:
+        return redact(self.get_secret_value())
 
 
 class Settings(BaseSettings):
@@ -28,8 +57,14 @@ class Settings(BaseSettings):
     cache_dir: Path = PROJECT_ROOT / ".cache"
     use_cache: bool = True
     cache_max_mb: int = Field(default=1024, ge=1)  # the cache's bound; least recently used go first
-    fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: per page, connecting and reading
-    fetch_max_bytes: int = Field(default=5_000_000, ge=1)  # `add`: a larger page is refused
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: a deadline for a whole page
+    # The largest web page read, in bytes: fetched or saved for `add`, or an .html/.htm corpus file.
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1)
+    max_document_bytes: int = Field(default=10_000_000, ge=1)  # the largest .txt or .md corpus file read
+    rerank: bool = True  # re-score BM25's candidates by meaning (a sentence-embedding model)
+    rerank_model: RerankModel = "minilm-l6-int8"  # the models bot.search.semantic can run
+    # A corpus with more sentences stays lexical: its vectors would take too long and too much memory.
+    rerank_max_sentences: int = Field(default=200_000, ge=0)
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None
@@ -40,7 +75,10 @@ class Settings(BaseSettings):
     ask_cooldown_seconds: float = Field(default=30.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    feedback_db: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    # A path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (see stores/database.py).
+    feedback_db: DatabaseAddress = DatabaseAddress(str(PROJECT_ROOT / "data" / "feedback.sqlite3"))
+    feedback_retention_days: int = Field(default=180, ge=1)  # older votes are deleted as the bot runs
+    corpus_db: DatabaseAddress | None = None  # postgresql://...: the corpus shared by every process
     watch_corpus: bool = True  # the running bot reloads the corpus when its files change
     reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload
     metrics_host: str = "127.0.0.1"

@@ -20,9 +20,10 @@ import hashlib
 import importlib.util
 import itertools
 import logging
+import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache as memoised
 from pathlib import Path
@@ -33,20 +34,21 @@ import numpy.typing as npt
 
 from bot import cache
 from bot.answer.composer import Composer
-from bot.cache import Cache, Stored, TermTable
+from bot.cache import Cache, Stored, TermTable, VectorCache
 from bot.config import Settings
 from bot.documents import parsing
 from bot.documents.corpus import (
     ROW_FIELDS,
     Corpus,
     Problem,
+    SizeCaps,
     decode,
     document_files,
     read_document,
 )
 from bot.documents.parsing import Piece
-from bot.search import ranking
-from bot.search.ranking import fitted_params
+from bot.search import ranking, semantic
+from bot.search.ranking import Semantic, fitted_params
 from bot.search.retriever import Bm25Params, Index
 
 log = logging.getLogger(__name__)
@@ -104,29 +106,37 @@ def load(
     folder = corpus_dir or settings.corpus_dir
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
-    paths = document_files(folder)
-    files: dict[str, bytes | Problem] = {}
+    unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
+    paths = document_files(folder, unlisted)
+    files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}
+    caps = SizeCaps(text=settings.max_document_bytes, page=settings.fetch_max_bytes)
     for n, (file_name, path) in enumerate(paths, start=1):
-        name, files[name] = read_document(file_name, path)
+        name, files[name] = read_document(file_name, path, caps)
         report("reading", n, len(paths))
     keys = {name: file_key(name, raw) for name, raw in files.items() if isinstance(raw, bytes)}
     key = f"{_folder_tag(folder)}-{corpus_key(files, keys, params)}"
     store = Cache(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
+    last = _last_load(previous)
     stored = cache.load_corpus(store, key) if store is not None else None
+    if stored is not None and last is not None and _skips_any(stored.corpus, last.corpus):
+        stored = None  # a file broken since the last load keeps that version instead (`_build`)
     if stored is not None:
         loaded = _with_text(stored, files)
         corpus, index, table = loaded.corpus, loaded.index, loaded.table
         grouped = loaded.grouped or ranking.groups(corpus, index)
         log.info("index loaded from cache (%s)", key)
     else:
-        bases = _bases(previous, store, key)
-        corpus, index, table = _build(files, keys, bases, params, report)
+        bases = _bases(last, store, key)
+        corpus, index, table = _build(files, keys, bases, params, report, last)
         grouped = ranking.groups(corpus, index)
-        if store is not None and cache.save_corpus(store, key, corpus, index, table, grouped):
+        # A corpus that keeps an old version of a file is not what the files make: not cached.
+        whole = not any(problem.kept for problem in corpus.problems)
+        if store is not None and whole and cache.save_corpus(store, key, corpus, index, table, grouped):
             store.trim(keep=frozenset({store.path("corpus", key)}))
     _TABLES[corpus] = (index, table)
+    semantic = _semantic(settings, corpus, table.keys, store, previous)
     for problem in corpus.problems:
-        log.warning("skipped %s", problem)
+        log.warning("%s %s", "kept the last good version of" if problem.kept else "skipped", problem)
     log.info(
         "corpus ready: %d documents, %d sentences, %d terms in %.2fs",
         len(corpus.documents),
@@ -141,7 +151,73 @@ def load(
         max_question_chars=settings.max_question_chars,
         max_excerpt_chars=settings.max_excerpt_chars,
         grouped=grouped,
+        semantic=semantic,
     )
+
+
+# ----------------------------------------------------------------------------- the re-ranking stage
+
+# Up to READ_VECTORS sentences, a load reads every cached sentence vector at once (at 50,000, a
+# quarter of a second), so that declining by meaning works from the first question; and when at
+# most EAGER_VECTORS are missing, it computes them (a few seconds on one core at most). Otherwise a
+# question computes the vectors it needs, and the bot fills in the rest in the background
+# (`fill_vectors`); until they are all in, declining is by words alone.
+READ_VECTORS = 50_000
+EAGER_VECTORS = 512
+
+
+def _semantic(
+    settings: Settings, corpus: Corpus, keys: Sequence[str], store: Cache | None, previous: Composer | None
+) -> Semantic | None:
+    """The re-ranking stage for a corpus, or None: `RERANK=false`, a corpus over
+    `RERANK_MAX_SENTENCES`, or a model that cannot be loaded (then a warning says why)."""
+    if not settings.rerank or not len(corpus):
+        return None
+    if len(corpus) > settings.rerank_max_sentences:
+        log.info(
+            "re-ranking off: %d sentences, more than RERANK_MAX_SENTENCES (%d)",
+            len(corpus),
+            settings.rerank_max_sentences,
+        )
+        return None
+    try:
+        model = semantic.load_model(settings.rerank_model)
+    except semantic.ModelError as exc:
+        log.warning("re-ranking off: %s", exc)
+        return None
+    vector_store = VectorCache(store, model.name) if store is not None else None
+    earlier = previous.ranker.semantic if previous is not None else None
+    vectors = semantic.SentenceVectors(
+        model,
+        lambda i: corpus.sentence(i).text,
+        corpus.doc_of,
+        keys,
+        vector_store,
+        reuse=earlier.vectors if earlier is not None else None,
+    )
+    rerank = ranking.Rerank.load()
+    if len(corpus) <= READ_VECTORS and len(corpus) - vectors.progress(read_all=True)[0] <= EAGER_VECTORS:
+        vectors.fill()
+    off_topic = semantic.off_topic_vectors(model, vector_store)
+    return Semantic(model, vectors, rerank, semantic.Relevance(vectors, off_topic, rerank.abstain.quantile))
+
+
+def fill_vectors(composer: Composer, stop: threading.Event) -> None:
+    """Compute the sentence vectors a corpus still lacks, at low priority (the bot runs this in a
+    background thread after each load). Answering goes on meanwhile, by words alone for a
+    question whose candidates' vectors are not in yet (`SentenceVectors.fill_in_background`)."""
+    found = composer.ranker.semantic
+    if found is None or found.vectors.complete:
+        return
+    semantic.lower_priority()
+    started = time.perf_counter()
+    done_before = found.vectors.progress()[0]
+    if found.vectors.fill_in_background(stop):
+        log.info(
+            "sentence vectors complete: %d computed in %.1f s",
+            len(found.vectors) - done_before,
+            time.perf_counter() - started,
+        )
 
 
 # ----------------------------------------------------------------------------- keys
@@ -212,12 +288,24 @@ def _text(name: str, raw: bytes | Problem) -> str:
     return text
 
 
-def _bases(previous: Composer | None, store: Cache | None, key: str) -> Iterable[Stored]:
+def _skips_any(corpus: Corpus, of: Corpus) -> bool:
+    """Whether `corpus` skips, as a problem, a file that is a document of `of`."""
+    return not {p.name for p in corpus.problems}.isdisjoint(d.name for d in of.documents)
+
+
+def _last_load(previous: Composer | None) -> Stored | None:
+    """The previous load of the folder in this process, with the term table kept for it."""
+    if previous is None or previous.corpus not in _TABLES:
+        return None
+    index, table = _TABLES[previous.corpus]
+    return Stored(previous.corpus, index, table)
+
+
+def _bases(last: Stored | None, store: Cache | None, key: str) -> Iterable[Stored]:
     """Earlier loads to reuse documents from, best first: the previous one, then cached ones
     of the same folder (read only when documents are still missing)."""
-    if previous is not None and previous.corpus in _TABLES:
-        index, table = _TABLES[previous.corpus]
-        yield Stored(previous.corpus, index, table)
+    if last is not None:
+        yield last
     if store is not None:
         for other in cache.recent_corpora(store, key.split("-", maxsplit=1)[0] + "-")[:4]:
             stored = cache.load_corpus(store, other)
@@ -231,9 +319,15 @@ def _build(
     bases: Iterable[Stored],
     params: Bm25Params,
     report: Progress,
+    last: Stored | None = None,
 ) -> tuple[Corpus, Index, TermTable]:
     """The corpus and its index, reusing what `bases` hold. Takes the bytes out of `files` as
-    it goes: at a million sentences they are 100 MiB and more, and the index build needs room."""
+    it goes: at a million sentences they are 100 MiB and more, and the index build needs room.
+
+    A file that was a document of the `last` load and cannot be read now (an edit saved it as
+    Latin-1, emptied it for a moment) keeps its last good version, its problem marked `kept`:
+    the document goes on answering while the reload says what is wrong with the file.
+    """
     wanted = {keys[name]: name for name, raw in files.items() if isinstance(raw, bytes)}
     found: dict[str, Piece | Problem] = {}
     for base in bases:
@@ -252,6 +346,9 @@ def _build(
     for name in list(files):
         raw = files.pop(name)
         item = raw if isinstance(raw, Problem) else found.pop(keys[name])
+        if isinstance(item, Problem) and (good := _last_good(last, name)) is not None:
+            problems.append(item._replace(kept=True))
+            item = good
         if isinstance(item, Problem):
             problems.append(item)
         elif item.document.text:
@@ -262,6 +359,16 @@ def _build(
     built = _assemble(pieces, problems, params)
     report("indexing", 1, 1)
     return built
+
+
+def _last_good(last: Stored | None, name: str) -> Piece | None:
+    """The piece of document `name` as the `last` load had it, if it had it."""
+    if last is None:
+        return None
+    for document, key in zip(last.corpus.documents, last.table.keys, strict=True):
+        if document.name == name:
+            return _reuse(last, {key})[key]
+    return None
 
 
 def _reuse(base: Stored, missing: set[str]) -> dict[str, Piece]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import mmap
+import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy.typing as npt
 import pytest
 import pytest_asyncio
 
+from benchmarks import pgserver
 from bot import engine
 from bot.answer.composer import Composer
 from bot.config import Settings
@@ -21,6 +26,16 @@ SEED = DATA / "seed" / "article.txt"  # as handed to the project, without front 
 DEV = DATA / "eval" / "dev.jsonl"
 NOTRE_DAME = DATA / "eval" / "squad" / "notre_dame.json"
 CORPUS = ROOT / "corpus"
+
+
+def is_mapped(array: npt.NDArray[Any]) -> bool:
+    """Whether an array's memory is a file mapped into the process (shared between processes)."""
+    base: Any = array
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 @pytest.fixture
@@ -69,3 +84,34 @@ async def bot(fake: FakeDiscord, composer: Composer) -> AsyncIterator[ArticleBot
     client = ArticleBot(composer, bot_settings(discord_guild_id=fake.guild_id))
     async with running_bot(fake, client) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pgserver.Server]:
+    """A PostgreSQL server for the session: TEST_DATABASE_URL's, or a throwaway cluster of our own.
+
+    Where CI is set and none can be had, the tests that need it fail; elsewhere they are skipped.
+    """
+    try:
+        server = pgserver.start()
+    except pgserver.ServerError as exc:
+        reason = f"no PostgreSQL server for the tests: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run)")
+        pytest.skip(f"{reason}; install Debian's postgresql or set TEST_DATABASE_URL")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: pgserver.Server) -> str:
+    """The address of a fresh, empty database for this test."""
+    return postgres_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def feedback_address(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A feedback store's address on each backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "feedback.sqlite3")
+    return str(request.getfixturevalue("postgres_url"))

@@ -17,6 +17,14 @@ PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message cont
 EPHEMERAL = 1 << 6
 
 
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters that count towards Discord's 6000 per embed."""
+    total = len(embed.get("title", "")) + len(embed.get("description", ""))
+    total += len(embed.get("footer", {}).get("text", "")) + len(embed.get("author", {}).get("name", ""))
+    total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in embed.get("fields", []))
+    return total
+
+
 def bot_settings(**extra: Any) -> Settings:
     """Settings for an in-process bot: the shipped corpus, no cache, no .env."""
     values: dict[str, Any] = {
@@ -45,7 +53,7 @@ def within_limits(data: dict[str, Any]) -> None:
         assert len(embed.get("description", "")) <= render.DESCRIPTION_MAX
         assert len(embed.get("fields", [])) <= render.FIELDS_MAX
         assert all(len(f["value"]) <= render.FIELD_VALUE_MAX for f in embed.get("fields", []))
-        assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
+        assert embed_length(embed) <= render.EMBED_TOTAL_MAX
     for row in data.get("components") or []:
         for button in row["components"]:
             assert len(button.get("label") or "") <= render.LABEL_MAX
@@ -76,10 +84,12 @@ def bot_environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[st
     for name in ("DISCORD_GUILD_ID", "SHARD_COUNT", "SHARD_IDS", "METRICS_PORT"):
         environ.pop(name, None)  # only where a test asks for it
     environ.update(
-        CACHE_DIR=str(tmp_path / "cache"),
-        FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"),
-        PYTHONPATH=str(ROOT),
-        **env,
+        {
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"),
+            "PYTHONPATH": str(ROOT),
+            **env,  # a test's own CORPUS_DIR, FEEDBACK_DB, ...
+        }
     )
     return environ
 

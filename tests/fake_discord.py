@@ -1315,6 +1315,26 @@ class FakeDiscord:
         }
         if handle.component_message_id is not None:
             msg["interaction_metadata"]["interacted_message_id"] = str(handle.component_message_id)
+        target_id = handle.payload["data"].get("target_id") if handle.type == 2 else None
+        if (
+            target_id is not None
+            and handle.payload["data"].get("type") == 3
+            and handle.original_message is None
+        ):
+            # As Discord does for a message command: the original response references the message
+            # the command was run on (message_reference, referenced_message) and names it.
+            msg["interaction_metadata"]["target_message_id"] = str(target_id)
+            msg["message_reference"] = {
+                "type": 0,
+                "message_id": str(target_id),
+                "channel_id": msg["channel_id"],
+            }
+            if "guild_id" in msg:
+                msg["message_reference"]["guild_id"] = msg["guild_id"]
+            target = self.messages.get(int(target_id))
+            if target is not None:
+                msg["referenced_message"] = json.loads(json.dumps(target))
+                msg["referenced_message"].pop("referenced_message", None)
         self.messages[int(msg["id"])] = msg
         return msg
 

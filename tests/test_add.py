@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -18,11 +20,13 @@ import pytest
 
 from bot.documents import frontmatter
 from bot.documents.add import file_stem
-from bot.documents.corpus import decode, load_corpus
+from bot.documents.corpus import NOT_AN_ARTICLE, decode, load_corpus
 from tests.conftest import DATA, ROOT
 from tests.test_cli import run
 
 PAGES = DATA / "pages"
+KINDS = DATA / "page-kinds"
+PAGE_KINDS = json.loads((KINDS / "kinds.json").read_text(encoding="utf-8"))
 WIRE = (PAGES / "wire-sag-awards.html").read_bytes()
 WIRE_SLUG = "parasite-scores-historic-upset-at-sag-awards.md"
 FURNITURE = (
@@ -46,6 +50,8 @@ class Site:
 
     base: str
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    # path -> (seconds before answering, seconds between pieces of the body, pieces)
+    pacing: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     user_agents: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
@@ -63,18 +69,22 @@ def site() -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             served.user_agents.append(self.headers.get("User-Agent", ""))
-            if self.path == "/slow":
-                time.sleep(3)
             status, headers, body = served.routes.get(
                 self.path, (404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>")
             )
+            before, between, pieces = served.pacing.get(self.path, (0.0, 0.0, 1))
+            time.sleep(before)
             try:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                size = max(1, -(-len(body) // pieces))
+                for at in range(0, len(body), size):
+                    time.sleep(between if at else 0.0)
+                    self.wfile.write(body[at : at + size])
+                    self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
 
@@ -99,9 +109,21 @@ def site() -> Iterator[Site]:
             "/untyped": (200, {}, b"%PDF-1.7 binary data"),
             "/untyped-page": (200, {}, b"\xef\xbb\xbf" + WIRE),  # no content type, but a page
             "/home": _html(nav_only),
+            **{f"/kinds/{name}": _html((KINDS / name).read_bytes()) for name in PAGE_KINDS},
             "/huge": _html(WIRE + b"<!-- padding -->" * 4000),
             "/slow": _html(WIRE),
+            # Each step well within the timeout, the whole page not: a piece of the page now and
+            # then, and a chain of slow redirects.
+            "/trickle": _html(WIRE),
+            "/hop1": (302, {"Location": "/hop2"}, b""),
+            "/hop2": (302, {"Location": "/hop3"}, b""),
+            "/hop3": (302, {"Location": "/entertainment/parasite"}, b""),
+            "/to-bad-brackets": (302, {"Location": "http://[::1/page"}, b""),
+            "/to-long-label": (302, {"Location": f"http://{'a' * 64}.example/page"}, b""),
         }
+    )
+    served.pacing.update(
+        {"/slow": (3.0, 0.0, 1), "/trickle": (0.0, 0.25, 16)} | {f"/hop{n}": (0.4, 0.0, 1) for n in (1, 2, 3)}
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -110,9 +132,20 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
-def add(*sources: str, corpus: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m bot add` with a short timeout and a size cap a test page can pass."""
-    return run("add", *sources, "--corpus", str(corpus), FETCH_TIMEOUT_SECONDS="1", FETCH_MAX_BYTES="60000")
+def add(
+    *sources: str, corpus: Path, umask: int = -1, timeout: float = 5, unprivileged: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot add` with a size cap a test page can pass (and a short timeout where asked)."""
+    return run(
+        "add",
+        *sources,
+        "--corpus",
+        str(corpus),
+        umask=umask,
+        unprivileged=unprivileged,
+        FETCH_TIMEOUT_SECONDS=str(timeout),
+        FETCH_MAX_BYTES="60000",
+    )
 
 
 def _sentences(corpus: Path) -> list[str]:
@@ -173,6 +206,53 @@ def test_adding_a_source_again_updates_its_document_in_place(site: Site, tmp_pat
     assert "The film also won the Palme d'Or at the Cannes festival in May." in _sentences(corpus)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_a_new_document_follows_the_umask_and_an_updated_one_keeps_its_mode(
+    site: Site, tmp_path: Path, umask: int
+) -> None:
+    # Issue 15 #3: documents were written 0600, unreadable by a bot running as another user.
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus, umask=umask).returncode == 0
+    written = corpus / WIRE_SLUG
+    assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~umask
+    written.chmod(0o664)  # the owner let the group edit it
+    again = add(site.url("/moved"), corpus=corpus, umask=umask)
+    assert again.returncode == 0 and again.stdout.splitlines() == [str(written)], again.stderr
+    assert stat.S_IMODE(written.stat().st_mode) == 0o664
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]  # no temporary file left behind
+
+
+def test_an_earlier_version_that_cannot_be_read_stops_add_rather_than_duplicate_it(
+    site: Site, tmp_path: Path
+) -> None:
+    # Issue 15 #18: it was skipped silently, and the page written again as `-2`.
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus).returncode == 0
+    earlier = corpus / WIRE_SLUG
+    earlier.chmod(0)
+    try:
+        again = add(site.url("/entertainment/parasite"), corpus=corpus, unprivileged=True)
+    finally:
+        earlier.chmod(0o644)
+    assert again.returncode == 2
+    assert again.stderr.splitlines() == [
+        f"error: {site.url('/entertainment/parasite')}: cannot look for an earlier version of this page: "
+        f"{WIRE_SLUG}: cannot be read (Permission denied)"
+    ]
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]
+
+
+def test_an_earlier_version_with_a_bad_byte_in_its_text_is_still_updated(site: Site, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    assert add(site.url("/entertainment/parasite"), corpus=corpus).returncode == 0
+    earlier = corpus / WIRE_SLUG
+    earlier.write_bytes(earlier.read_bytes() + b"An edit saved as Latin-1: caf\xe9.\n")
+    again = add(site.url("/entertainment/parasite"), corpus=corpus)
+    assert again.returncode == 0 and again.stdout.splitlines() == [str(earlier)], again.stderr
+    assert [p.name for p in corpus.iterdir()] == [WIRE_SLUG]
+    assert b"caf\xe9" not in earlier.read_bytes()
+
+
 def test_a_name_taken_by_another_document_gets_another_name(site: Site, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -197,9 +277,18 @@ def _refused_port() -> int:
         ("/broken", "HTTP 500"),
         ("/data.json", "not an HTML page"),
         ("/untyped", "not an HTML page"),
-        ("/home", "no article text"),
-        ("/huge", "limit"),
+        ("/home", "the page has no article text (nothing but links and page furniture)"),
+        *[
+            (f"/kinds/{name}", "the page has no article text (nothing but links and page furniture)")
+            for name, spec in PAGE_KINDS.items()
+            if spec["kind"] == "menus"  # menus, link lists, sign-in and sign-up forms, footers
+        ],
+        ("/huge", "larger than the 60,000-byte limit (FETCH_MAX_BYTES)"),
         ("/slow", "timed out"),
+        ("/trickle", "within 1 s (timed out)"),
+        ("/hop1", "within 1 s (timed out)"),
+        ("/to-bad-brackets", "the page could not be fetched"),
+        ("/to-long-label", "not a valid address"),
         ("/loop", "too many redirects"),
         ("refused", "cannot connect"),
         ("ftp://127.0.0.1/page.html", "only http"),
@@ -218,13 +307,93 @@ def test_a_bad_source_is_one_line_exit_2_and_nothing_written(
         source = str(tmp_path / source)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    result = add(source, corpus=corpus)
+    result = add(source, corpus=corpus, timeout=1)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {source}: ") and reason in lines[0], lines
     assert "Traceback" not in result.stderr
     assert list(corpus.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://[zz::1]/page", "zz::1"),
+        (f"http://{'a' * 64}.example/page", "label empty or too long"),
+        ("http://news..example/page", "label empty or too long"),
+        ("http://xn--a.example/page", "not allowed"),  # an IDNA error
+        ("http://☃.example/page", "IDNA"),
+        ("http://", "no host name"),
+        ("http:///page", "no host name"),
+        ("http://news.example:99999/page", "Port out of range"),
+        ("http://news.example:port/page", "Port could not be cast"),
+        ("http://news example/page", "characters no host name has"),
+        ("http://news\\example/page", "characters no host name has"),
+    ],
+)
+def test_a_malformed_address_is_one_line_and_the_next_source_is_still_added(
+    site: Site, tmp_path: Path, address: str, reason: str
+) -> None:
+    # Issue 15 #5: a traceback, exit 1, and the sources after it dropped.
+    corpus = tmp_path / "corpus"
+    result = add(address, site.url("/entertainment/parasite"), corpus=corpus)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {address}: not a valid address (") and reason in line, line
+    assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+
+
+def test_a_saved_page_over_the_size_limit_is_refused_as_a_fetched_one_is(tmp_path: Path) -> None:
+    # Issue 15 #7: a 49 MB saved page took minutes and 1.5 GB; by address it is refused at 5 MB.
+    huge = tmp_path / "huge.html"
+    huge.write_bytes(WIRE + b"<!-- padding -->" * 4000)
+    result = add(str(huge), corpus=tmp_path / "corpus")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {huge}: the page is larger than the 60,000-byte limit (FETCH_MAX_BYTES)"
+    ]
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_a_broken_page_is_one_line_of_ours_not_the_extractor_s_log(tmp_path: Path) -> None:
+    # Issue 15 #13: trafilatura's own ERROR and WARNING lines came before ours.
+    broken = tmp_path / "broken.html"
+    broken.write_bytes(bytes(range(256)) * 8)  # a binary file saved as .html
+    added = add(str(broken), corpus=tmp_path / "corpus")
+    assert added.returncode == 2
+    assert added.stderr.splitlines() == [f"error: {broken}: the page {NOT_AN_ARTICLE}"]
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    shutil.copy(broken, folder / "broken.html")
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    asked = run("ask", "--corpus", str(folder), "Where does the walrus live?")
+    assert asked.returncode == 0
+    assert asked.stderr.splitlines() == [f"WARNING: skipped broken.html: {NOT_AN_ARTICLE}"]
+
+
+def test_a_malformed_source_written_by_hand_in_the_corpus_does_not_stop_add(
+    site: Site, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text(
+        '---\nsource: "http://[::1"\n---\nNotes on the awards.\n', encoding="utf-8"
+    )
+    result = add(site.url("/entertainment/parasite"), corpus=corpus)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(corpus / WIRE_SLUG)]
+
+
+def test_short_articles_among_menus_and_footers_are_added(site: Site, tmp_path: Path) -> None:
+    articles = [name for name, spec in PAGE_KINDS.items() if spec["kind"] == "article"]
+    result = add(*(site.url(f"/kinds/{name}") for name in articles), corpus=tmp_path / "corpus")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(articles) == len(list((tmp_path / "corpus").iterdir()))
+    sentences = _sentences(tmp_path / "corpus")
+    assert "Forty schools across the county were closed on Monday" in " ".join(sentences)
+    assert not [s for s in sentences if len(s.split()) < 4]  # no menu item became a sentence
 
 
 def test_with_several_sources_the_good_ones_are_added(site: Site, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cache import Cache, is_mapped
-from tests.conftest import CORPUS, DATA, ROOT
+from bot.cache import Cache
+from tests.conftest import CORPUS, DATA, ROOT, is_mapped
+from tests.test_cli import run as run_bot
 
 # `python -m bot ask` with INFO logging, to see whether the index came from the cache.
 _ASK_LOGGED = (
@@ -115,3 +117,14 @@ def test_a_damaged_entry_is_not_trusted(tmp_path: Path, damage: str) -> None:
         array.unlink()
     assert cache.get("corpus", "a") is None
     assert not cache.path("corpus", "a").exists()  # removed, so the rebuilt one can take its place
+
+
+def test_entries_are_readable_by_other_users_as_the_umask_allows(tmp_path: Path) -> None:
+    # Issue 15 #3's neighbour: shards and command-line runs of other users may share CACHE_DIR.
+    cache = tmp_path / "cache"
+    result = run_bot("ask", "How old is Kim Ju-ae?", USE_CACHE="true", CACHE_DIR=str(cache), umask=0o022)
+    assert result.returncode == 0, result.stderr
+    made = list(cache.rglob("*"))
+    assert any(p.name == "meta.json" for p in made)
+    modes = {str(p.relative_to(cache)): stat.S_IMODE(p.stat().st_mode) for p in made}
+    assert modes == {name: 0o755 if (cache / name).is_dir() else 0o644 for name in modes}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +14,23 @@ import pytest
 
 from bot.cli import terminal_progress
 from bot.documents import markdown
+from bot.evaluate import read_question_set
 from tests.conftest import CORPUS, DATA, DEV, NOTRE_DAME, ROOT
 
 
 def run(
-    *args: str, stdin: str | None = None, cwd: Path = ROOT, **env: str
+    *args: str,
+    stdin: str | None = None,
+    cwd: Path = ROOT,
+    umask: int = -1,
+    unprivileged: bool = False,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root."""
     environ = {**os.environ, "USE_CACHE": "false", **env}
     environ.pop("DISCORD_TOKEN", None)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [*(without_root_powers() if unprivileged else []), sys.executable, "-m", "bot", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -30,16 +38,64 @@ def run(
         env=environ,
         timeout=60,
         check=False,
+        umask=umask,  # -1: this process's
     )
+
+
+def without_root_powers() -> list[str]:
+    """A command prefix that holds root to the files' modes, as any user is (root's capabilities
+    let it read what a mode forbids), so that unreadable files can be tested; none for other users."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot make a file unreadable")
+    return [setpriv, "--bounding-set=-all", "--inh-caps=-all", "--"]
+
+
+def ask_walrus(folder: Path, unprivileged: bool = False, **env: str) -> subprocess.CompletedProcess[str]:
+    """`ask --json` where the folder's walrus.txt answers, whatever else is in it; it must answer."""
+    result = run(
+        "ask",
+        "--json",
+        "--corpus",
+        str(folder),
+        "Where does the walrus live?",
+        unprivileged=unprivileged,
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
+    return result
 
 
 def test_ask_prints_cited_excerpts() -> None:
     result = run("ask", "How old is Kim Ju-ae?")
     assert result.returncode == 0, result.stderr
-    first = result.stdout.splitlines()[0]
+    short, blank, first, *_ = result.stdout.splitlines()
+    assert short == "**about 12 years old** [article.txt ¶2.3]" and blank == ""
     assert first.startswith("1. [article.txt ¶2.3]")
     assert "**old**" in first
     assert result.stderr == ""
+
+
+def test_ask_json_short_answer_is_a_span_of_the_file_or_null() -> None:
+    questions = ["How old is Kim Ju-ae?", "What is the tallest mountain in Africa?", "Who is the author?"]
+    result = run("ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    answered, declined, metadata = (json.loads(line) for line in result.stdout.splitlines())
+    short = answered["short_answer"]
+    assert set(short) == {"text", "document", "span", "citation"}
+    assert (short["text"], short["document"], short["citation"]) == (
+        "about 12 years old",
+        "article.txt",
+        "¶2.3",
+    )
+    start, end = short["span"]
+    assert (CORPUS / "article.txt").read_bytes().decode("utf-8")[start:end] == short["text"]
+    assert short["text"] in answered["excerpts"][0]["text"]
+    assert declined["abstained"] and declined["short_answer"] is None
+    assert metadata["excerpts"][0]["citation"].startswith("metadata") and metadata["short_answer"] is None
 
 
 def test_ask_json_contract() -> None:
@@ -140,6 +196,14 @@ def test_eval_squad_with_off_topic_questions_and_misses() -> None:
     assert report["answerable"] == 269 and report["to_decline"] == {"off-topic": 27}
     assert 0 < report["hit@1"] <= report["hit@3"] <= 1
     assert report["misses"] and all(isinstance(m, str) for m in report["misses"])
+    # SQuAD's answers have texts: the short answers are scored, per kind, as the README reports them.
+    shorts = report["short"]
+    assert set(shorts) == {"all", "when", "how many", "who", "where", "other"}
+    assert shorts["all"]["questions"] == 269 and 0 < shorts["all"]["given"] < 269
+    assert shorts["all"]["f1"] >= shorts["all"]["em"] > 0
+    assert isinstance(report["short_misses"], list) and "short_to_decline" in report
+    text = run("eval", str(squad)).stdout.splitlines()
+    assert text[0].startswith("short answers: ") and text[1].startswith("  when: ")
     # Asked beside the shipped article, the same questions still find Notre Dame's sentences.
     beside = json.loads(run("eval", str(squad), "--corpus", str(CORPUS), "--json").stdout)
     assert beside["answerable"] == 269 and beside["hit@3"] > 0.7
@@ -189,17 +253,7 @@ def test_file_name_not_utf8_is_reported_and_skipped(tmp_path: Path, use_cache: s
         (folder / os.fsdecode(b"caf\xe9.txt")).write_text("The cafe serves tea.\n", encoding="utf-8")
     except (OSError, UnicodeError):
         pytest.skip("this file system refuses file names that are not UTF-8")
-    result = run(
-        "ask",
-        "--json",
-        "--corpus",
-        str(folder),
-        "Where does the walrus live?",
-        USE_CACHE=use_cache,
-        CACHE_DIR=str(tmp_path / "cache"),
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["excerpts"][0]["document"] == "walrus.txt"
+    result = ask_walrus(folder, USE_CACHE=use_cache, CACHE_DIR=str(tmp_path / "cache"))
     assert "caf\\xe9.txt" in result.stderr and "not UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -250,3 +304,78 @@ def test_long_loads_show_a_progress_bar_per_stage() -> None:
     shown = stream.getvalue()
     assert "splitting" in shown and "100%" in shown and "1000/1000" in shown
     assert "reading" not in shown
+
+
+def test_a_folder_without_documents_names_every_kind_of_document(tmp_path: Path) -> None:
+    # Issue 15 #16: saved web pages are documents too; the message and .env.example say so.
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.7")
+    result = run("ask", "--corpus", str(tmp_path), "hello")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert all(kind in line for kind in (".txt", ".md", ".html", ".htm")), line
+    corpus_setting = (ROOT / ".env.example").read_text(encoding="utf-8").split("CORPUS_DIR")[0]
+    assert ".html" in corpus_setting.rsplit("\n\n", 1)[-1]
+
+
+def test_eval_of_squad_articles_whose_titles_are_too_long_for_a_file_name(tmp_path: Path) -> None:
+    # Issue 15 #14: a title over 255 bytes was `OSError: File name too long`.
+    squad = json.loads(NOTRE_DAME.read_text(encoding="utf-8"))
+    article = squad["data"][0]
+    long_titles = ["Notre Dame " * 30, "Université " * 30, "Université " * 30 + "again"]  # 300+ bytes each
+    squad["data"] = [{**article, "title": title} for title in long_titles]
+    f = tmp_path / "squad.json"
+    f.write_text(json.dumps(squad), encoding="utf-8")
+    result = run("eval", str(f), "--json")
+    assert result.returncode == 0, result.stderr
+    questions = [qa for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    assert json.loads(result.stdout)["answerable"] == 3 * len(questions)
+    names = list(read_question_set(f).documents)
+    assert len(set(names)) == 3 and all(len(name.encode()) <= 255 for name in names), names
+
+
+def test_corpus_files_over_their_size_limit_are_reported_by_name_and_the_others_load(tmp_path: Path) -> None:
+    # Issue 15 #7: one 200 MB corpus file took 2 minutes and 5.2 GB on a cold ask.
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    (folder / "long.txt").write_text("The walrus swims.\n" * 100, encoding="utf-8")
+    (folder / "long.md").write_text("# Notes\n\n" + "The walrus dives.\n" * 100, encoding="utf-8")
+    shutil.copy(DATA / "pages" / "wire-sag-awards.html", folder / "page.html")  # 8,939 bytes
+    result = ask_walrus(folder, MAX_DOCUMENT_BYTES="1000", FETCH_MAX_BYTES="5000")
+    assert sorted(result.stderr.splitlines()) == [
+        "WARNING: skipped long.md: is larger than the 1,000-byte limit (MAX_DOCUMENT_BYTES)",
+        "WARNING: skipped long.txt: is larger than the 1,000-byte limit (MAX_DOCUMENT_BYTES)",
+        "WARNING: skipped page.html: is larger than the 5,000-byte limit (FETCH_MAX_BYTES)",
+    ]
+    about = run(
+        "about", "--json", "--corpus", str(folder), MAX_DOCUMENT_BYTES="2000", FETCH_MAX_BYTES="100000"
+    )
+    assert sorted(d["document"] for d in json.loads(about.stdout)) == [
+        "long.md",
+        "long.txt",
+        "page.html",
+        "walrus.txt",
+    ]
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_by_name(tmp_path: Path) -> None:
+    # Issue 15 #18: its documents were skipped without a word.
+    folder = tmp_path / "c"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    (folder / "locked" / "notes.txt").write_text("Walruses use their tusks.\n", encoding="utf-8")
+    (folder / "locked").chmod(0)
+    try:
+        result = ask_walrus(folder, unprivileged=True)
+        assert result.stderr.splitlines() == [
+            "WARNING: skipped locked/: cannot be listed (Permission denied)"
+        ]
+        folder.chmod(0)
+        whole = run("ask", "--corpus", str(folder), "Where does the walrus live?", unprivileged=True)
+        assert whole.returncode == 2
+        assert whole.stderr.splitlines() == [
+            f"error: corpus folder {folder} cannot be listed (Permission denied)"
+        ]
+    finally:
+        folder.chmod(0o755)
+        (folder / "locked").chmod(0o755)

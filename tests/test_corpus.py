@@ -149,6 +149,22 @@ def test_title_defaults_to_first_heading_then_file_name() -> None:
         ("Comments from the minister angered farmers.", False),
         ("Credit card debt rose in May.", False),
         ("Log in on the server is integrated with the directory.", False),
+        # Sign-up, sign-in and subscription prompts (issue 15 #6) ...
+        ("Get the best stories in your inbox every morning.", True),
+        ("Receive the stories that matter straight to your inbox.", True),
+        ("By signing up you agree to our Terms of Use and Privacy Policy.", True),
+        ("By continuing, you agree to our use of cookies.", True),
+        ("Already a subscriber? Sign in", True),
+        ("Don't have an account? Create an account", True),
+        ("Forgot your password?", True),
+        ("Create a free account", True),
+        ("Get unlimited digital access for $1 a week.", True),
+        # ... and sentences that only look like them.
+        ("By signing the deal, the two firms agree to share costs.", False),
+        ("Already a member of the party in 1990, she ran for mayor.", False),
+        ("Forgotten passwords cost firms millions a year.", False),
+        ("Create an account of what happened, the judge told the clerk.", False),
+        ("Get unlimited holidays, the firm's founder promised staff.", False),
     ],
 )
 def test_boilerplate(line: str, boiler: bool) -> None:

@@ -23,12 +23,13 @@ from tests.discord_helpers import (
     bot_process,
     bot_settings,
     custom_ids,
+    embed_length,
     embed_of,
     within_limits,
 )
 from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord, running_bot
 
-SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload"}
+SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload", "forget"}
 
 
 @pytest.mark.asyncio
@@ -64,8 +65,9 @@ async def test_ask_answers_with_cited_excerpts(fake: FakeDiscord, bot: ArticleBo
     within_limits(data)
     embed = embed_of(data)
     assert embed["title"] == "How old is Kim Ju\\-ae?"
-    first = embed["description"].split("\n\n")[0]
-    assert "12 years **old**" in first and "article.txt ¶2.3" in first
+    short, first = embed["description"].split("\n\n")[:2]
+    assert short == "**about 12 years old** — article.txt ¶2.3"  # the short answer, above the excerpts
+    assert first.startswith("**1.**") and "12 years **old**" in first and "article.txt ¶2.3" in first
     assert data["allowed_mentions"] == {"parse": []}
     ids = custom_ids(data)
     assert any(i.startswith("ab:ctx:0:0:") for i in ids)
@@ -190,7 +192,7 @@ def test_quote_and_about_embeds_stay_in_limits(composer: Composer) -> None:
     assert quote_embed(composer, "nonsense") is None
     assert quote_embed(composer, "other.txt ¶2.3") is None
     embed = about_embed(composer)
-    assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
+    assert embed_length(embed) <= render.EMBED_TOTAL_MAX
 
 
 # -- the real process: `python -m bot run`, as the independent check runs it ----------------------

@@ -109,7 +109,8 @@ async def test_buttons_on_a_long_mention_question_re_ask_the_whole_question(
     expected = bot.composer.answer(question, limit=2 * bot.settings.top_k).excerpts[bot.settings.top_k :]
     second = embed_of(update["data"])["description"]
     assert second.startswith("**4.**") and second != first
-    assert all(render.where(e) in render.unescape_markdown(second) for e in expected)
+    shown = render.unescape_markdown(second)
+    assert all(render.where(e) in shown for e in expected), ([render.where(e) for e in expected], shown)
     back = next(i for i in custom_ids(update["data"]) if i.startswith("ab:page:0:"))
     again = await fake.wait_response(await fake.click(int(reply["id"]), back))
     assert embed_of(again["data"])["description"] == first  # the same whole question, page 1 again

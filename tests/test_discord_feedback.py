@@ -1,30 +1,36 @@
-"""Votes through the fake Discord: acknowledged, stored before that, replaced, and kept across kill -9."""
+"""Votes through the fake Discord, on both backends: acknowledged, stored before that, replaced, kept
+across kill -9; what is kept of a question, /forget, pruning, and a vote the database cannot take."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
-import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from benchmarks import pgserver
 from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot
+from bot.discord_bot.feedback import NOT_SAVED
 from bot.discord_bot.votes import Votes
-from bot.stores.feedback import FeedbackStore
-from tests.discord_helpers import ask, bot_process, bot_settings, buttons, custom_ids, embed_of
+from bot.stores.feedback import Feedback, Shown, open_feedback
+from tests.discord_helpers import EPHEMERAL, ask, bot_process, bot_settings, buttons, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.test_cli import run
+from tests.test_feedback_store import _stored
 
 QUESTION = "How old is Kim Ju-ae?"
 
 
 @pytest_asyncio.fixture
-async def voting_bot(fake: FakeDiscord, composer: Composer, tmp_path: Path) -> AsyncIterator[ArticleBot]:
-    votes = Votes(FeedbackStore(tmp_path / "feedback.sqlite3"))
+async def voting_bot(
+    fake: FakeDiscord, composer: Composer, feedback_address: str
+) -> AsyncIterator[ArticleBot]:
+    votes = Votes(open_feedback(feedback_address))
     client = ArticleBot(composer, bot_settings(discord_guild_id=fake.guild_id), votes=votes)
     async with running_bot(fake, client) as running:
         yield running
@@ -34,17 +40,19 @@ def _vote_id(data: dict[str, object], vote: str) -> str:
     return next(i for i in custom_ids(data) if i.startswith(f"ab:vote:{vote}:"))  # type: ignore[arg-type]
 
 
-def _rows(path: Path) -> list[tuple[str, str, str]]:
-    db = sqlite3.connect(path)
-    try:
-        return db.execute("SELECT voter, vote, question FROM votes").fetchall()
-    finally:
-        db.close()
+def _rows(address: str) -> list[tuple[str, str, str | None]]:
+    return _stored(address, "SELECT voter, vote, question FROM votes ORDER BY seq")  # type: ignore[return-value]
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.asyncio
 async def test_a_vote_is_acknowledged_shown_stored_and_replaced(
-    fake: FakeDiscord, voting_bot: ArticleBot, tmp_path: Path
+    fake: FakeDiscord, voting_bot: ArticleBot, feedback_address: str
 ) -> None:
     message, data = await ask(fake, QUESTION)
     up, down = _vote_id(data, "up"), _vote_id(data, "down")
@@ -56,29 +64,29 @@ async def test_a_vote_is_acknowledged_shown_stored_and_replaced(
     shown = buttons(ack["data"])
     assert shown[up]["label"] == "1" and shown[up]["style"] == 3  # green: the vote just cast
     assert embed_of(fake.messages[int(message["id"])])["description"] == embed_of(data)["description"]
-    rows = _rows(tmp_path / "feedback.sqlite3")
+    rows = _rows(feedback_address)
     assert [(vote, question) for _, vote, question in rows] == [("up", QUESTION)]
     assert str(fake.user_id) not in rows[0][0]
 
     again = await fake.wait_response(await fake.click(message, down))  # same person changes mind
     assert buttons(again["data"])[down]["label"] == "1" and not buttons(again["data"])[up].get("label")
-    assert [vote for _, vote, _ in _rows(tmp_path / "feedback.sqlite3")] == ["down"]
+    assert [vote for _, vote, _ in _rows(feedback_address)] == ["down"]
 
     other = await fake.wait_response(await fake.click(message, up, user_id=4242))
     assert (buttons(other["data"])[up]["label"], buttons(other["data"])[down]["label"]) == ("1", "1")
-    assert sorted(vote for _, vote, _ in _rows(tmp_path / "feedback.sqlite3")) == ["down", "up"]
+    assert sorted(vote for _, vote, _ in _rows(feedback_address)) == ["down", "up"]
 
 
 @pytest.mark.asyncio
 async def test_a_declined_question_can_be_reported(
-    fake: FakeDiscord, voting_bot: ArticleBot, tmp_path: Path
+    fake: FakeDiscord, voting_bot: ArticleBot, feedback_address: str
 ) -> None:
     handle = await fake.send_slash("ask", {"question": "What is the tallest mountain in Africa?"})
     data = (await fake.wait_response(handle))["data"]
     assert handle.message is not None and data["content"] == "The article doesn't say."
     assert custom_ids(data) == [_vote_id(data, "up"), _vote_id(data, "down")]  # only the votes
     await fake.wait_response(await fake.click(handle.message, _vote_id(data, "down")))
-    with FeedbackStore(tmp_path / "feedback.sqlite3") as store:
+    with open_feedback(feedback_address, read_only=True) as store:
         (line,) = [e.as_eval_line() for e in store.export()]
     assert line["kind"] == "reported" and line["abstained"] is True and line["gold"] is None
 
@@ -109,3 +117,104 @@ async def test_a_vote_survives_kill_9_right_after_and_comes_out_of_export(
     (line,) = [json.loads(x) for x in result.stdout.splitlines()]
     assert line["q"] == QUESTION and line["kind"] == "feedback" and line["vote"] == "up"
     assert "12 years old" in line["gold"][0] and line["citations"][0]["citation"] == "article.txt ¶2.3"
+
+
+@pytest.mark.asyncio
+async def test_a_question_someone_else_wrote_is_not_kept_with_a_vote(
+    fake: FakeDiscord, voting_bot: ArticleBot, feedback_address: str
+) -> None:
+    # Issue 15 #11: "Ask the article" on someone else's message, then a vote, kept their text forever.
+    writer, asker = 4711, fake.user_id
+    phone = "Ring me on 0170 5555 1234: how old is Kim Ju-ae?"
+    target = await fake.send_message(phone, mention_bot=False, author_id=writer)
+    handle = await fake.send_message_command("Ask the article", target)
+    data = (await fake.wait_response(handle))["data"]
+    assert handle.message is not None
+    await fake.wait_response(await fake.click(handle.message, _vote_id(data, "up")))  # the asker votes
+    message, own = await ask(fake, "How old is Kim Ju-ae?")  # the asker's own question
+    await fake.wait_response(await fake.click(message, _vote_id(own, "up")))
+    await fake.wait_response(await fake.click(message, _vote_id(own, "down"), user_id=9999))  # someone else
+    rows = _rows(feedback_address)
+    assert [(vote, question) for _, vote, question in rows] == [
+        ("up", None),  # not the asker's text: not kept
+        ("up", "How old is Kim Ju-ae?"),  # the asker's own
+        ("down", None),  # a vote by another person keeps no text
+    ]
+    assert all("5555" not in str(row) for row in _stored(feedback_address, "SELECT * FROM votes"))
+    # The writer's own vote on the answer to their message keeps it (they wrote it).
+    await fake.wait_response(await fake.click(handle.message, _vote_id(data, "down"), user_id=writer))
+    assert _rows(feedback_address)[-1][1:] == ("down", phone)
+    assert asker != writer
+
+
+@pytest.mark.asyncio
+async def test_forget_deletes_only_your_votes_and_help_says_what_is_kept(
+    fake: FakeDiscord, voting_bot: ArticleBot, feedback_address: str
+) -> None:
+    message, data = await ask(fake, "How old is Kim Ju-ae?")
+    await fake.wait_response(await fake.click(message, _vote_id(data, "up")))
+    await fake.wait_response(await fake.click(message, _vote_id(data, "down"), user_id=4242))
+    handle = await fake.send_slash("forget")
+    first = await fake.wait_response(handle)
+    assert first["data"].get("flags", 0) & EPHEMERAL  # only the person sees it
+    edit = await fake.wait_edit(handle)
+    assert "Deleted your 1 vote" in edit["data"]["content"]
+    assert [vote for _, vote, _ in _rows(feedback_address)] == ["down"]  # the other person's stays
+    again = await fake.send_slash("forget")
+    await fake.wait_response(again)
+    assert "no votes of yours" in (await fake.wait_edit(again))["data"]["content"]
+    helped = embed_of((await fake.wait_response(await fake.send_slash("help")))["data"])["description"]
+    assert "kept 180 days" in helped and "/forget" in helped and "salted hash" in helped
+
+
+@pytest.mark.asyncio
+async def test_votes_past_their_retention_are_pruned_as_the_bot_runs(
+    fake: FakeDiscord, composer: Composer, feedback_address: str
+) -> None:
+    shown = (Shown("article.txt ¶2.3", "Kim Ju-ae is believed to be about 12 years old."),)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+    with open_feedback(feedback_address) as store:
+        store.record(Feedback("Old question?", shown, "c" * 64, "up", time=old), 1)
+        store.record(Feedback("Recent question?", shown, "c" * 64, "up"), 1)
+    settings = bot_settings(discord_guild_id=fake.guild_id, feedback_retention_days=30)
+    client = ArticleBot(composer, settings, votes=Votes(open_feedback(feedback_address)))
+    async with running_bot(fake, client):
+        await _until(lambda: len(_rows(feedback_address)) == 1)  # the first round runs at start
+        assert _rows(feedback_address)[0][2] == "Recent question?"
+        with open_feedback(feedback_address) as store:  # a vote that grows old while the bot runs
+            store.record(Feedback("Aged meanwhile?", shown, "c" * 64, "up", time=old), 2)
+        loop = client.get_cog("FeedbackCog").prune  # type: ignore[union-attr]  # loaded as an extension
+        loop.change_interval(seconds=0.2)
+        loop.restart()
+        await _until(lambda: [q for _, _, q in _rows(feedback_address)] == ["Recent question?"])
+
+
+@pytest.mark.asyncio
+async def test_a_vote_the_database_cannot_take_is_not_lost_silently_and_the_next_after_a_restart_is_stored(
+    fake: FakeDiscord, composer: Composer, postgres_server: pgserver.Server, postgres_url: str
+) -> None:
+    if not postgres_server.can_restart:
+        pytest.skip("TEST_DATABASE_URL's server is not stopped by the tests")
+    client = ArticleBot(
+        composer, bot_settings(discord_guild_id=fake.guild_id), votes=Votes(open_feedback(postgres_url))
+    )
+    async with running_bot(fake, client):
+        message, data = await ask(fake, "How old is Kim Ju-ae?")
+        await fake.wait_response(await fake.click(message, _vote_id(data, "up")))
+        await asyncio.to_thread(postgres_server.halt)
+        try:
+            click = await fake.click(message, _vote_id(data, "down"))
+            refused = await fake.wait_response(click, timeout=15)
+            if refused["type"] == 6:  # deferred while the pool waited: the notice is a follow-up
+                refused = await fake.wait_edit(click, timeout=15)
+            assert refused["data"]["content"] == NOT_SAVED and refused["data"]["flags"] & EPHEMERAL
+            again, _ = await ask(fake, "How old is Kim Ju-ae?")  # answering goes on without the database
+        finally:
+            await asyncio.to_thread(postgres_server.resume)
+        click = await fake.click(message, _vote_id(data, "down"))  # the server is back: stored
+        stored = await fake.wait_response(click, timeout=15)
+        if stored["type"] == 6:
+            stored = await fake.wait_edit(click, timeout=15)
+        assert buttons(stored["data"])[_vote_id(data, "down")]["label"] == "1"
+    assert [vote for _, vote, _ in _rows(postgres_url)] == ["down"]
+    assert again["id"]  # answering went on while the database was down

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot
 from bot.discord_bot.votes import Votes
-from bot.stores.feedback import FeedbackStore
+from bot.stores.feedback import open_feedback
 from tests.discord_helpers import bot_process, bot_settings, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, running_bot, shard_of
 from tests.test_cli import run
@@ -47,7 +47,7 @@ async def test_metrics_change_after_an_answer_and_a_vote_and_health_follows_read
     fake: FakeDiscord, composer: Composer, tmp_path: Path
 ) -> None:
     settings = bot_settings(discord_guild_id=fake.guild_id, metrics_port=0)
-    client = ArticleBot(composer, settings, votes=Votes(FeedbackStore(tmp_path / "fb.sqlite3")))
+    client = ArticleBot(composer, settings, votes=Votes(open_feedback(tmp_path / "fb.sqlite3")))
     fake.hold_ready()
     stop = asyncio.Event()
 

@@ -134,14 +134,30 @@ async def test_team_admins_and_developers_may_reload(fake: FakeDiscord, still: A
 async def test_a_failed_reload_keeps_the_old_corpus_and_says_why(
     fake: FakeDiscord, still: ArticleBot, corpus: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (corpus / "article.txt").write_bytes(b"\xff\xfe\x00 not text at all")  # every document broken
+    (corpus / "article.txt").unlink()  # no document left that can be loaded
+    (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00 not text at all")
     with caplog.at_level(logging.ERROR, logger="bot.discord_bot.reload"):
         _, handle = await _reload(fake)
         reply = (await fake.wait_edit(handle, timeout=10))["data"]["content"]
     assert reply.startswith("Reload failed; still answering from the articles as they were:")
-    assert "article.txt" in reply
-    assert any("reload" in r.getMessage() and "article.txt" in r.getMessage() for r in caplog.records)
+    assert "broken.txt" in reply
+    assert any("reload" in r.getMessage() and "broken.txt" in r.getMessage() for r in caplog.records)
     assert "12 years **old**" in embed_of(await _ask(fake))["description"]
+
+
+@pytest.mark.asyncio
+async def test_a_document_an_edit_breaks_still_answers_and_the_reload_says_so(
+    fake: FakeDiscord, still: ArticleBot, corpus: Path
+) -> None:
+    # Issue 15 #15: saved as Latin-1, the article disappeared from answers.
+    (corpus / "article.txt").write_bytes("Kim Ju-ae, née en 2013, a environ 12 ans.\n".encode("latin-1"))
+    (corpus / "walrus.txt").write_text(WALRUS, encoding="utf-8")
+    _, handle = await _reload(fake)
+    reply = (await fake.wait_edit(handle, timeout=10))["data"]["content"]
+    assert "1 added (`walrus.txt`)" in reply
+    assert "Still answering from the last good version of `article.txt` (is not UTF-8 text" in reply
+    assert "12 years **old**" in embed_of(await _ask(fake))["description"]
+    assert "walrus.txt" in embed_of(await _ask(fake, "Where does the walrus live?"))["description"]
 
 
 @pytest.mark.asyncio
@@ -205,3 +221,36 @@ async def test_ask_again_when_the_new_corpus_no_longer_answers(
     again = await fake.wait_response(await fake.click(message, ASK_AGAIN_ID))
     assert again["data"]["content"] == "The article doesn't say."
     assert again["data"]["components"] == []  # the old "Ask again" is gone, nothing to page
+
+
+@pytest_asyncio.fixture
+async def lazy(fake: FakeDiscord, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ArticleBot]:
+    """A bot that leaves its vectors to the background fill (as for a corpus too large to embed
+    as it loads)."""
+    monkeypatch.setattr(engine, "EAGER_VECTORS", 0)
+    monkeypatch.setattr(engine, "READ_VECTORS", 0)
+    async for running in _running(fake, corpus):
+        yield running
+
+
+@pytest.mark.asyncio
+async def test_the_bot_fills_in_the_vectors_a_reload_lacks(
+    fake: FakeDiscord, lazy: ArticleBot, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    semantic = lazy.composer.ranker.semantic
+    assert semantic is not None
+    await _until(lambda: semantic.vectors.complete, timeout=60)
+    (corpus / "walrus.txt").write_text(WALRUS, encoding="utf-8")
+    embedded: list[str] = []
+    real = semantic.model.embed
+    monkeypatch.setattr(semantic.model, "embed", lambda texts: embedded.extend(texts) or real(texts))
+    _, handle = await _reload(fake)
+    await fake.wait_edit(handle, timeout=10)
+    fresh = lazy.composer.ranker.semantic
+    assert fresh is not None and fresh is not semantic
+    await _until(lambda: fresh.vectors.complete, timeout=60)
+    assert embedded == [WALRUS.strip()]  # the new file only; the article's vectors are reused
+    about = embed_of((await fake.wait_response(await fake.send_slash("about")))["data"])
+    n = len(lazy.composer.corpus)
+    assert f"sentence vectors for {n:,} of {n:,} sentences" in about["description"]
+    assert "walrus.txt" in embed_of(await _ask(fake, "What does the walrus eat?"))["description"]

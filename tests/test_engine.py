@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -14,11 +15,11 @@ import pytest
 from bot import engine
 from bot.answer import render
 from bot.answer.composer import Composer
-from bot.cache import is_mapped
 from bot.config import Settings
 from bot.documents import extract, parsing
 from bot.documents.corpus import decode
-from tests.conftest import CORPUS, DATA, ROOT
+from tests.conftest import CORPUS, DATA, ROOT, is_mapped
+from tests.test_extract import STORY, page
 
 
 def _settings(tmp_path: Path, corpus: Path) -> Settings:
@@ -168,6 +169,54 @@ def test_reload_reuses_unchanged_files_and_builds_what_a_fresh_load_builds(
     _assert_same(engine.load(settings, previous=second), _uncached(folder))
 
 
+@pytest.mark.parametrize(
+    "breakage", [b"Caf\xe9 cr\xe8me, saved as Latin-1.\n", b"", b"# Only a heading now\n"]
+)
+def test_a_document_an_edit_breaks_keeps_its_last_good_version_on_reload(
+    tmp_path: Path, corpus_copy: Path, breakage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 15 #15: a document saved as invalid UTF-8 disappeared from answers.
+    settings = _settings(tmp_path, corpus_copy)
+    first = engine.load(settings)
+    (corpus_copy / "article.txt").write_bytes(breakage)
+    (corpus_copy / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    entries = _entries(tmp_path)
+    caplog.set_level("WARNING", logger="bot.engine")
+    second = engine.load(settings, previous=first)
+    (problem,) = second.corpus.problems
+    assert problem.name == "article.txt" and problem.kept
+    assert f"kept the last good version of {problem}" in caplog.text
+    assert engine.changes(first.corpus, second.corpus) == engine.Changes(added=("walrus.txt",))
+    assert "12 years old" in second.answer("How old is Kim Ju-ae?").excerpts[0].text
+    assert second.answer("Where does the walrus live?").excerpts[0].document.name == "walrus.txt"
+    third = engine.load(settings, previous=second)  # still broken: still kept
+    assert [d.name for d in third.corpus.documents] == ["article.txt", "walrus.txt"]
+    # Not what the files make, so not cached: a new process (no previous load) skips the file.
+    assert _entries(tmp_path) == entries
+    fresh = engine.load(settings)
+    assert [d.name for d in fresh.corpus.documents] == ["walrus.txt"]
+    assert [(p.name, p.kept) for p in fresh.corpus.problems] == [("article.txt", False)]
+    # ... and caches that corpus; the running bot's next reload still keeps its version.
+    assert [d.name for d in engine.load(settings, previous=third).corpus.documents] == [
+        "article.txt",
+        "walrus.txt",
+    ]
+    _grow_older_in(corpus_copy, first)
+    mended = engine.load(settings, previous=third)
+    assert (
+        mended.corpus.problems == []
+        and "13 years old" in mended.answer("How old is Kim Ju-ae?").excerpts[0].text
+    )
+
+
+def _grow_older_in(folder: Path, composer: Composer) -> None:
+    """The article mended, one year on."""
+    text = next(d.text for d in composer.corpus.documents if d.name == "article.txt")
+    (folder / "article.txt").write_text(
+        text.replace("about 12 years old", "about 13 years old"), encoding="utf-8"
+    )
+
+
 def test_a_new_process_reuses_the_cached_corpus_of_the_folder(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -219,15 +268,46 @@ def test_a_script_without_a_main_guard_still_loads(tmp_path: Path) -> None:
     assert "the process pool failed" in done.stderr
 
 
+MARKED_UP = (
+    "<p>The <em>old bridge</em> &amp; the <strong>ring road</strong> were closed on Monday for "
+    "repairs<sup>1</sup>, said <a href='/council'>the council</a>, which&nbsp;expects both to reopen "
+    'by June.<!-- advert slot --></p><script>var teaser = "<p>Not part of the story</p>";</script>'
+    "<style>p { color: red }</style><p>Engineers found cracks in three of the <code>&lt;main&gt;</code> "
+    "spans &#8212; the worst of them near the <span class='place'>river bank</span>.</p>"
+)
+
+# The page's own markup. (Inline HTML such as `<sup>` may stay in the Markdown, as Markdown allows
+# it; a reader, and the index, see its text only: the shown sentences are checked for every tag.)
+_PAGE_MARKUP = re.compile(
+    r"</?(?:html|head|body|meta|div|p|span|a|em|strong|script|style|code)\b|<!--|&[#\w]+;"
+)
+_ANY_MARKUP = re.compile(r"</?[a-z]+\b[^>]*>|<!--|&[#\w]+;")
+
+
 def test_a_warm_start_keeps_web_pages_extracted_text(
     tmp_path: Path, corpus_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A page's text is the Markdown of its article: the cache keeps it rather than extract again.
     shutil.copy(DATA / "pages" / "wire-sag-awards.html", corpus_copy / "sag.html")
+    (corpus_copy / "bridge.html").write_text(page(STORY + MARKED_UP), encoding="utf-8")
     settings = _settings(tmp_path, corpus_copy)
     cold = engine.load(settings)
-    page = next(d for d in cold.corpus.documents if d.name == "sag.html")
-    assert page.text and "<" not in page.text[:20]
+    pages = [d for d in cold.corpus.documents if d.name.endswith(".html")]
+    assert [d.name for d in pages] == ["bridge.html", "sag.html"]
+    for document in pages:  # the whole of each page's text is its article's Markdown: no HTML left
+        assert document.text.startswith("---\ntitle: ")
+        assert not [m.group() for m in _PAGE_MARKUP.finditer(document.text)], document.name
+    shown = [cold.corpus.sentence(i).text for i in range(len(cold.corpus))]
+    leftovers = [s for s in shown if _ANY_MARKUP.search(s.replace("<main>", "main"))]  # `<main>` is text here
+    assert not leftovers and not [s for s in shown if "Not part of the story" in s or "color: red" in s]
+    assert (
+        "The old bridge & the ring road were closed on Monday for repairs1, said the council, which"
+        in " ".join(shown)
+    )
+    assert (
+        "Engineers found cracks in three of the <main> spans — the worst of them near the river bank."
+        in shown
+    )
 
     def no_extraction(raw: bytes) -> None:
         raise AssertionError("a warm start extracted the page again")

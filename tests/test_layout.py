@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 # Stages, bottom up: a module may import its own stage and those below it.
 STAGES = (
-    ("bot.text", "bot.config"),
+    ("bot.text", "bot.config", "bot.exit_codes"),
     ("bot.documents",),
     ("bot.search",),
     ("bot.answer",),
@@ -121,3 +121,46 @@ def test_bot_bench_says_where_the_benchmarks_went() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "python -m benchmarks.bench" in done.stderr
+
+
+def test_exit_codes_are_defined_once() -> None:
+    defined = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            defined += [f"{_module_name(path)}.{n}" for n in names if n.startswith("EXIT_")]
+    assert defined and {name.rpartition(".")[0] for name in defined} == {"bot.exit_codes"}, defined
+
+
+def _named(tree: ast.AST) -> set[str]:
+    """The names a module uses: plain names, attributes and what it imports."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_package_holds_no_helper_only_the_tests_use() -> None:
+    # What only tests call belongs in tests/; the benchmarks, beside the package, may use its API.
+    trees = {
+        p: ast.parse(p.read_text(encoding="utf-8"))
+        for d in ("bot", "benchmarks")
+        for p in (ROOT / d).rglob("*.py")
+    }
+    used = set().union(*map(_named, trees.values()))
+    unused = [
+        f"{_module_name(path)}.{node.name}"
+        for path, tree in trees.items()
+        if path.is_relative_to(ROOT / "bot")
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and not node.name.startswith("_")
+        and node.name not in used
+    ]
+    assert not unused, f"used by nothing in bot/ or benchmarks/ (only by tests?): {unused}"

@@ -115,5 +115,5 @@ def test_fit_finds_the_weight_that_ranks_the_answer_first() -> None:
     # The answer's sentence matches less by itself (column 0) but more by its paragraph (column 1).
     scored = [_scored([[1.0, 0.0], [0.6, 1.0]], gold=1) for _ in range(5)]
     assert measure(scored, Weights().vector())[0] == 0.0
-    weights, (h1, h3, mrr) = fit(scored)
+    weights, (h1, h3, mrr) = fit([scored])
     assert weights.paragraph > 0.4 and (h1, h3, mrr) == (1.0, 1.0, 1.0)

@@ -5,6 +5,7 @@ import json
 from bot.answer import render
 from bot.answer.composer import Answer, Composer, Excerpt
 from bot.documents.corpus import Document
+from tests.discord_helpers import embed_length
 
 
 def _excerpt(text: str, matches: tuple[tuple[int, int], ...], url: str | None = None) -> Excerpt:
@@ -67,7 +68,7 @@ def test_an_answer_embed_keeps_its_whole_question() -> None:
     for question in cases:
         body = render.excerpts_embed(question, (_excerpt("Kim Ju-ae is 12. " * 120, ((0, 3),)),) * 3)
         assert len(body["title"]) <= render.TITLE_MAX
-        assert render.embed_length(body) <= render.EMBED_TOTAL_MAX
+        assert embed_length(body) <= render.EMBED_TOTAL_MAX
         assert render.keeps_question(question)
         assert render.kept_question(body) == " ".join(question.split())
         declined = render.abstain_embed(question, ())
@@ -75,4 +76,4 @@ def test_an_answer_embed_keeps_its_whole_question() -> None:
     assert "footer" not in render.question_fields("How old is Kim Ju-ae?")  # the title is enough
     too_long = "y " * render.FOOTER_MAX
     assert not render.keeps_question(too_long)
-    assert render.embed_length(render.abstain_embed(too_long, ())) <= render.EMBED_TOTAL_MAX
+    assert embed_length(render.abstain_embed(too_long, ())) <= render.EMBED_TOTAL_MAX

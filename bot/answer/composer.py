@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 
-from bot.answer import metadata
+from bot.answer import metadata, short
 from bot.answer.answers import Answer, Excerpt, QuestionError
 from bot.documents.corpus import Corpus, Sentence
-from bot.search.ranking import AnswerType, Groups, Question, Ranker, Weights, answer_type, holds_type
+from bot.search.ranking import (
+    Abstain,
+    AnswerType,
+    Groups,
+    Question,
+    Ranker,
+    Semantic,
+    Weights,
+    answer_type,
+    holds_type,
+)
 from bot.search.retriever import Index
 from bot.text import term_spans
 
@@ -27,6 +38,25 @@ __all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answ
 MIN_COVERAGE = 0.2
 NAMED_COVERAGE = 0.6  # "What is X called in English?": a name the corpus lacks, the rest well covered
 DEPTH = 3  # excerpts judged for abstention, whatever the bot shows (TOP_K)
+
+
+def declines(coverage: float, named: bool, relevance: float | None, abstain: Abstain | None) -> bool:
+    """Whether the corpus does not answer a question.
+
+    By words: too little of the question's weight is covered by the best excerpts (more is needed
+    when the question names something no document mentions, `named`). With the re-ranking stage,
+    by meaning too (`relevance`: how much closer the question comes to the corpus than off-topic
+    questions do, None until it can be told): a meaning further from the corpus than covered
+    words make up for is declined, and a meaning at least as close as the corpus's reference
+    overrules the coverage rule (a paraphrase, a misspelling), but not for a name no document has.
+    """
+    lexical = coverage < (NAMED_COVERAGE if named else MIN_COVERAGE)
+    if relevance is None or abstain is None:
+        return lexical
+    far = abstain.coverage_weight * (coverage - MIN_COVERAGE) + relevance < 0
+    if named:
+        return lexical or far
+    return far or (lexical and relevance < abstain.rescue)
 
 
 class Composer:
@@ -42,14 +72,17 @@ class Composer:
         max_excerpt_chars: int = 500,
         weights: Weights | None = None,
         grouped: Groups | None = None,
+        semantic: Semantic | None = None,
+        short_gate: short.Gate | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
-        self.ranker = Ranker(corpus, index, weights, grouped)
+        self.ranker = Ranker(corpus, index, weights, grouped, semantic)
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
         self._term_spans = lru_cache(maxsize=4096)(term_spans)  # excerpts repeat: highlight once
+        self.short_gate = short_gate or short.Gate.load()
 
     # -- the question ---------------------------------------------------------------------------
 
@@ -82,10 +115,35 @@ class Composer:
             return Answer(q, abstained=True, terms=terms)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
         best = self._coverage(excerpts[:DEPTH], asked)
-        needed = NAMED_COVERAGE if self.ranker.names_unknown(asked) else MIN_COVERAGE
-        if best < needed:
-            return Answer(q, abstained=True, closest=excerpts[: self.top_k], coverage=best, terms=terms)
-        return Answer(q, abstained=False, excerpts=excerpts[:limit], coverage=best, terms=terms)
+        relevance = self.ranker.relevance(asked) if ranked.reranked else None
+        if self._declines(asked, best, relevance):
+            return Answer(
+                q,
+                abstained=True,
+                closest=excerpts[: self.top_k],
+                coverage=best,
+                terms=terms,
+                reranked=ranked.reranked,
+                relevance=relevance,
+            )
+        answer = Answer(
+            q,
+            abstained=False,
+            excerpts=excerpts,
+            coverage=best,
+            terms=terms,
+            reranked=ranked.reranked,
+            relevance=relevance,
+        )
+        given = short.short_answer(
+            self.corpus, answer, asked, self.short_gate
+        )  # read off every excerpt judged
+        return replace(answer, excerpts=excerpts[:limit], short=given)
+
+    def _declines(self, asked: Question, coverage: float, relevance: float | None) -> bool:
+        semantic = self.ranker.semantic
+        abstain = semantic.rerank.abstain if semantic is not None else None
+        return declines(coverage, self.ranker.names_unknown(asked), relevance, abstain)
 
     def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
         """The largest share of the question's IDF weight found in one excerpt and its paragraph

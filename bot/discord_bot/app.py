@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,16 +16,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import engine
 from bot.answer import render
 from bot.answer.composer import Composer
 from bot.config import Settings
 from bot.discord_bot.metrics import Metrics, MetricsError
 from bot.discord_bot.views import FAILED_MESSAGE, Reply, corpus_tag, respond
 from bot.discord_bot.votes import Votes
+from bot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.stores.documents import Mirror
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # One extension a feature, loaded by name: each module's `setup` adds its cog and buttons, and the
 # features depend on the bot's interface (`views.Answering`, this class's attributes), so this
@@ -34,6 +36,7 @@ EXTENSIONS = (
     "bot.discord_bot.reference",
     "bot.discord_bot.reload",
     "bot.discord_bot.feedback",
+    "bot.discord_bot.shared",
 )
 
 
@@ -62,12 +65,20 @@ class ArticleTree(app_commands.CommandTree[Any]):
 
 
 class ArticleBot(commands.AutoShardedBot):
-    """The bot: its composer, settings and vote store arrive as constructor arguments.
+    """The bot: its composer, settings, vote store and shared corpus arrive as constructor arguments.
 
-    Without a vote store (`votes=None`) answers carry no 👍/👎 buttons.
+    Without a vote store (`votes=None`) answers carry no 👍/👎 buttons; without a `mirror` the corpus
+    folder is this process's own (no `CORPUS_DB`).
     """
 
-    def __init__(self, composer: Composer, settings: Settings, *, votes: Votes | None = None) -> None:
+    def __init__(
+        self,
+        composer: Composer,
+        settings: Settings,
+        *,
+        votes: Votes | None = None,
+        mirror: Mirror | None = None,
+    ) -> None:
         # Only these shards run in this process (the others in other processes); None: all of them.
         shards: dict[str, Any] = {"shard_ids": list(settings.shard_ids)} if settings.shard_ids else {}
         super().__init__(
@@ -82,7 +93,14 @@ class ArticleBot(commands.AutoShardedBot):
         self.composer = composer
         self.settings = settings
         self.votes = votes
+        self.mirror = mirror
+        self._filling: tuple[threading.Thread, threading.Event] | None = None
         self.metrics = Metrics(sentences=lambda: len(self.composer.corpus), guilds=lambda: len(self.guilds))
+
+    @property
+    def votes_kept_days(self) -> int | None:
+        """How long votes are kept, for /help; None when none are."""
+        return self.settings.feedback_retention_days if self.votes is not None else None
 
     @property
     def corpus_tag(self) -> str:
@@ -98,6 +116,7 @@ class ArticleBot(commands.AutoShardedBot):
             await self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port, self.connected)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.fill_vectors()
         if self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -109,6 +128,22 @@ class ArticleBot(commands.AutoShardedBot):
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+
+    def fill_vectors(self) -> None:
+        """Compute, in a background thread of its own, the sentence vectors that the corpus
+        answering now still lacks (a fill for an earlier corpus stops); answers go on meanwhile."""
+        self._stop_filling()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=engine.fill_vectors, args=(self.composer, stop), name="sentence-vectors", daemon=True
+        )
+        thread.start()
+        self._filling = (thread, stop)
+
+    def _stop_filling(self) -> None:
+        if self._filling is not None:
+            self._filling[1].set()
+            self._filling = None
 
     def connected(self) -> bool:
         """Whether the bot is connected to Discord and ready (for /healthz)."""
@@ -138,9 +173,18 @@ class ArticleBot(commands.AutoShardedBot):
         """Disconnect, stop serving metrics, and close the vote store once its last vote is in."""
         await super().close()
         await self.metrics.stop()
+        if self._filling is not None:
+            thread, _ = self._filling
+            self._stop_filling()
+            await asyncio.to_thread(thread.join, 10)  # it stops between batches of sentences
+        semantic = self.composer.ranker.semantic
+        if semantic is not None:  # keep what was computed for the next start
+            await asyncio.to_thread(semantic.vectors.flush)
         if self.votes is not None:
             await asyncio.to_thread(self.votes.close)
             self.votes = None
+        if self.mirror is not None:  # the listener thread stopped with its extension
+            await asyncio.to_thread(self.mirror.store.close)
 
 
 def main(settings: Settings, *, sync_globally: bool = False) -> int:
@@ -152,19 +196,35 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
         print("error: DISCORD_TOKEN is not set; put it in .env (see .env.example)", file=sys.stderr)
         return EXIT_USAGE
     token = settings.discord_token.get_secret_value().strip()  # the one place the secret is read
-    from bot import engine
+    if settings.log_level == "DEBUG":
+        log.warning(
+            "LOG_LEVEL=DEBUG: discord.py logs whole gateway events, user names and message text included"
+        )
     from bot.documents.corpus import CorpusError
-    from bot.stores.feedback import FeedbackError, FeedbackStore
+    from bot.stores.database import StoreError
+    from bot.stores.documents import open_documents
+    from bot.stores.feedback import open_feedback
 
     if sync_globally:  # logs in over HTTP only: nothing to serve, watch or store
-        settings = settings.model_copy(update={"metrics_port": None, "watch_corpus": False})
+        settings = settings.model_copy(
+            update={"metrics_port": None, "watch_corpus": False, "corpus_db": None}
+        )
+    mirror: Mirror | None = None
+    votes: Votes | None = None
     try:
+        if settings.corpus_db is not None:  # catch up with the shared corpus before loading it
+            mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
+            mirror.sync()
+            mirror.publish()  # and share what only this folder has
         composer = engine.load(settings, progress=engine.log_progress())
-        votes = None if sync_globally else Votes(FeedbackStore(settings.feedback_db))
-    except (CorpusError, FeedbackError) as exc:
+        if not sync_globally:
+            votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))
+    except (CorpusError, StoreError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if mirror is not None:
+            mirror.store.close()
         return EXIT_USAGE
-    bot = ArticleBot(composer, settings, votes=votes)
+    bot = ArticleBot(composer, settings, votes=votes, mirror=mirror)
     runner = _sync(bot, token) if sync_globally else _run(bot, token)
     try:
         asyncio.run(runner)

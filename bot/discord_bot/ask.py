@@ -54,7 +54,13 @@ def reply_parts(
     if widen is not None and widen[0] < len(shown):
         before, after = reply.composer.context(shown[widen[0]], widen[1])
         widened[widen[0]] = (" ".join(s.text for s in before), " ".join(s.text for s in after))
-    embed = render.excerpts_embed(answer.question, shown, first_number=page * k + 1, widened=widened)
+    embed = render.excerpts_embed(
+        answer.question,
+        shown,
+        first_number=page * k + 1,
+        widened=widened,
+        short=answer.short if page == 0 else None,  # above the first page's excerpts
+    )
     if not buttons:
         return None, discord.Embed.from_dict(embed), None
     view = answer_view(
@@ -284,7 +290,7 @@ class AskCog(commands.Cog):
             return
         question = mention.sub(" ", message.content).strip()
         if not question:
-            await message.reply(embed=discord.Embed.from_dict(help_embed()))
+            await message.reply(embed=discord.Embed.from_dict(help_embed(self.bot.votes_kept_days)))
             return
         try:  # two pages: is there a next?
             reply = await self.bot.answer(question, limit=2 * self.bot.settings.top_k)

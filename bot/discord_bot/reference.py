@@ -121,7 +121,8 @@ def about_embed(composer: Composer) -> dict[str, Any]:
     more = f" (first {render.FIELDS_MAX} shown)" if count > render.FIELDS_MAX else ""
     return {
         "title": "The articles I answer from",
-        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.",
+        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.\n"
+        + render.rerank_status(composer),
         "fields": fields,
     }
 
@@ -140,7 +141,9 @@ class ReferenceCog(commands.Cog):
     @app_commands.command(name="help")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         """How to ask me questions, with examples."""
-        await interaction.response.send_message(embed=discord.Embed.from_dict(help_embed()), ephemeral=True)
+        await interaction.response.send_message(
+            embed=discord.Embed.from_dict(help_embed(self.bot.votes_kept_days)), ephemeral=True
+        )
 
     @app_commands.command(name="quote")
     @app_commands.describe(citation="A citation from an answer, e.g. article.txt ¶2.3 or ¶2.3")

@@ -3,8 +3,10 @@
 The new corpus is built in a worker thread (`engine.load(..., previous=...)`, which reuses what it
 can of the old one) while the old one keeps answering; then `bot.composer` is swapped in one
 assignment on the event loop. A question in flight keeps the composer it started with (see
-`ArticleBot.answer`), so none fails or mixes two corpora. A reload that fails (every document
-broken, the folder gone) keeps the old corpus and says why, in the log and in `/reload`'s reply.
+`ArticleBot.answer`), so none fails or mixes two corpora. A document an edit breaks (not UTF-8,
+emptied) keeps answering from its last good version, and the reply says so. A reload that fails
+(no document left to load, the folder gone) keeps the old corpus and says why, in the log and in
+`/reload`'s reply.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from watchfiles import DefaultFilter, awatch
 from bot import engine
 from bot.discord_bot.views import respond
 from bot.documents.corpus import CorpusError, Problem
+from bot.stores.database import StoreError
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
@@ -65,8 +68,16 @@ class Reloaded:
             ]
             lines.append(f"Reloaded in {_duration(self.seconds)}: " + ", ".join(parts) + ".")
         lines.append(f"{self.documents} document(s), {self.sentences:,} sentences now.")
-        if self.problems:
-            lines.append("Skipped: " + "; ".join(map(str, self.problems[:_NAMES_SHOWN])))
+        kept = [p for p in self.problems if p.kept]
+        skipped = [p for p in self.problems if not p.kept]
+        if kept:  # broken by an edit: the document still answers as it was
+            lines.append(
+                "Still answering from the last good version of "
+                + "; ".join(f"`{p.name}` ({p.reason})" for p in kept[:_NAMES_SHOWN])
+                + "."
+            )
+        if skipped:
+            lines.append("Skipped: " + "; ".join(map(str, skipped[:_NAMES_SHOWN])))
         return "\n".join(lines)[:2000]
 
 
@@ -116,6 +127,8 @@ class ReloadCog(commands.Cog):
             changes = engine.changes(old.corpus, new.corpus)
             if changes:
                 self.bot.composer = new  # the swap: one assignment on the loop; answers in flight keep `old`
+                self.bot.fill_vectors()  # the new corpus's missing vectors (changed files only)
+            await self._publish(why)
             result = Reloaded(
                 changes,
                 len(self.bot.composer.corpus.documents),
@@ -133,6 +146,19 @@ class ReloadCog(commands.Cog):
                 result.seconds,
             )
             return result
+
+    async def _publish(self, why: str) -> None:
+        """With a shared corpus (CORPUS_DB), send what changed in this folder to the other processes."""
+        mirror = self.bot.mirror
+        if mirror is None:
+            return
+        try:
+            sent = await asyncio.to_thread(mirror.publish)
+        except (StoreError, OSError) as exc:  # the folder still answers; the next reload tries again
+            log.error("reload (%s): could not publish to the shared corpus: %s", why, exc)
+            return
+        if sent:
+            log.info("reload (%s): published %s to the shared corpus", why, ", ".join(sent[:10]))
 
     async def _watch(self) -> None:
         """Reload each time changes in the corpus folder settle; never dies of a failed reload."""

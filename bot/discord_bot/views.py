@@ -110,8 +110,15 @@ def ask_again_button() -> discord.ui.Button[Any]:
     return discord.ui.Button(label="Ask again", style=discord.ButtonStyle.primary, custom_id=ASK_AGAIN_ID)
 
 
-def help_embed() -> dict[str, Any]:
-    """How to ask, with examples."""
+def help_embed(votes_kept_days: int | None = None) -> dict[str, Any]:
+    """How to ask, with examples; and, when votes are kept (for `votes_kept_days`), what of them."""
+    kept = (
+        f"\n**Your votes**: kept {votes_kept_days} days, with the question only if you wrote it, the "
+        "excerpts shown and a salted hash of your account id (never the id itself). `/forget` deletes "
+        "all of yours."
+        if votes_kept_days is not None
+        else ""
+    )
     return {
         "title": "Ask me about the article",
         "description": (
@@ -125,5 +132,6 @@ def help_embed() -> dict[str, Any]:
             "• `/quote citation: ¶2.3` shows a cited sentence in its paragraph.\n"
             "• `/about` lists the articles I read.\n"
             "If the article doesn't say, I tell you so rather than guess."
+            f"{kept}"
         ),
     }

@@ -11,6 +11,7 @@ million sentences stays small; `Corpus.sentence(i)` makes the object a reader ne
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -26,13 +27,17 @@ from bot.documents import frontmatter, markdown, segment
 from bot.documents.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
+log = logging.getLogger(__name__)
+
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 HTML_SUFFIXES = (".html", ".htm")
 MARKDOWN_SUFFIXES = (".md", *HTML_SUFFIXES)  # a page is read as the Markdown of its article
+_KINDS = ", ".join(SUFFIXES[:-1]) + f" or {SUFFIXES[-1]}"  # for messages: every kind, none forgotten
 
 # Lines of page furniture rather than content, as news pages and blogs everywhere have them:
 # share and sign-up prompts, links onward, credits, bylines' timestamps, standards trailers,
-# section headings of the page around the article, copyright lines. Short lines only (below).
+# section headings of the page around the article, copyright lines; newsletter and subscription
+# pitches, sign-in and account prompts. Short lines only (below).
 _BOILERPLATE = re.compile(
     r"""^\W*(?:follow\b.*\b(?:on|at)\b|share\b|subscribe\b|sign\s+up\b|click\b|tap\b|
     (?:sign|log)\s+in(?:\W*$|\s+(?:to|or|with)\b)|
@@ -44,10 +49,24 @@ _BOILERPLATE = re.compile(
         (?:\d|an?\s+(?:minute|hour|day)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\b)|
     our\s+standards\b|(?:editorial|trust)\s+(?:standards|guidelines|principles)\b|
     skip\s+to\b|(?:explore\s+)?more\s+on\s+(?:this|these)\b|most\s+(?:read|viewed|popular|shared)\W*$|
-    (?:topics|tags)\s*:|reuse\s+this\b|(?:email|print)\s+this\b|comments?\s*(?:\(\d+\)|\d+)?\W*$)""",
+    (?:topics|tags)\s*:|reuse\s+this\b|(?:email|print)\s+this\b|comments?\s*(?:\(\d+\)|\d+)?\W*$|
+    (?:get|receive|have)\b[^.!?]{0,60}\b(?:in|to|into)\s+your\s+inbox\b|
+    (?:get|enjoy|unlock)\s+unlimited\s+(?:digital\s+)?access\b|
+    by\s+(?:signing\s+(?:up|in)|logging\s+in|subscribing|registering|continuing|clicking)\b[^.!?]*\byou\s+agree\b|
+    already\s+(?:an?\s+(?:subscriber|member|user)|registered)\s*\?|don[’']?t\s+have\s+an\s+account\b|
+    forgot(?:ten)?\s+(?:your\s+)?password\s*\?|create\s+(?:an?\s+|your\s+)(?:free\s+)?account\W*$)""",
     re.IGNORECASE | re.VERBOSE,
 )
 _BOILERPLATE_MAX_WORDS = 16
+# A page is an article when this many words of its text are prose: in sentences that end as
+# sentences do, outside link text, and not furniture. Menus, link lists, buttons and form labels
+# have none; the shortest article measured (one sentence) has 18, the saved news pages 249 to 345
+# (README, "Adding articles": `python -m benchmarks.bench_extract --article-text`).
+MIN_ARTICLE_WORDS = 15
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+NOT_AN_ARTICLE = "has no article text (nothing but links and page furniture)"
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+$")  # what opens a list item's line
+_INLINE_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")  # `[text](address)`: what trafilatura writes
 _SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
 _BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
@@ -115,14 +134,55 @@ def sentence_rows(parsed: ParsedDocument) -> npt.NDArray[np.int64]:
     return np.array(parsed.sentences, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
 
 
+class SizeCaps(NamedTuple):
+    """The largest corpus file read, in bytes, by kind (settings MAX_DOCUMENT_BYTES, FETCH_MAX_BYTES):
+    a larger one is reported and skipped, not read (one of 200 MB took minutes and gigabytes)."""
+
+    text: int  # .txt and .md
+    page: int  # .html and .htm: extracting a page costs several times more a byte
+
+    def of(self, name: str) -> tuple[int, str]:
+        """The cap for a file, and the setting that sets it."""
+        if name.lower().endswith(HTML_SUFFIXES):
+            return self.page, "FETCH_MAX_BYTES"
+        return self.text, "MAX_DOCUMENT_BYTES"
+
+
 class Problem(NamedTuple):
     """A document that could not be loaded, and why, in one line."""
 
     name: str
     reason: str
+    kept: bool = False  # a reload still answers from its last good version (`engine.load(previous=)`)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.reason}"
+
+
+def article_words(parsed: ParsedDocument) -> int:
+    """Words of prose in a document: in its sentences that end as sentences do, link text left out
+    (navigation is links, prose runs between them), and list items that open with a link left out
+    (lists of stories, results or sections, each a link and a blurb); furniture is filtered out by
+    parsing already."""
+    document, text = parsed.document, parsed.document.text
+    labels = markdown.references(text) if is_markdown(document.name) else frozenset()
+    words = 0
+    for _, _, start, end, _ in parsed.sentences:
+        if not _SENTENCE_END.search(sentence_text(document, start, end)):
+            continue
+        source = text[start:end]
+        if is_markdown(document.name):
+            line_start = text.rfind("\n", 0, start) + 1
+            if source.startswith(("[", "![")) and _LIST_ITEM.match(text, line_start, start):
+                continue
+            source = _INLINE_LINK.sub(" ", source)
+        words += len(markdown.shown(source, labels).split())
+    return words
+
+
+def is_article(parsed: ParsedDocument) -> bool:
+    """Whether a web page's text holds an article, not only menus, links and sign-up prompts."""
+    return article_words(parsed) >= MIN_ARTICLE_WORDS
 
 
 def is_boilerplate(paragraph: str) -> bool:
@@ -146,6 +206,29 @@ def sentence_text(document: Document, start: int, end: int) -> str:
     if is_markdown(document.name):
         return markdown.shown(source, markdown.references(document.text))
     return fold_space(source)
+
+
+def source_span(document: Document, start: int, end: int, at: int, to: int) -> tuple[int, int]:
+    """The span of the file that shows characters [at, to) of `sentence_text(document, start, end)`.
+
+    Folding white space keeps every other character in order, and Markdown's shown text knows
+    where each character came from, so a part of a sentence points into the file as the
+    sentence does (markup inside the part is inside the span).
+    """
+    source = document.text[start:end]
+    shown: Visible = (
+        markdown.visible(source, markdown.references(document.text))
+        if is_markdown(document.name)
+        else Visible(source, None)
+    )
+    # Character k of the folded text is character `places[k]` of the shown text (a space: -1).
+    places: list[int] = []
+    for m in re.finditer(r"\S+", shown.text):
+        if places:
+            places.append(-1)
+        places.extend(range(m.start(), m.end()))
+    first, last = places[at], places[to - 1]
+    return start + shown.offset(first), start + shown.offset(last) + 1
 
 
 def _title_from(name: str) -> str:
@@ -229,7 +312,7 @@ def decode(name: str, raw: bytes) -> str | Problem:
         from bot.documents.extract import extract, markdown_document
 
         article = extract(raw)
-        return Problem(name, "has no article text") if article is None else markdown_document(article)
+        return Problem(name, NOT_AN_ARTICLE) if article is None else markdown_document(article)
     if b"\x00" in raw:
         return Problem(name, "is not a text file (it contains NUL bytes)")
     try:
@@ -239,17 +322,27 @@ def decode(name: str, raw: bytes) -> str | Problem:
     return text
 
 
-def read_bytes(path: str | Path, name: str) -> bytes | Problem:
-    """A file's bytes, or the problem reading it."""
+def read_bytes(path: str | Path, name: str, cap: tuple[int, str] | None = None) -> bytes | Problem:
+    """A file's bytes, or the problem reading it; past `cap` (bytes, the setting) it is not read."""
     try:
         with open(path, "rb") as fh:
-            return fh.read()
+            if cap is None:
+                return fh.read()
+            limit, setting = cap
+            too_big = os.fstat(fh.fileno()).st_size > limit  # known before reading a byte of it
+            raw = b"" if too_big else fh.read(limit + 1)  # one byte past: it may have grown since
+            if too_big or len(raw) > limit:
+                return Problem(name, f"is larger than the {limit:,}-byte limit ({setting})")
+            return raw
     except OSError as exc:
         return Problem(name, f"cannot be read ({exc.strerror or exc})")
 
 
-def read_document(name: str, path: str) -> tuple[str, bytes | Problem]:
-    """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it."""
+def read_document(name: str, path: str, caps: SizeCaps | None) -> tuple[str, bytes | Problem]:
+    """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it.
+
+    The engine always gives `caps`; None reads a file whatever its size (tests, tools).
+    """
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -257,7 +350,7 @@ def read_document(name: str, path: str) -> tuple[str, bytes | Problem]:
         # output (JSON, Discord, the cache key) can carry: show them escaped and skip the file.
         readable = os.fsencode(name).decode("utf-8", "backslashreplace")
         return readable, Problem(readable, "has a file name that is not UTF-8; rename the file")
-    return name, read_bytes(path, name)
+    return name, read_bytes(path, name, caps.of(name) if caps else None)
 
 
 def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
@@ -266,27 +359,36 @@ def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     if isinstance(text, Problem):
         return text
     parsed = parse_document(name, text)
+    if name.lower().endswith(HTML_SUFFIXES) and not is_article(parsed):
+        return Problem(name, NOT_AN_ARTICLE)
     if not parsed.sentences:
         return Problem(name, "has no sentences to answer from")
     return parsed
 
 
-def document_files(folder: Path) -> list[tuple[str, str]]:
+def document_files(folder: Path, unlisted: list[Problem] | None = None) -> list[tuple[str, str]]:
     """The corpus files under `folder` as (name, path), the name being the path below `folder`
-    with `/` between folders; sorted. Raises CorpusError if there is no usable folder."""
+    with `/` between folders; sorted. Raises CorpusError if there is no usable folder.
+
+    A folder below that cannot be listed is skipped and reported, never silently: added to
+    `unlisted` (as `sub/`), or logged as a warning when the caller gives no list.
+    """
     if not folder.exists():
         raise CorpusError(f"corpus folder {folder} does not exist")
     if not folder.is_dir():
         raise CorpusError(f"corpus path {folder} is not a folder")
     found: list[tuple[tuple[str, ...], str]] = []
+    problems: list[Problem] = []
 
     def walk(directory: str, parts: tuple[str, ...]) -> None:
         # os.scandir and strings, not Path.rglob: at 10,000 files pathlib's objects cost seconds.
         try:
             with os.scandir(directory) as entries:
                 listed = list(entries)
-        except OSError:
-            return  # a folder that cannot be listed is skipped, as rglob skips it
+        except OSError as exc:
+            name = "".join(f"{part}/" for part in parts) or "./"
+            problems.append(Problem(name, f"cannot be listed ({exc.strerror or exc})"))
+            return
         for entry in listed:
             # Hidden files and folders are skipped below the corpus folder only: the folder's
             # own path may well pass through `..` or a dot-folder (`~/.local/share/...`).
@@ -298,8 +400,15 @@ def document_files(folder: Path) -> list[tuple[str, str]]:
                 found.append(((*parts, entry.name), entry.path))
 
     walk(os.fspath(folder), ())
+    if unlisted is None:
+        for problem in problems:
+            log.warning("skipped %s", problem)
+    else:
+        unlisted += problems
+    if not found and problems and problems[0].name == "./":
+        raise CorpusError(f"corpus folder {folder} {problems[0].reason}")
     if not found:
-        raise CorpusError(f"corpus folder {folder} has no .txt or .md documents")
+        raise CorpusError(f"corpus folder {folder} has no documents ({_KINDS} files)")
     found.sort(key=lambda item: item[0])  # by path components, as paths sort
     return [("/".join(parts), path) for parts, path in found]
 
@@ -445,12 +554,12 @@ class Corpus:
         return None
 
 
-def load_corpus(folder: Path) -> Corpus:
+def load_corpus(folder: Path, caps: SizeCaps | None = None) -> Corpus:
     """Load every document under `folder`; bad ones are reported in `Corpus.problems`."""
     parsed: list[ParsedDocument] = []
     problems: list[Problem] = []
     for file_name, path in document_files(folder):
-        name, raw = read_document(file_name, path)
+        name, raw = read_document(file_name, path, caps)
         result = raw if isinstance(raw, Problem) else parse_bytes(name, raw)
         if isinstance(result, Problem):
             problems.append(result)

@@ -18,7 +18,11 @@ from bot.documents import frontmatter
 _STRUCTURE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|#{1,6}\s|\||```|~~~)")
 # A link or image destination in trafilatura's Markdown: `[text](destination)`.
 _LINK = re.compile(r"(\]\()([^)\s]+)(\))")
-_WHOLE_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")
+# A host name's characters, once in its ASCII (IDNA) form; `_` is not allowed by the rules but is in use.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+# The codec's message wraps its reason:
+# "encoding with 'idna' codec failed (UnicodeError: label empty or too long)".
+_INNER_REASON = re.compile(r"\(\w+: (.+)\)$")
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,11 @@ def extract(page: bytes | str, url: str | None = None) -> Article | None:
         include_tables=False,
         include_images=False,
     )
-    if not body or not any(ch.isalnum() for ch in _WHOLE_LINK.sub("", body)):
-        return None  # nothing, or nothing but links: a page of navigation, not an article
-    meta = trafilatura.extract_metadata(page, default_url=url)
+    if not body:
+        return None  # whether what it found is an article is `corpus.is_article`'s to say
+    # Not htmldate's extensive search: it makes a date of any year on the page (a "© 2019" footer
+    # becomes 2019-01-01). A date only guessed is no date; the page's own markup states the real one.
+    meta = trafilatura.extract_metadata(page, default_url=url, extensive=False)
     source = meta.url if meta is not None and _is_web(meta.url) else url
     return Article(
         title=_one_line(meta.title) if meta is not None else None,
@@ -73,8 +79,37 @@ def markdown_document(article: Article) -> str:
     return frontmatter.write(fields) + "\n" + article.body.strip() + "\n"
 
 
+def address_problem(url: str) -> str | None:
+    """Why `url` is not a well-formed http(s) address, in a few words; None when it is one.
+
+    What `urllib` or the socket would fail on later, with a traceback: brackets that do not close,
+    a port that is no number or out of range, no host, a host label empty or over 63 characters
+    (the host's IDNA form), white space or other characters no host name has.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - read for its check: ValueError when it is no port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http:// or https:// address"
+    host = parts.hostname
+    if not host:
+        return "it has no host name"
+    if ":" in host:
+        return None  # an IPv6 address in brackets, which urlsplit has checked
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        reason = _INNER_REASON.search(str(exc))
+        return f"its host name {host!r}: {reason[1] if reason else exc}"
+    if not _HOST_NAME.fullmatch(ascii_host):
+        return f"its host name {host!r} has characters no host name has"
+    return None
+
+
 def _is_web(url: str | None) -> bool:
-    return bool(url) and urllib.parse.urlsplit(url or "").scheme in ("http", "https")
+    return url is not None and address_problem(url) is None
 
 
 def _one_line(text: str | None) -> str | None:
@@ -91,7 +126,15 @@ def _absolute_links(body: str, base: str | None) -> str:
     """Relative link destinations made absolute against the page's address, so they still work."""
     if not base:
         return body
-    return _LINK.sub(lambda m: m.group(1) + urllib.parse.urljoin(base, m.group(2)) + m.group(3), body)
+    return _LINK.sub(lambda m: m.group(1) + _joined(base, m.group(2)) + m.group(3), body)
+
+
+def _joined(base: str, link: str) -> str:
+    """`link` made absolute against `base`; a link urllib cannot read (`http://[::1`) stays as written."""
+    try:
+        return urllib.parse.urljoin(base, link)
+    except ValueError:
+        return link
 
 
 def _running_text(line: str) -> bool:

@@ -13,13 +13,18 @@ so one set of weights fits questions of any length and corpora of any size.
   mural…") names its subject only before it, and an answer follows its question (an interview's
   "Q:");
 - `answer_type`: 1 when the sentence holds the kind of thing asked for (when: a date, how many: a
-  number, who: a name, where: a place) beyond the question's own words.
+  number, who: a name, where: a place) beyond the question's own words;
+- `cos_sentence`, `cos_window`, `cos_paragraph` (the re-ranking stage, `bot.search.semantic`): the
+  cosine of the question's vector and the sentence's, the sentence's with its paragraph neighbours'
+  (their vectors summed), and its paragraph's. BM25 and the lexical features still choose and
+  order the candidates; the model re-scores the first `pool` of them, the rest follow.
 
 The weighted sum is halved for a sentence that is itself a question: it echoes the question
 rather than answers it (the fitting sets hold no such sentence, so that factor is set, not
-fitted). The weights, and BM25's k1 and b, are fitted by `python -m bot.fit` on named question
-sets and stored, with those names and the figures measured out of sample, in
-`bot/ranking_weights.json`; nothing else sets them.
+fitted). The weights, and BM25's k1 and b, are fitted by `python -m benchmarks.fit` on named
+question sets and stored, with those names and the figures measured out of sample, in
+`ranking_weights.json` beside this module: one set for lexical ranking (`RERANK=false`, or before
+a sentence's vector can be had) and one, with the pool size, for re-ranking; nothing else sets them.
 """
 
 from __future__ import annotations
@@ -38,13 +43,24 @@ import numpy.typing as npt
 
 from bot.documents.corpus import Corpus
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
+from bot.search.semantic import Embedder, Relevance, SentenceVectors, unit
 from bot.text import fold_word, term_spans, tokenize, words, written_words
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 
 WEIGHTS_FILE = Path(__file__).with_name("ranking_weights.json")
-FEATURES = ("sentence", "paragraph", "document", "antecedent", "answer_type")
+FEATURES = (
+    "sentence",
+    "paragraph",
+    "document",
+    "antecedent",
+    "answer_type",
+    "cos_sentence",
+    "cos_window",
+    "cos_paragraph",
+)
+SEMANTIC = FEATURES.index("cos_sentence")  # the columns from here on are the re-ranker's
 QUESTION_FACTOR = 0.5  # a sentence that asks a question (an interview's "Q:") echoes more than it answers
 CANDIDATES = 40  # sentences proposed by BM25 for re-ranking (their followers join them)
 VARIANT_WEIGHT = 0.5  # a derived form or a near spelling counts half as much as the word itself
@@ -73,16 +89,70 @@ class Weights:
     document: float = 0.0
     antecedent: float = 0.0
     answer_type: float = 0.0
+    cos_sentence: float = 0.0
+    cos_window: float = 0.0
+    cos_paragraph: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
-        """The fitted weights (see `bot.fit`)."""
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{f.name: float(data["weights"][f.name]) for f in fields(cls)})
+        """The fitted lexical weights (see `benchmarks.fit`)."""
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8"))["weights"])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> Weights:
+        """Weights from a mapping of feature names (a missing one is 0)."""
+        return cls(**{f.name: float(data.get(f.name, 0.0)) for f in fields(cls)})
+
+    def as_dict(self) -> dict[str, float]:
+        """The weights by feature name, in the order of `FEATURES`."""
+        return {name: getattr(self, name) for name in FEATURES}
 
     def vector(self) -> F32:
         """The weights in the order of `FEATURES`."""
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Abstain:
+    """When meaning, not only words, decides that the corpus does not answer (`bot.answer.composer`).
+
+    `quantile`: which percentile of the off-topic questions' best cosines is the corpus's reference
+    (`semantic.Relevance`); `coverage_weight`: how much covered question weight makes up for a
+    meaning further from the corpus; `rescue`: a relevance this far above the reference keeps a
+    question the coverage rule alone would decline (a paraphrase, a misspelling).
+    """
+
+    quantile: float = 95.0
+    coverage_weight: float = 0.25
+    rescue: float = 0.0
+
+
+@dataclass(frozen=True)
+class Rerank:
+    """The re-ranking stage's fitted weights (all features, refitted together), its pool size,
+    and the abstention parameters fitted with them."""
+
+    weights: Weights
+    pool: int
+    abstain: Abstain = Abstain()
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> Rerank:
+        """The fitted re-ranking weights (see `benchmarks.fit`)."""
+        data = json.loads(path.read_text(encoding="utf-8"))["rerank"]
+        abstain = Abstain(**{k: float(v) for k, v in data.get("abstain", {}).items()})
+        return cls(Weights.from_dict(data["weights"]), int(data["pool"]), abstain)
+
+
+@dataclass(frozen=True)
+class Semantic:
+    """What the re-ranking stage needs: the model, the corpus's sentence vectors, its weights, and
+    how far a question's meaning is from the corpus (for declining)."""
+
+    model: Embedder
+    vectors: SentenceVectors
+    rerank: Rerank
+    relevance: Relevance
 
 
 @lru_cache(maxsize=1)
@@ -242,6 +312,25 @@ class Ranked(NamedTuple):
     ids: I32
     scores: F32
     features: F32
+    reranked: bool = False  # whether the semantic stage re-scored them
+
+
+def reranked_order(table: F32, ids: I32, factor: F32, weights: F32, pool: int) -> tuple[I32, F32]:
+    """The re-ranking stage's order of candidates (positions into `ids`) and their scores.
+
+    The lexical features, weighted, order the candidates; the first `pool` of them are re-scored
+    with every feature (their cosine columns filled) and re-ordered; the others keep their order
+    below them, their scores capped at the pool's lowest so that scores fall as the order goes.
+    """
+    lexical = table[:, :SEMANTIC] @ weights[:SEMANTIC] * factor
+    order = np.lexsort((ids, -lexical))
+    pool_at, rest = order[:pool], order[pool:]
+    scores = lexical.astype(np.float32)
+    scores[pool_at] = table[pool_at] @ weights * factor[pool_at]
+    pool_at = pool_at[np.lexsort((ids[pool_at], -scores[pool_at]))]
+    if len(rest) and len(pool_at):
+        scores[rest] = np.minimum(scores[rest], scores[pool_at].min())
+    return np.concatenate([pool_at, rest]).astype(np.int32), scores
 
 
 class Groups(NamedTuple):
@@ -269,13 +358,29 @@ class Ranker:
     """Ranks the sentences of one corpus for questions."""
 
     def __init__(
-        self, corpus: Corpus, index: Index, weights: Weights | None = None, grouped: Groups | None = None
+        self,
+        corpus: Corpus,
+        index: Index,
+        weights: Weights | None = None,
+        grouped: Groups | None = None,
+        semantic: Semantic | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
         self.weights = weights or Weights.load()
         self._vector = self.weights.vector()
+        self.semantic = semantic
         self.paragraph_of = paragraph_numbers(corpus)
+        # Where each sentence's paragraph starts and ends (paragraph numbers run in order).
+        self._paragraph_start = np.searchsorted(self.paragraph_of, self.paragraph_of, side="left").astype(
+            np.int32
+        )
+        self._paragraph_end = np.searchsorted(self.paragraph_of, self.paragraph_of, side="right").astype(
+            np.int32
+        )
+        self._question_vector: Callable[[str], F32] | None = (
+            lru_cache(maxsize=1024)(lambda text: semantic.model.embed([text])[0]) if semantic else None
+        )
         # Built when not given (the engine caches them with the index: at a million sentences
         # building them takes most of a second).
         self.paragraphs, self.documents = grouped or groups(corpus, index)
@@ -385,8 +490,9 @@ class Ranker:
             words=said,
         )
 
-    def rank(self, question: Question, k: int = CANDIDATES) -> Ranked:
-        """Up to `k` candidates and their followers, ranked by the weighted features."""
+    def rank(self, question: Question, k: int = CANDIDATES, *, rerank: bool = True) -> Ranked:
+        """Up to `k` candidates and their followers, ranked by the weighted features; with the
+        re-ranking stage (and `rerank`), the first `pool` of them re-scored by meaning too."""
         proposed = self.index.rank(question.query, k).ids
         if not len(proposed):
             empty = np.empty(0, np.float32)
@@ -396,11 +502,76 @@ class Ranker:
         follow = follow[self._same_paragraph(follow - 1, follow)]
         ids = np.unique(np.concatenate([proposed, follow])).astype(np.int32)
         table = self.features(question, ids)
-        scores = table @ self._vector
-        asking = self._flags(self._asks_flag, ids, self._sentence_asks)
-        scores *= np.where(asking, np.float32(QUESTION_FACTOR), np.float32(1.0))
+        factor = self.factors(ids)
+        if rerank and self.semantic is not None:
+            reranked = self._rerank(question, ids, table, factor, self.semantic.rerank)
+            if reranked is not None:
+                return reranked
+        scores = table @ self._vector * factor
         order = np.lexsort((ids, -scores))
         return Ranked(ids[order], scores[order], table[order])
+
+    def _rerank(self, question: Question, ids: I32, table: F32, factor: F32, rerank: Rerank) -> Ranked | None:
+        """The lexical order (with the re-ranking weights), then its first `pool` re-scored with
+        the cosine features (`reranked_order`); None when their vectors are not to be had now."""
+        weights = rerank.weights.vector()
+        lexical = table[:, :SEMANTIC] @ weights[:SEMANTIC] * factor
+        pool = np.lexsort((ids, -lexical))[: rerank.pool]
+        assert self._question_vector is not None and self.semantic is not None
+        needed = self._needed(ids[pool])
+        if not self.semantic.vectors.have(needed):
+            return None
+        table[pool, SEMANTIC:] = self.cosines(self._question_vector(question.text), ids[pool])
+        order, scores = reranked_order(table, ids, factor, weights, rerank.pool)
+        return Ranked(ids[order], scores[order], table[order], reranked=True)
+
+    def factors(self, ids: I32) -> F32:
+        """Each sentence's factor on its score: QUESTION_FACTOR for one that asks, else 1."""
+        asking = self._flags(self._asks_flag, ids, self._sentence_asks)
+        return np.where(asking, np.float32(QUESTION_FACTOR), np.float32(1.0)).astype(np.float32)
+
+    def relevance(self, question: Question) -> float | None:
+        """How much closer the question comes to the corpus's meaning than off-topic questions do
+        (`semantic.Relevance`); None without the re-ranking stage or before every vector is in."""
+        if self.semantic is None or self._question_vector is None:
+            return None
+        if self.semantic.relevance.reference() is None:
+            return None
+        return self.semantic.relevance(self._question_vector(question.text))
+
+    def _spans(self, ids: I32) -> list[tuple[int, int]]:
+        """Each sentence's paragraph, as [start, end) sentence ids."""
+        starts, ends = self._paragraph_start[ids], self._paragraph_end[ids]
+        return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
+
+    def _needed(self, ids: I32) -> I32:
+        """The sentences whose vectors the cosine features of `ids` read: their paragraphs'."""
+        spans = self._spans(ids)
+        if not spans:
+            return np.empty(0, np.int32)
+        return np.unique(np.concatenate([np.arange(s, e) for s, e in spans])).astype(np.int32)
+
+    def cosines(self, question_vector: F32, ids: I32) -> F32:
+        """The cosine features of sentences `ids` (columns `cos_sentence`, `cos_window`,
+        `cos_paragraph`); computes the vectors they need that are not yet there."""
+        assert self.semantic is not None
+        spans = self._spans(ids)
+        needed = self._needed(ids)
+        where = {int(i): n for n, i in enumerate(needed)}
+        vectors = self.semantic.vectors.get(needed)
+        own = vectors[[where[int(i)] for i in ids]]
+        window = np.stack(
+            [
+                vectors[[where[j] for j in range(max(int(i) - 1, s), min(int(i) + 2, e))]].sum(axis=0)
+                for i, (s, e) in zip(ids, spans, strict=True)
+            ]
+        )
+        paragraph = np.stack([vectors[where[s] : where[e - 1] + 1].sum(axis=0) for s, e in spans])
+        out = np.empty((len(ids), len(FEATURES) - SEMANTIC), dtype=np.float32)
+        out[:, 0] = own @ question_vector
+        out[:, 1] = unit(window) @ question_vector
+        out[:, 2] = unit(paragraph) @ question_vector
+        return out
 
     def _same_paragraph(self, a: I32, b: I32) -> npt.NDArray[np.bool_]:
         return np.asarray(self.paragraph_of[a] == self.paragraph_of[b])

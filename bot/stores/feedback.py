@@ -1,18 +1,27 @@
-"""The feedback store: people's votes on answers, in one SQLite file that only this module opens.
+"""The feedback store: people's votes on answers, in a database that only this module reads and writes.
 
-Schema and versions: `PRAGMA user_version` is the schema version, and `MIGRATIONS[n]` takes a file
-from version n to n + 1. Opening a file runs the missing steps in one transaction (so two bot
-processes opening it at once cannot both migrate it); a file from a newer bot is refused, not misread.
+Where: `FEEDBACK_DB`, a SQLite file (a path or `sqlite:///PATH`) or a PostgreSQL database
+(`postgresql://USER@HOST:PORT/DB`) that every bot process on every machine shares; `open_feedback`
+reads the address (see `bot.stores.database`). The SQL below is written once for both.
+
+Schema and versions: `MIGRATIONS[n]` takes the schema from version n to n + 1 (append, never edit).
+Opening for writing (the bot) runs the missing steps in one transaction, under a lock, so two
+processes starting at once cannot both migrate; opening read-only (the reports) never migrates and
+refuses an older schema rather than upgrade it; a schema from a newer bot is refused, not misread.
 
 Privacy: no Discord user or guild id is stored. A voter is `HMAC-SHA256(salt, user id)`, which lets a
-person's second vote on the same answer replace the first and does nothing else. The salt is 32
-random bytes made when the file is created and kept inside it (table `meta`): hashes then stay the
-same across restarts and across the processes that share the file, while a hash cannot be turned
-back into an id without the file (a Discord id is a guessable number; an unsalted hash of it could be
-reversed by trying ids). Whoever holds the file can still test a given id, so treat it as private.
+person's second vote on the same answer replace the first, and `/forget` find their votes, and does
+nothing else. The salt is 32 random bytes made with the schema and kept in the database (table
+`meta`): hashes then stay the same across restarts and across every process that shares the
+database, while a hash cannot be turned back into an id without the salt (a Discord id is a guessable
+number; an unsalted hash of it could be reversed by trying ids). Whoever holds the database can still
+test a given id, so treat it as private. A question's text is kept only with a vote by the person
+who wrote it (`Feedback.writer_voted`): a vote on someone else's question, or on a message someone
+else wrote ("Ask the article"), keeps the answer's citations and no text. Votes older than the
+retention (`FEEDBACK_RETENTION_DAYS`) are deleted by `prune`, which the bot runs as it goes.
 
-Durability: WAL journal with `synchronous=FULL`; `record` returns once the vote is on disk, so a
-vote acknowledged to Discord survives the process being killed right after.
+Durability: SQLite in WAL mode with `synchronous=FULL`, PostgreSQL's commit: `record` returns once
+the vote is committed, so a vote acknowledged to Discord survives the process being killed right after.
 """
 
 from __future__ import annotations
@@ -22,38 +31,63 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from bot.stores.database import Cursor, Database, Migrations, Store, StoreError, connect
+
 Vote = Literal["up", "down"]
 
-# MIGRATIONS[n] brings a file from schema version n to n + 1; append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+_FIELDS = "answer_key, voter, vote, question, shown, corpus, abstained, time"
+_VOTES_2 = """answer_key TEXT NOT NULL,   -- which answer: corpus, question and citations shown
+    voter TEXT NOT NULL,        -- HMAC of the Discord user id with the database's salt
+    vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
+    question TEXT,              -- NULL unless the person who wrote the question voted
+    shown TEXT NOT NULL,        -- JSON [{"citation", "text"}], best first
+    corpus TEXT NOT NULL,       -- the corpus content hash the answer came from
+    abstained INTEGER NOT NULL,
+    time TEXT NOT NULL,         -- UTC, ISO 8601 to the second: compares as text in both databases
+    UNIQUE (answer_key, voter)"""
+
+# MIGRATIONS[n] brings a database from schema version n to n + 1; append, never edit.
+MIGRATIONS: Migrations = (
     (
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         """CREATE TABLE votes (
-            answer_key TEXT NOT NULL,  -- which answer: corpus, question and citations shown
-            voter TEXT NOT NULL,       -- HMAC of the Discord user id with the file's salt
+            answer_key TEXT NOT NULL,
+            voter TEXT NOT NULL,
             vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
             question TEXT NOT NULL,
-            shown TEXT NOT NULL,       -- JSON [{"citation", "text"}], best first
-            corpus TEXT NOT NULL,      -- the corpus content hash the answer came from
+            shown TEXT NOT NULL,
+            corpus TEXT NOT NULL,
             abstained INTEGER NOT NULL,
-            time TEXT NOT NULL,        -- UTC, ISO 8601
+            time TEXT NOT NULL,
             PRIMARY KEY (answer_key, voter)
         )""",
         "CREATE INDEX votes_by_time ON votes (time)",
     ),
+    (  # 2: the question only when its writer voted (NULL otherwise); an explicit order of first
+        # votes (PostgreSQL has no rowid); voters indexed for /forget.
+        {
+            "sqlite": f"CREATE TABLE votes_2 (seq INTEGER PRIMARY KEY, {_VOTES_2})",
+            "postgresql": (
+                f"CREATE TABLE votes_2 (seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, {_VOTES_2})"
+            ),
+        },
+        {
+            "sqlite": f"INSERT INTO votes_2 ({_FIELDS}) SELECT {_FIELDS} FROM votes ORDER BY rowid",
+            "postgresql": f"INSERT INTO votes_2 ({_FIELDS}) SELECT {_FIELDS} FROM votes ORDER BY time",
+        },
+        "DROP TABLE votes",
+        "ALTER TABLE votes_2 RENAME TO votes",
+        "CREATE INDEX votes_by_time ON votes (time)",
+        "CREATE INDEX votes_by_voter ON votes (voter)",
+    ),
 )
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class FeedbackError(Exception):
-    """The feedback file cannot be used; the message is one line naming it."""
+FEEDBACK = Store("feedback", "feedback database", "FEEDBACK_DB", MIGRATIONS)
+SCHEMA_VERSION = FEEDBACK.version
 
 
 class Shown(NamedTuple):
@@ -84,6 +118,7 @@ class Feedback:
     vote: Vote
     abstained: bool = False
     time: dt.datetime = field(default_factory=_now)
+    writer_voted: bool = True  # False: the voter did not write the question, whose text is not kept
 
     @property
     def answer_key(self) -> str:
@@ -153,103 +188,74 @@ class Stats:
 
 
 class FeedbackStore:
-    """Votes in one SQLite file. Thread-safe; every call blocks, so the bot calls it off its loop."""
+    """Votes in a database (`open_feedback` makes one). Thread-safe; every call blocks, so the bot
+    calls it off its event loop. A call the database cannot answer raises `UnavailableError`."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
-        self.path = path
-        if not create and not path.is_file():
-            raise FeedbackError(f"no feedback database at {path} (setting FEEDBACK_DB)")
-        try:
-            if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection shared under a lock: the bot's single store thread, or the CLI.
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-        except (OSError, sqlite3.Error) as exc:
-            raise FeedbackError(f"cannot open the feedback database {path}: {exc}") from None
-        self._lock = threading.Lock()
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._salt = self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise FeedbackError(f"{path} is not a usable feedback database: {exc}") from None
-        except FeedbackError:
-            self._db.close()
-            raise
-
-    def _migrate(self) -> bytes:
-        """Bring the file to SCHEMA_VERSION in one transaction; the salt, made once."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")  # another process opening the file waits here
-        try:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise FeedbackError(
-                    f"{self.path} has feedback schema {version}; this bot knows up to {SCHEMA_VERSION}"
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction(lock=None if db.read_only else "article-bot:feedback") as cur:
+            if not db.read_only:  # made once, with the schema; every later process reads the same
+                cur.execute(
+                    "INSERT INTO meta VALUES ('salt', ?) ON CONFLICT (key) DO NOTHING",
+                    (secrets.token_hex(32),),
                 )
-            for step in MIGRATIONS[version:]:
-                for statement in step:
-                    db.execute(statement)
-            if version != SCHEMA_VERSION:
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(32),))
-            salt = str(db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return bytes.fromhex(salt)
+            self._salt = _salt(cur)
+
+    @property
+    def where(self) -> str:
+        """The database's address without its password."""
+        return self.db.where
 
     def voter(self, user_id: int | str) -> str:
-        """The salted hash that stands for a person in this file."""
+        """The salted hash that stands for a person in this database."""
         return hmac.new(self._salt, str(user_id).encode(), hashlib.sha256).hexdigest()
 
     def record(self, feedback: Feedback, user_id: int | str) -> Tally:
         """Store a vote, replacing this person's earlier vote on the same answer; the answer's tally.
 
-        Returns only after the vote is committed to disk.
+        Returns only after the vote is committed. The question's text is kept only when the voter
+        wrote it (`feedback.writer_voted`).
         """
-        shown = json.dumps([s._asdict() for s in feedback.shown], ensure_ascii=False)
         key = feedback.answer_key
-        with self._lock:
-            self._db.execute(
-                """INSERT INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"""INSERT INTO votes ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (answer_key, voter) DO UPDATE
-                   SET vote = excluded.vote, time = excluded.time""",
-                (
-                    key,
-                    self.voter(user_id),
-                    feedback.vote,
-                    feedback.question,
-                    shown,
-                    feedback.corpus,
-                    int(feedback.abstained),
-                    _iso(feedback.time),
-                ),
-            )  # autocommit: the statement is its own transaction
-            return self._tally(key)
+                   SET vote = excluded.vote, time = excluded.time, question = excluded.question""",
+                _row(feedback, self.voter(user_id)),
+            )
+            return _tally(cur, key)
 
     def tally(self, answer_key: str) -> Tally:
         """Up- and down-votes on one answer."""
-        with self._lock:
-            return self._tally(answer_key)
+        with self.db.transaction() as cur:
+            return _tally(cur, answer_key)
 
-    def _tally(self, answer_key: str) -> Tally:
-        up, down = self._db.execute(
-            "SELECT COALESCE(SUM(vote = 'up'), 0), COALESCE(SUM(vote = 'down'), 0)"
-            " FROM votes WHERE answer_key = ?",
-            (answer_key,),
-        ).fetchone()
-        return Tally(int(up), int(down))
+    def forget(self, user_id: int | str) -> int:
+        """Delete every vote this person gave; how many there were."""
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM votes WHERE voter = ?", (self.voter(user_id),))
+            return max(cur.rowcount, 0)
+
+    def prune(self, days: int, now: dt.datetime | None = None) -> int:
+        """Delete the votes older than `days` days; how many went."""
+        cutoff = (now or _now()) - dt.timedelta(days=days)
+        with self.db.transaction() as cur:
+            cur.execute("DELETE FROM votes WHERE time < ?", (_iso(cutoff),))
+            return max(cur.rowcount, 0)
 
     def export(self, vote: Vote | None = None) -> Iterator[Exported]:
-        """Each answer's votes of each kind, in the order first voted: a test question or report apiece."""
+        """Each answer's votes of each kind, in the order first voted: a test question or report apiece.
+
+        An answer none of whose voters wrote its question has no text to export; it is left out.
+        """
+        # Within one answer_key the question, citations, corpus and abstention are the same (the key
+        # is made of them), so MAX picks them, and the kept question over the rows without one.
         rows = self._query(
-            """SELECT question, shown, corpus, vote, abstained, MAX(time), COUNT(*) FROM votes
-               WHERE ?1 IS NULL OR vote = ?1
-               GROUP BY answer_key, vote ORDER BY MIN(rowid)""",
-            (vote,),
+            """SELECT MAX(question), MAX(shown), MAX(corpus), vote, MAX(abstained), MAX(time), COUNT(*)
+               FROM votes WHERE CAST(? AS TEXT) IS NULL OR vote = ?
+               GROUP BY answer_key, vote HAVING MAX(question) IS NOT NULL ORDER BY MIN(seq)""",
+            (vote, vote),
         )
         for question, shown, corpus, kind, abstained, time, count in rows:
             feedback = Feedback(
@@ -265,12 +271,12 @@ class FeedbackStore:
     def stats(self, most: int = 10) -> Stats:
         """Votes by day (UTC), and the questions most often voted down."""
         by_day = self._query(
-            "SELECT substr(time, 1, 10), SUM(vote = 'up'), SUM(vote = 'down')"
-            " FROM votes GROUP BY 1 ORDER BY 1"
+            f"SELECT substr(time, 1, 10), {_COUNT_UP}, {_COUNT_DOWN} FROM votes"
+            " GROUP BY substr(time, 1, 10) ORDER BY 1"
         )
         reported = self._query(
-            """SELECT question, COUNT(*) FROM votes WHERE vote = 'down'
-               GROUP BY question ORDER BY COUNT(*) DESC, question LIMIT ?""",
+            """SELECT question, COUNT(*) FROM votes WHERE vote = 'down' AND question IS NOT NULL
+               GROUP BY question ORDER BY COUNT(*) DESC, MIN(seq) LIMIT ?""",
             (most,),
         )
         return Stats(
@@ -278,20 +284,81 @@ class FeedbackStore:
             most_reported=tuple((q, int(n)) for q, n in reported),
         )
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every vote as stored, in the order first voted (for `copy_votes`)."""
+        return self._query(f"SELECT {_FIELDS} FROM votes ORDER BY seq")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.db.transaction() as cur:
+            cur.execute(sql, params)
+            return [tuple(row) for row in cur.fetchall()]
 
     def close(self) -> None:
-        """Close the file (a checkpoint folds the WAL back into it)."""
-        with self._lock:
-            self._db.close()
+        """Close the database (its connections, or the file)."""
+        self.db.close()
 
     def __enter__(self) -> FeedbackStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_COUNT_UP = "COALESCE(SUM(CASE WHEN vote = 'up' THEN 1 ELSE 0 END), 0)"
+_COUNT_DOWN = "COALESCE(SUM(CASE WHEN vote = 'down' THEN 1 ELSE 0 END), 0)"
+
+
+def open_feedback(address: str | Path, *, read_only: bool = False) -> FeedbackStore:
+    """The feedback store at `address` (a path, `sqlite:///PATH` or `postgresql://...`): made and
+    migrated for the bot; `read_only` for the reports, which change nothing."""
+    return FeedbackStore(connect(address, FEEDBACK, read_only=read_only))
+
+
+def copy_votes(source: FeedbackStore, target: FeedbackStore) -> int:
+    """Every vote of `source`, and its salt, into `target`, which must hold no vote yet; how many.
+
+    The salt goes too, so a person's later votes still replace their earlier ones after the move.
+    """
+    rows = source.rows()
+    with target.db.transaction(lock="article-bot:feedback") as cur:
+        cur.execute("SELECT COUNT(*) FROM votes")
+        held = int(cur.fetchone()[0])
+        if held:
+            raise StoreError(f"{target.where} already holds {held} votes; copy into a store without any")
+        cur.execute("UPDATE meta SET value = ? WHERE key = 'salt'", (source._salt.hex(),))
+        for row in rows:
+            cur.execute(f"INSERT INTO votes ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+    target._salt = source._salt
+    return len(rows)
+
+
+def _salt(cur: Cursor) -> bytes:
+    cur.execute("SELECT value FROM meta WHERE key = 'salt'")
+    row = cur.fetchone()
+    if row is None:
+        raise StoreError("the feedback database has no salt (was it made by this bot?)")
+    return bytes.fromhex(str(row[0]))
+
+
+def _row(feedback: Feedback, voter: str) -> tuple[Any, ...]:
+    shown = json.dumps([s._asdict() for s in feedback.shown], ensure_ascii=False)
+    question = feedback.question if feedback.writer_voted else None
+    return (
+        feedback.answer_key,
+        voter,
+        feedback.vote,
+        question,
+        shown,
+        feedback.corpus,
+        int(feedback.abstained),
+        _iso(feedback.time),
+    )
+
+
+def _tally(cur: Cursor, answer_key: str) -> Tally:
+    cur.execute(f"SELECT {_COUNT_UP}, {_COUNT_DOWN} FROM votes WHERE answer_key = ?", (answer_key,))
+    up, down = cur.fetchone()
+    return Tally(int(up), int(down))
 
 
 def _iso(time: dt.datetime) -> str:

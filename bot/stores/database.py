@@ -1,0 +1,345 @@
+"""The databases the stores keep their tables in: one small interface, one class per backend, one
+factory (`connect`) that reads the address.
+
+- a path or `sqlite:///PATH`: `SQLiteDatabase`, the standard `sqlite3` module, one connection under a
+  lock, WAL journal with `synchronous=FULL` (a commit is on disk when it returns);
+- `postgresql://USER@HOST:PORT/DB` (or `postgres://`): `PostgresDatabase`, psycopg 3 with a
+  connection pool (`psycopg_pool`) that checks each connection before handing it out, so one broken
+  by a server restart is replaced, not used. psycopg is imported only here and only for such an
+  address: it is the optional `postgres` extra. libpq's `PGPASSWORD` and `~/.pgpass` work as usual.
+
+The stores write their SQL once, with `?` placeholders, in the subset both databases accept; a
+statement that must differ (a column type) is a mapping from dialect to text. Schemas are versioned
+in the database (SQLite: `PRAGMA user_version`, the file being one store's; PostgreSQL: a row per
+store in `schema_versions`, since one database holds several stores) and brought forward by
+numbered migrations in one transaction, under a lock that makes a second process starting at the
+same moment wait and then find nothing left to do (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+`pg_advisory_xact_lock`). A store opened read-only (the reports) never migrates: it reads a schema
+of its own version or says why it cannot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import threading
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from bot.config import redact
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg_pool
+
+Dialect = Literal["sqlite", "postgresql"]
+Statement = str | Mapping[Dialect, str]  # the same text for both, or one text each
+Migrations = Sequence[Sequence[Statement]]  # MIGRATIONS[n] brings a schema from version n to n + 1
+
+
+class StoreError(Exception):
+    """A database cannot be used; the message is one line naming it (never its password)."""
+
+
+class UnavailableError(StoreError):
+    """The database did not answer (a server down or restarting, a file locked): try again later."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """What a store is called in messages, the setting that names its address, and its migrations."""
+
+    name: str  # "feedback": the key of its version in `schema_versions`
+    what: str  # "feedback database"
+    setting: str  # "FEEDBACK_DB"
+    migrations: Migrations
+
+    @property
+    def version(self) -> int:
+        """The schema version this bot writes and reads."""
+        return len(self.migrations)
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the stores use; SQL with `?` placeholders in both backends."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database(Protocol):
+    """A database holding one or more stores' tables."""
+
+    dialect: Dialect
+    where: str  # the address without its password, for messages
+    read_only: bool
+
+    def transaction(self, lock: str | None = None) -> contextlib.AbstractContextManager[Cursor]:
+        """One transaction, committed when the block ends (rolled back on an exception); with
+        `lock`, no other process holding the same lock runs its transaction meanwhile."""
+        ...
+
+    def schema_version(self, cursor: Cursor, store: str) -> int: ...
+
+    def set_schema_version(self, cursor: Cursor, store: str, version: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(address: str) -> bool:
+    """Whether an address names a PostgreSQL server."""
+    return address.split("://", 1)[0].lower() in ("postgresql", "postgres") and "://" in address
+
+
+def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Database:
+    """The database at `address` (a path, `sqlite:///PATH` or `postgresql://...`), its schema for
+    `store` at this bot's version: migrated when opened for writing, checked when `read_only`."""
+    text = str(address)
+    if is_postgres(text):
+        db: Database = PostgresDatabase(text, store, read_only=read_only)
+    elif text.startswith("sqlite://"):
+        path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
+        if not path:
+            raise StoreError(f"{text} names no file (sqlite:///PATH; setting {store.setting})")
+        db = SQLiteDatabase(Path(path), store, read_only=read_only)
+    elif "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise StoreError(
+            f"{store.setting}: {scheme}:// is not a database this bot can use "
+            "(a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB)"
+        )
+    else:
+        db = SQLiteDatabase(Path(text), store, read_only=read_only)
+    try:
+        migrate(db, store)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def migrate(db: Database, store: Store) -> None:
+    """Bring `store`'s schema to this bot's version, or, read-only, check that it is there already."""
+    with db.transaction(lock=None if db.read_only else f"article-bot:{store.name}") as cur:
+        version = db.schema_version(cur, store.name)
+        if version > store.version:
+            raise StoreError(
+                f"{db.where} has {store.what} schema {version}; this bot knows up to {store.version}"
+            )
+        if db.read_only:
+            if version == 0:
+                raise StoreError(f"{db.where} holds no {store.what} yet (setting {store.setting})")
+            if version < store.version:
+                raise StoreError(
+                    f"{db.where} has {store.what} schema {version}, older than this bot's "
+                    f"{store.version}: start the bot once to upgrade it (a report changes nothing)"
+                )
+            return
+        for step in store.migrations[version:]:
+            for statement in step:
+                cur.execute(statement if isinstance(statement, str) else statement[db.dialect])
+        if version != store.version:
+            db.set_schema_version(cur, store.name, store.version)
+
+
+class SQLiteDatabase:
+    """One SQLite file, one connection shared under a lock (thread-safe; every call blocks)."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path, store: Store, *, read_only: bool = False) -> None:
+        self.path, self.where, self.read_only = path, str(path), read_only
+        if read_only and not path.is_file():
+            raise StoreError(f"no {store.what} at {path} (setting {store.setting})")
+        try:
+            if read_only:  # the reports: nothing written, not even a journal mode or a salt
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the {store.what} {path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._what = store.what
+        if not read_only:
+            with self._errors():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise UnavailableError(f"{self.path} is busy ({exc}); try again") from None
+            raise StoreError(f"{self.path} cannot be used as a {self._what}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable {self._what}: {exc}") from None
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[Cursor]:
+        # Every transaction takes the write lock at once (IMMEDIATE): no reader turns writer midway
+        # and deadlocks with another process; a read-only file can only be read (BEGIN).
+        with self._lock, self._errors():
+            self._db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+            try:
+                yield self._db.cursor()
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def schema_version(self, cursor: Cursor, store: str) -> int:
+        cursor.execute("PRAGMA user_version")
+        return int(cursor.fetchone()[0])
+
+    def set_schema_version(self, cursor: Cursor, store: str, version: int) -> None:
+        cursor.execute(f"PRAGMA user_version = {int(version)}")
+
+    def close(self) -> None:
+        """Close the file (a checkpoint folds the WAL back into it)."""
+        with self._lock:
+            self._db.close()
+
+
+class _PgCursor:
+    """A psycopg cursor that takes the stores' `?` placeholders (no statement of ours holds a `%`)."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql.replace("?", "%s"), params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+
+CONNECT_TIMEOUT = 5  # seconds to reach the server, at start and for a pooled connection
+POOL_TIMEOUT = 5.0  # seconds a statement waits for a connection before the caller hears UnavailableError
+
+
+class PostgresDatabase:
+    """A PostgreSQL database through a small pool of connections (thread-safe; every call blocks)."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, address: str, store: Store, *, read_only: bool = False, pool_size: int = 4) -> None:
+        try:
+            import psycopg
+            import psycopg_pool
+        except ImportError:
+            raise StoreError(
+                f"{store.setting} names a PostgreSQL database; install the postgres extra "
+                "(pip install 'article-bot[postgres]')"
+            ) from None
+        self.address, self.where, self.read_only = address, redact(address), read_only
+        parts = urllib.parse.urlsplit(address)
+        self.server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        self._what = store.what
+        kwargs: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "article-bot"}
+        if read_only:  # the reports: the server itself refuses any write
+            kwargs["options"] = "-c default_transaction_read_only=on"
+        self._kwargs = kwargs
+        try:  # one connection first, so an unreachable server is one line naming it, at once
+            psycopg.connect(address, **kwargs).close()
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to the {store.what} at {self.server} ({self._reason(exc)})"
+            ) from None
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = psycopg_pool.ConnectionPool(
+            address,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=pool_size,
+            check=psycopg_pool.ConnectionPool.check_connection,  # a connection the restart broke is replaced
+            timeout=POOL_TIMEOUT,
+            name=f"article-bot {store.name}",
+            open=True,
+        )
+
+    def _reason(self, exc: BaseException) -> str:
+        """The first line of a driver error, without the password should libpq ever quote it."""
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        password = urllib.parse.urlsplit(self.address).password
+        text = text.replace(password, "***") if password else text
+        return re.sub(r"^connection failed: ", "", text)
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[Cursor]:
+        import psycopg
+        import psycopg_pool
+
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                if lock is not None:  # released with the transaction, even if the process dies
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
+                yield _PgCursor(cur)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise UnavailableError(
+                f"the {self._what} at {self.server} is not answering ({self._reason(exc)})"
+            ) from None
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"the {self._what} at {self.where} refused a statement ({self._reason(exc)})"
+            ) from None
+
+    def schema_version(self, cursor: Cursor, store: str) -> int:
+        cursor.execute("SELECT to_regclass('schema_versions') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            if not self.read_only:
+                cursor.execute(
+                    "CREATE TABLE schema_versions (store TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+                )
+            return 0
+        cursor.execute("SELECT version FROM schema_versions WHERE store = ?", (store,))
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def set_schema_version(self, cursor: Cursor, store: str, version: int) -> None:
+        cursor.execute(
+            "INSERT INTO schema_versions VALUES (?, ?)"
+            " ON CONFLICT (store) DO UPDATE SET version = excluded.version",
+            (store, version),
+        )
+
+    def listen(self, channel: str, stop: threading.Event, *, poll: float = 1.0) -> Iterator[list[str]]:
+        """LISTEN on `channel` on a connection of its own: yields `[]` once listening (the moment to
+        catch up on what was missed), then each batch of notification payloads, until `stop` is set.
+        Raises UnavailableError when the connection is lost (the caller connects again)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.address, autocommit=True, **self._kwargs) as conn:
+                conn.execute(f"LISTEN {channel}")
+                yield []
+                while not stop.is_set():
+                    batch = [n.payload for n in conn.notifies(timeout=poll)]
+                    if batch:
+                        yield batch
+        except psycopg.Error as exc:
+            raise UnavailableError(
+                f"the {self._what} at {self.server} is not answering ({self._reason(exc)})"
+            ) from None
+
+    def close(self) -> None:
+        self._pool.close()
