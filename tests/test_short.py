@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.documents.corpus import Document, parse_document, sentence_text, source_span
 from bot.search.ranking import AnswerType, answer_type
 from bot.text import tokenize, words
+from tests.discord_helpers import embed_length
 
 DOC = Document(
     name="a.txt",
@@ -193,7 +194,7 @@ def test_the_embed_shows_it_in_bold_with_its_citation_within_limits() -> None:
         assert head.startswith("**") and head.endswith("** — a.txt ¶1.2")
         assert first.startswith("**1.**")
         assert len(embed["description"]) <= render.DESCRIPTION_MAX
-        assert render.embed_length(embed) <= render.EMBED_TOTAL_MAX
+        assert embed_length(embed) <= render.EMBED_TOTAL_MAX
     assert (
         "about \\*12\\* years old"
         in render.excerpts_embed(
