@@ -58,9 +58,8 @@ def read(text: str) -> tuple[dict[str, str], int]:
     fields: dict[str, str] = {}
     for key, value in data.items():
         name = _ALIASES.get(str(key).strip().lower().replace(" ", "_").replace("-", "_"))
-        shown = _readable(value)
-        if name and shown:
-            fields.setdefault(name, shown)
+        if name and name not in fields and (shown := _readable(value)):
+            fields[name] = shown
     return fields, m.end()
 
 
@@ -113,12 +112,21 @@ def _is_date(value: str) -> bool:
 
 
 def _readable(value: Any) -> str:
-    """A YAML value as one line of text: lists joined ("A, B and C"), names of mappings taken."""
-    if isinstance(value, list):
-        names = [shown for item in value if (shown := _readable(item))]
+    """A YAML value as one line of text: a list's items joined ("A, B and C"), names of mappings taken.
+
+    One level only: through YAML's aliases a few lines can nest lists in lists exponentially deep
+    (each `[*a, *a, ...]` line multiplies the items), and reading them all took seconds per line.
+    """
+    names = [shown for item in value if (shown := _scalar(item))] if isinstance(value, list) else []
+    if names:
         return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    """A scalar, or a mapping's `name`, as one line of text; "" for anything else."""
     if isinstance(value, dict):
-        return _readable(value.get("name", ""))
-    if value is None:
+        value = value.get("name")
+    if value is None or isinstance(value, list | dict):
         return ""
     return " ".join(str(value).split())
