@@ -10,20 +10,25 @@ of a JSON Lines file, SQuAD v2.0's `is_impossible` questions, and every question
 
 from __future__ import annotations
 
+import collections
 import json
 import re
+import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.answer.composer import Answer, Excerpt
+from bot.answer.short import KIND_NAMES, KINDS
+from bot.search.ranking import answer_type
 from bot.text import fold_space
 
 MAX_HIT_CHARS = 500  # a longer excerpt is not an answer, whatever it holds
 DEPTH = 3  # hit@3: the excerpts a reader sees first
 UNRELATED, OFF_TOPIC, UNANSWERABLE = "unrelated", "off-topic", "unanswerable"
 DECLINE_KINDS = (UNRELATED, OFF_TOPIC, UNANSWERABLE)
+WRONG_SHORT_F1 = 0.5  # below this F1, and inside no answer text, a short answer is wrong to a reader
 
 
 class EvalFileError(ValueError):
@@ -53,6 +58,94 @@ class Case:
     def answerable(self) -> bool:
         """Whether the documents answer it."""
         return bool(self.gold or self.spans)
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's official normalisation: lower case, no punctuation, no articles, white space folded."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 of a predicted answer against one gold answer."""
+    predicted, wanted = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    common = sum((collections.Counter(predicted) & collections.Counter(wanted)).values())
+    if not predicted or not wanted:
+        return float(predicted == wanted)
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(wanted)
+    return 2 * precision * recall / (precision + recall)
+
+
+def short_scores(prediction: str, case: Case) -> tuple[float, float]:
+    """Token F1 and exact match of a short answer, each the best over the case's answer texts
+    (SQuAD's answers, or a JSON Lines file's gold strings); 0 for a question to decline."""
+    golds = [a.text for a in case.spans] + list(case.gold)
+    if not golds:
+        return 0.0, 0.0
+    f1 = max(token_f1(prediction, g) for g in golds)
+    em = max(float(normalize_answer(prediction) == normalize_answer(g)) for g in golds)
+    return f1, em
+
+
+def within_answer(prediction: str, case: Case) -> bool:
+    """Whether a short answer's words stand, in order, inside one of the case's answer texts: the
+    fair reading where the answer texts are whole phrases (a JSON Lines file's gold strings)."""
+    words = normalize_answer(prediction)
+    return bool(words) and any(
+        f" {words} " in f" {normalize_answer(g)} " for g in [a.text for a in case.spans] + list(case.gold)
+    )
+
+
+def question_kind(question: str) -> str:
+    """The kind of question for reporting short answers: when, how many, who, where, other."""
+    return KIND_NAMES[answer_type(question)]
+
+
+@dataclass
+class ShortTally:
+    """Short answers over the questions of one kind."""
+
+    questions: int = 0
+    given: int = 0
+    f1: float = 0.0  # sums over the questions given one
+    em: float = 0.0
+    within: int = 0  # given ones inside an answer text (see `within_answer`)
+
+    def add(self, other: ShortTally) -> None:
+        """Count `other`'s questions too."""
+        self.questions += other.questions
+        self.given += other.given
+        self.f1 += other.f1
+        self.em += other.em
+        self.within += other.within
+
+    def figures(self) -> dict[str, float]:
+        """Coverage (share given one), mean F1 and exact match over those given one."""
+        given = self.given or 1
+        return {
+            "questions": self.questions,
+            "given": self.given,
+            "coverage": round(self.given / self.questions, 4) if self.questions else 0.0,
+            "f1": round(self.f1 / given, 4),
+            "em": round(self.em / given, 4),
+            "within": round(self.within / given, 4),
+        }
+
+    def line(self, name: str) -> str:
+        """One line of figures."""
+        f = self.figures()
+        return (
+            f"{name} {self.given}/{self.questions} ({f['coverage']:.1%}) F1 {f['f1']:.3f} EM {f['em']:.3f}"
+            f" within {f['within']:.3f}"
+            if self.given
+            else f"{name} 0/{self.questions}"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +196,17 @@ class Report:
     declined: dict[str, int] = field(default_factory=dict)  # kind -> declined
     skipped: int = 0
     misses: list[Miss] = field(default_factory=list)
+    short: dict[str, ShortTally] = field(default_factory=lambda: {k: ShortTally() for k in KINDS})
+    short_to_decline: int = 0  # short answers given to questions to decline
+    short_misses: list[str] = field(default_factory=list)  # wrong short answers, described
+
+    @property
+    def short_total(self) -> ShortTally:
+        """Short answers over every answerable question."""
+        total = ShortTally()
+        for tally in self.short.values():
+            total.add(tally)
+        return total
 
     @property
     def hit_at_1(self) -> float:
@@ -117,8 +221,15 @@ class Report:
         return self.reciprocal_ranks / self.answerable if self.answerable else 0.0
 
     def lines(self, *, misses: bool = False) -> list[str]:
-        """The report as lines of text: the misses when asked, then the figures (last four lines)."""
+        """The report as lines of text: the misses when asked, the short answers, then the figures
+        (last four lines)."""
         out = [f"missed: {m}" for m in self.misses] if misses else []
+        out += [f"wrong short answer: {m}" for m in self.short_misses] if misses else []
+        if self.answerable:
+            out.append(self.short_total.line("short answers:"))
+            out += [self.short[k].line(f"  {k}:") for k in KINDS if self.short[k].questions]
+        if to_decline := sum(self.to_decline.values()):
+            out.append(f"short answers to questions to decline: {self.short_to_decline}/{to_decline}")
         if self.skipped:
             out.append(f"skipped: {self.skipped} lines with no gold yet (reported, awaiting review)")
         counts = ", ".join(f"{self.to_decline[k]} {k}" for k in DECLINE_KINDS if k in self.to_decline)
@@ -149,8 +260,11 @@ class Report:
             "to_decline": dict(self.to_decline),
             "skipped": self.skipped,
         }
+        out["short"] = {"all": self.short_total.figures(), **{k: t.figures() for k, t in self.short.items()}}
+        out["short_to_decline"] = self.short_to_decline
         if misses:
             out["misses"] = [str(m) for m in self.misses]
+            out["short_misses"] = list(self.short_misses)
         return out
 
 
@@ -281,11 +395,37 @@ def _given(answer: Answer) -> str:
     return f"[{e.document.name} {e.citation}] {text}"
 
 
+def _score_short(report: Report, case: Case, answer: Answer) -> None:
+    """Count a question's short answer (or its absence) in the report."""
+    given = answer.short
+    if not case.answerable:
+        report.short_to_decline += given is not None
+        if given is not None:
+            report.short_misses.append(f"{case.question!r} is one to decline; gave {given.text!r}")
+        return
+    tally = report.short[question_kind(case.question)]
+    tally.questions += 1
+    if given is None:
+        return
+    f1, em = short_scores(given.text, case)
+    tally.given += 1
+    tally.f1 += f1
+    tally.em += em
+    tally.within += within_answer(given.text, case)
+    if f1 < WRONG_SHORT_F1 and not within_answer(given.text, case):
+        wanted = " or ".join(repr(t) for t in dict.fromkeys([a.text for a in case.spans] + list(case.gold)))
+        report.short_misses.append(
+            f"{case.question!r} gave {given.text!r} [{given.document.name} {given.citation}], "
+            f"F1 {f1:.2f}; the answer is {wanted}"
+        )
+
+
 def evaluate(cases: Iterable[Case], ask: Callable[[str], Answer], skipped: int = 0) -> Report:
     """Score every case with `ask` (which should give at least `DEPTH` excerpts when it can)."""
     report = Report(skipped=skipped)
     for case in cases:
         answer = ask(case.question)
+        _score_short(report, case, answer)
         if not case.answerable:
             kind = case.kind if case.kind in DECLINE_KINDS else UNRELATED
             report.to_decline[kind] = report.to_decline.get(kind, 0) + 1

@@ -40,3 +40,19 @@ def test_bench_load_small(capsys: pytest.CaptureFixture[str]) -> None:
         assert label in out, (label, out)
     memory = re.search(r"ours cold ([\d.,]+) MiB.*bm25s ([\d.,]+) MiB", out)
     assert memory is not None and float(memory.group(1)) > 10 and float(memory.group(2)) > 10
+
+
+def test_bench_parse_small(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.bench_parse import CASES
+    from benchmarks.bench_parse import main as parse_main
+
+    assert parse_main(["--sizes", "500,1000", "--repeat", "1", "--ordinary-sentences", "200"]) == 0
+    out = capsys.readouterr().out
+    # Every case timed at both sizes with its growth, then beside markdown-it, then ordinary Markdown.
+    for case in CASES:
+        row = rf"^{re.escape(case.name)} +{re.escape(case.suffix)} +[\d.]+ +[\d.]+ +(?:-?[\d.]+|nan)$"
+        assert re.search(row, out, re.MULTILINE), (case, out)
+    inline = out.split("inline markup alone at 1,000 characters")[1].split("ordinary Markdown")[0]
+    assert all(case.name in inline for case in CASES if case.suffix == ".md")
+    assert re.search(r"ordinary Markdown: [\d,]+ prose blocks .*200 sentences", out)
+    assert "markdown-it inline parser" in out

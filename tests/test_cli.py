@@ -72,10 +72,30 @@ def ask_walrus(folder: Path, unprivileged: bool = False, **env: str) -> subproce
 def test_ask_prints_cited_excerpts() -> None:
     result = run("ask", "How old is Kim Ju-ae?")
     assert result.returncode == 0, result.stderr
-    first = result.stdout.splitlines()[0]
+    short, blank, first, *_ = result.stdout.splitlines()
+    assert short == "**about 12 years old** [article.txt ¶2.3]" and blank == ""
     assert first.startswith("1. [article.txt ¶2.3]")
     assert "**old**" in first
     assert result.stderr == ""
+
+
+def test_ask_json_short_answer_is_a_span_of_the_file_or_null() -> None:
+    questions = ["How old is Kim Ju-ae?", "What is the tallest mountain in Africa?", "Who is the author?"]
+    result = run("ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    answered, declined, metadata = (json.loads(line) for line in result.stdout.splitlines())
+    short = answered["short_answer"]
+    assert set(short) == {"text", "document", "span", "citation"}
+    assert (short["text"], short["document"], short["citation"]) == (
+        "about 12 years old",
+        "article.txt",
+        "¶2.3",
+    )
+    start, end = short["span"]
+    assert (CORPUS / "article.txt").read_bytes().decode("utf-8")[start:end] == short["text"]
+    assert short["text"] in answered["excerpts"][0]["text"]
+    assert declined["abstained"] and declined["short_answer"] is None
+    assert metadata["excerpts"][0]["citation"].startswith("metadata") and metadata["short_answer"] is None
 
 
 def test_ask_json_contract() -> None:
@@ -176,6 +196,14 @@ def test_eval_squad_with_off_topic_questions_and_misses() -> None:
     assert report["answerable"] == 269 and report["to_decline"] == {"off-topic": 27}
     assert 0 < report["hit@1"] <= report["hit@3"] <= 1
     assert report["misses"] and all(isinstance(m, str) for m in report["misses"])
+    # SQuAD's answers have texts: the short answers are scored, per kind, as the README reports them.
+    shorts = report["short"]
+    assert set(shorts) == {"all", "when", "how many", "who", "where", "other"}
+    assert shorts["all"]["questions"] == 269 and 0 < shorts["all"]["given"] < 269
+    assert shorts["all"]["f1"] >= shorts["all"]["em"] > 0
+    assert isinstance(report["short_misses"], list) and "short_to_decline" in report
+    text = run("eval", str(squad)).stdout.splitlines()
+    assert text[0].startswith("short answers: ") and text[1].startswith("  when: ")
     # Asked beside the shipped article, the same questions still find Notre Dame's sentences.
     beside = json.loads(run("eval", str(squad), "--corpus", str(CORPUS), "--json").stdout)
     assert beside["answerable"] == 269 and beside["hit@3"] > 0.7

@@ -66,8 +66,9 @@ async def test_ask_answers_with_cited_excerpts(fake: FakeDiscord, bot: ArticleBo
     within_limits(data)
     embed = embed_of(data)
     assert embed["title"] == "How old is Kim Ju\\-ae?"
-    first = embed["description"].split("\n\n")[0]
-    assert "12 years **old**" in first and "article.txt ¶2.3" in first
+    short, first = embed["description"].split("\n\n")[:2]
+    assert short == "**about 12 years old** — article.txt ¶2.3"  # the short answer, above the excerpts
+    assert first.startswith("**1.**") and "12 years **old**" in first and "article.txt ¶2.3" in first
     assert data["allowed_mentions"] == {"parse": []}
     ids = custom_ids(data)
     assert any(i.startswith("ab:ctx:0:0:") for i in ids)

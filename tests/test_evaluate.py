@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot import engine
+from bot.answer.answers import ShortAnswer
 from bot.answer.composer import Answer, Excerpt
 from bot.config import Settings
 from bot.documents.corpus import Document
@@ -17,7 +18,9 @@ from bot.evaluate import (
     Case,
     EvalFileError,
     evaluate,
+    normalize_answer,
     read_question_set,
+    token_f1,
 )
 from tests.conftest import CORPUS, DATA, DEV, NOTRE_DAME
 
@@ -210,3 +213,51 @@ def test_crowd_written_questions_floor(tmp_path: Path) -> None:
     assert report.hit_at_1 >= 0.72
     assert report.hit_at_3 >= 0.88
     assert report.false_abstentions <= 3
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "f1"),
+    [
+        ("the 1870s", "1870s", 1.0),  # articles and punctuation do not count (SQuAD's normalisation)
+        ("Around 21–24%", "21–24%", 2 / 3),
+        ("Saint Bernadette", "Saint Bernadette Soubirous", 0.8),
+        ("$9 million", "9 million dollars", 0.8),
+        ("Paris", "Rome", 0.0),
+    ],
+)
+def test_token_f1_is_squads(prediction: str, gold: str, f1: float) -> None:
+    assert token_f1(prediction, gold) == pytest.approx(f1)
+    assert normalize_answer("The  U.S. Army's, a unit!") == "us armys unit"
+
+
+def test_short_answers_scored_per_kind_and_wrong_ones_listed(tmp_path: Path) -> None:
+    f = tmp_path / "q.jsonl"
+    f.write_text(
+        '{"q": "When did it open?", "gold": ["opened in 1932 by the premier"]}\n'
+        '{"q": "Who designed it?", "gold": ["John Bradfield"]}\n'
+        '{"q": "How many lanes?", "gold": ["eight"]}\n'
+        '{"q": "What is it?", "gold": ["a bridge"]}\n'
+        '{"q": "Who painted it?", "gold": []}\n',
+        encoding="utf-8",
+    )
+    doc = Document(name="d", text="", title="d")
+    given = {"When did it open?": "in 1932", "Who designed it?": "Ralph Freeman", "Who painted it?": "Kim"}
+
+    def ask(q: str) -> Answer:
+        short = ShortAnswer(given[q], doc, 0, 1, "¶1.1") if q in given else None
+        return Answer(q, False, (Excerpt(doc, "¶1.1", "text", 1.0, 0, 0),), short=short)
+
+    report = evaluate(read_cases(f), ask)
+    when, who, many = report.short["when"], report.short["who"], report.short["how many"]
+    assert (when.questions, when.given, when.f1, when.em) == (1, 1, pytest.approx(4 / 7), 0.0)
+    assert (who.questions, who.given, who.f1) == (1, 1, 0.0)
+    assert (many.questions, many.given) == (1, 0)
+    assert report.short_total.figures()["coverage"] == 0.5 and report.short_to_decline == 1
+    assert len(report.short_misses) == 2  # the wrong name, and one given to a question to decline
+    assert "'Ralph Freeman'" in report.short_misses[0] and "'John Bradfield'" in report.short_misses[0]
+    lines = report.lines(misses=True)
+    assert sum(line.startswith("wrong short answer: ") for line in lines) == 2
+    # "in 1932" stands inside the gold phrase: SQuAD's F1 is low, yet it is right.
+    assert "short answers: 2/4 (50.0%) F1 0.286 EM 0.000 within 0.500" in lines
+    assert lines[-2] == "abstentions: 0/1 unrelated declined"  # the figures stay the last four lines
+    assert report.as_json()["short"]["when"]["f1"] == pytest.approx(0.5714)

@@ -50,3 +50,14 @@ def test_written_front_matter_is_plain_where_it_can_be() -> None:
         "author": "Ann Poe and Bo O'Neil",
         "published": "2020-01-19",
     }
+
+
+def test_lists_nested_through_aliases_are_not_read() -> None:
+    # Seven lines whose lists repeat the one before nine times: 9**7 names if read all the way down
+    # (millions, for seconds); one level is read, so the nested ones give no author at all.
+    lines = ["a0: &a0 [Ann Poe, Bo Roe, Cy Doe, Di Loe, Ed Moe, Flo Noe, Gus Soe, Hal Toe, Ida Woe]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 7)]
+    fields, _ = frontmatter.read("---\n" + "\n".join(lines) + "\nauthors: *a6\ntitle: Bombs\n---\nBody.\n")
+    assert fields == {"title": "Bombs"}
+    flat, _ = frontmatter.read("---\n" + lines[0] + "\nauthors: *a0\n---\nBody.\n")
+    assert flat["author"].startswith("Ann Poe, Bo Roe,") and flat["author"].endswith("and Ida Woe")

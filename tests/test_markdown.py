@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -233,3 +234,29 @@ def test_code_tables_html_blocks_and_rules_are_not_answers(tmp_path: Path) -> No
     texts = " ".join(corpus.sentence(i).text for i in range(len(corpus)))
     for fragment in ("Europe", "indented code", "Share this", "6.2 million", "Visitors |", "Visiting", "---"):
         assert fragment not in texts
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[a [b](u) c](v)",  # links hold no links: the outer brackets are text
+        "![a [b](u) c](v) d",  # images may hold links, and show nothing
+        "`.x_y-->[**x_y<!--*]()<b>*",  # a run that ends a link's text is followed by nothing
+        "[*a*](u) [a*](u)*",
+        "``a` b`` c ``` d ``",  # a code span closes at a run of its own length only
+        "[" * 10 + "a" + "]" * 10 + "(u)",  # (markdown-it stops looking 20 deep; CommonMark does not)
+        "*a **b *c* d** e*" * 50,
+        "x <!-- y" + " <!--" * 50,
+        "[x](u" + " " * 200 + "'t')",
+    ],
+)
+def test_tricky_inline_markdown_shows_what_markdown_it_renders(source: str) -> None:
+    assert shown(source) == fold_space(_plain(_READER.parseInline(source)))
+
+
+def test_a_long_emphasis_after_other_markup_stays_one_sentence_and_shows_its_text() -> None:
+    text = "*Note* **" + "Word. " * 2000 + "end**\n"
+    parsed = parse_document("d.md", text)
+    assert len(parsed.sentences) == 1  # no sentence inside the bold can be shown without its marks
+    _, _, start, end, _ = parsed.sentences[0]
+    assert sentence_text(parsed.document, start, end) == "Note " + "Word. " * 2000 + "end"

@@ -44,6 +44,17 @@ class Excerpt:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """A span of the top excerpt's own text that answers the question by itself ("about 12 years old")."""
+
+    text: str  # as the excerpt shows it
+    document: Document
+    start: int  # span in the document's text, as an excerpt's
+    end: int
+    citation: str  # the sentence that holds it: "¶2.3"
+
+
+@dataclass(frozen=True)
 class Answer:
     """The answer to one question: excerpts best first, or an abstention."""
 
@@ -56,3 +67,4 @@ class Answer:
     note: str = ""  # what the documents do not state (why it declined, or which documents are silent)
     reranked: bool = False  # whether the semantic stage re-scored the candidates
     relevance: float | None = None  # how much closer to the corpus's meaning than off-topic questions
+    short: ShortAnswer | None = None  # given only when the bot is sure (see `bot.answer.short`)

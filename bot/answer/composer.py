@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 
-from bot.answer import metadata
+from bot.answer import metadata, short
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError
 from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
 from bot.search.ranking import (
@@ -82,6 +82,7 @@ class Composer:
         weights: Weights | None = None,
         grouped: Groups | None = None,
         semantic: Semantic | None = None,
+        short_gate: short.Gate | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
@@ -90,6 +91,7 @@ class Composer:
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
         self._term_spans = lru_cache(maxsize=4096)(term_spans)  # excerpts repeat: highlight once
+        self.short_gate = short_gate or short.Gate.load()
 
     # -- the question ---------------------------------------------------------------------------
 
@@ -136,18 +138,30 @@ class Composer:
         coverages = self._coverages(excerpts[:DEPTH], asked)
         best = max(coverages, default=0.0)
         relevance = self.ranker.relevance(asked) if ranked.reranked else None
-        declined = self._declines(excerpts[:DEPTH], coverages, asked, relevance)
+        if self._declines(excerpts[:DEPTH], coverages, asked, relevance):
+            declined = Answer(
+                q,
+                abstained=True,
+                closest=excerpts[: self.top_k],
+                coverage=best,
+                terms=terms,
+                reranked=ranked.reranked,
+                relevance=relevance,
+            )
+            return self._declined(declined, pinned)
         answer = Answer(
             q,
-            abstained=declined,
-            excerpts=() if declined else excerpts[:limit],
-            closest=excerpts[: self.top_k] if declined else (),
+            abstained=False,
+            excerpts=excerpts,
             coverage=best,
             terms=terms,
             reranked=ranked.reranked,
             relevance=relevance,
         )
-        return self._declined(answer, pinned) if declined else answer
+        given = short.short_answer(
+            self.corpus, answer, asked, self.short_gate
+        )  # read off every excerpt judged
+        return replace(answer, excerpts=excerpts[:limit], short=given)
 
     def _declines(
         self,

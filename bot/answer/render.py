@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from bot.answer.answers import ShortAnswer
 from bot.answer.composer import Answer, Composer, Excerpt
 from bot.text import fold_space
 
@@ -106,9 +107,17 @@ def _quote(text: str) -> str:
     return urllib.parse.quote(text, safe="").replace("-", "%2D")
 
 
+def short_where(short: ShortAnswer) -> str:
+    """The citation of a short answer: the document and the sentence that holds it."""
+    return f"{short.document.name} {short.citation}"
+
+
 def answer_terminal(answer: Answer, *, color: bool = False) -> str:
-    """The answer as text for a terminal."""
+    """The answer as text for a terminal: the short answer first when there is one."""
     lines: list[str] = []
+    if answer.short is not None and not answer.abstained:
+        text = f"{_BOLD_ON}{answer.short.text}{_BOLD_OFF}" if color else f"**{answer.short.text}**"
+        lines += [f"{text} [{short_where(answer.short)}]", ""]
     if answer.abstained:
         lines.append(abstain_message(answer))
         if answer.closest:
@@ -136,11 +145,24 @@ def excerpt_json(excerpt: Excerpt) -> dict[str, Any]:
     }
 
 
+def short_json(short: ShortAnswer | None) -> dict[str, Any] | None:
+    """A short answer as a JSON object (None: null)."""
+    if short is None:
+        return None
+    return {
+        "text": short.text,
+        "document": short.document.name,
+        "span": [short.start, short.end],
+        "citation": short.citation,
+    }
+
+
 def answer_json(answer: Answer) -> dict[str, Any]:
     """The answer as the JSON object of the command line's contract."""
     return {
         "question": answer.question,
         "abstained": answer.abstained,
+        "short_answer": short_json(answer.short),
         "excerpts": [excerpt_json(e) for e in answer.excerpts],
         "closest": [excerpt_json(e) for e in answer.closest],
         "coverage": round(answer.coverage, 4),
@@ -172,6 +194,7 @@ FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
 LABEL_MAX = 80
 CUSTOM_ID_MAX = 100
+SHORT_MAX = 300  # a short answer is a phrase; cut anything longer, never the excerpts' room
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…”\"'])\s+")
 
@@ -282,14 +305,21 @@ def excerpts_embed(
     *,
     first_number: int = 1,
     widened: dict[int, tuple[str, str]] | None = None,
+    short: ShortAnswer | None = None,
     document: str | None = None,
 ) -> dict[str, Any]:
-    """An answer as Discord embed data: cited excerpts, matches in bold, within every limit.
+    """An answer as Discord embed data: the short answer in bold when given, then the cited
+    excerpts, matches in bold, within every limit.
 
     `widened` maps an excerpt's position to (before, after) context shown around it in plain text;
     `document` is the file the question was pinned to.
     """
     fields, budget = _question_embed(question, document)
+    head = ""
+    if short is not None:
+        text = trim_words(short.text, SHORT_MAX)
+        head = f"**{escape_markdown(text)}** — {escape_markdown(short_where(short))}\n\n"
+        budget -= len(head)
     blocks: list[str] = []
     for n, excerpt in enumerate(excerpts):
         body = excerpt_markdown(excerpt)
@@ -300,7 +330,7 @@ def excerpts_embed(
         room = budget // max(len(excerpts), 1) - len(cite) - 16
         blocks.append(f"**{first_number + n}.** {trim_sentences(body, room)}\n— {cite}")
     description = "\n\n".join(blocks)
-    return {**fields, "description": description[:budget]}
+    return {**fields, "description": head + description[:budget]}
 
 
 def abstain_embed(question: str, closest: tuple[Excerpt, ...], document: str | None = None) -> dict[str, Any]:

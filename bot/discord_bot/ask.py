@@ -60,7 +60,12 @@ def reply_parts(
         before, after = reply.composer.context(shown[widen[0]], widen[1])
         widened[widen[0]] = (" ".join(s.text for s in before), " ".join(s.text for s in after))
     embed = render.excerpts_embed(
-        answer.question, shown, first_number=page * k + 1, widened=widened, document=reply.document
+        answer.question,
+        shown,
+        first_number=page * k + 1,
+        widened=widened,
+        short=answer.short if page == 0 else None,  # above the first page's excerpts
+        document=reply.document,
     )
     note = answer.note or None  # an answer for each of several documents: the ones that do not say
     if not buttons:

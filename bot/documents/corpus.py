@@ -263,6 +263,29 @@ def sentence_text(document: Document, start: int, end: int) -> str:
     return fold_space(source)
 
 
+def source_span(document: Document, start: int, end: int, at: int, to: int) -> tuple[int, int]:
+    """The span of the file that shows characters [at, to) of `sentence_text(document, start, end)`.
+
+    Folding white space keeps every other character in order, and Markdown's shown text knows
+    where each character came from, so a part of a sentence points into the file as the
+    sentence does (markup inside the part is inside the span).
+    """
+    source = document.text[start:end]
+    shown: Visible = (
+        markdown.visible(source, markdown.references(document.text))
+        if is_markdown(document.name)
+        else Visible(source, None)
+    )
+    # Character k of the folded text is character `places[k]` of the shown text (a space: -1).
+    places: list[int] = []
+    for m in re.finditer(r"\S+", shown.text):
+        if places:
+            places.append(-1)
+        places.extend(range(m.start(), m.end()))
+    first, last = places[at], places[to - 1]
+    return start + shown.offset(first), start + shown.offset(last) + 1
+
+
 def _title_from(name: str) -> str:
     stem = Path(name).stem.replace("_", " ").replace("-", " ").strip()
     return stem[:1].upper() + stem[1:] if stem else name

@@ -82,17 +82,15 @@ def parse(text: str) -> FrontMatter:
         node = loader.get_single_node()
         if not isinstance(node, yaml.MappingNode):
             return none  # a `---` rule and a line of text, say
-        entries = [
-            (
-                key_node,
-                value_node,
-                loader.construct_object(key_node, deep=True),
-                loader.construct_object(value_node, deep=True),
-            )
-            for key_node, value_node in node.value
-        ]
-        for _, _, key, _ in entries:
+        keys = [loader.construct_object(key_node, deep=True) for key_node, _ in node.value]
+        for key in keys:
             hash(key)  # a list or mapping as a key: not the mapping front matter is
+        # Only the fields we show are built: through YAML's aliases a value can nest deep.
+        entries = [
+            (key_node, value_node, key, loader.construct_object(value_node, deep=True))
+            for (key_node, value_node), key in zip(node.value, keys, strict=True)
+            if _ALIASES.get(str(key).strip().lower().replace(" ", "_").replace("-", "_"))
+        ]
     except (yaml.YAMLError, ValueError, TypeError) as exc:  # TypeError: a list or mapping as a key
         log.debug("an opening --- block that is not YAML is text: %s", exc)
         return none
@@ -101,8 +99,7 @@ def parse(text: str) -> FrontMatter:
     found = FrontMatter({}, {}, {}, {}, m.end())
     for key_node, value_node, key, value in entries:
         name = _ALIASES.get(str(key).strip().lower().replace(" ", "_").replace("-", "_"))
-        shown = _readable(value)
-        if not name or not shown or name in found.fields:
+        if not name or name in found.fields or not (shown := _readable(value)):
             continue
         found.fields[name] = shown
         found.keys[name] = str(key).strip()
@@ -165,12 +162,21 @@ def _is_date(value: str) -> bool:
 
 
 def _readable(value: Any) -> str:
-    """A YAML value as one line of text: lists joined ("A, B and C"), names of mappings taken."""
-    if isinstance(value, list):
-        names = [shown for item in value if (shown := _readable(item))]
+    """A YAML value as one line of text: a list's items joined ("A, B and C"), names of mappings taken.
+
+    One level only: through YAML's aliases a few lines can nest lists in lists exponentially deep
+    (each `[*a, *a, ...]` line multiplies the items), and reading them all took seconds per line.
+    """
+    names = [shown for item in value if (shown := _scalar(item))] if isinstance(value, list) else []
+    if names:
         return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    """A scalar, or a mapping's `name`, as one line of text; "" for anything else."""
     if isinstance(value, dict):
-        return _readable(value.get("name", ""))
-    if value is None:
+        value = value.get("name")
+    if value is None or isinstance(value, list | dict):
         return ""
     return " ".join(str(value).split())

@@ -7,14 +7,17 @@ Two halves, each chosen for its job:
   setext headings, nested lists, fences with blank lines) is what a real parser is for.
 - Inline markup (emphasis, code marks, links and images, HTML tags, escapes, entities) is removed
   here, because markdown-it's inline tokens carry no source offsets and a sentence's span must
-  point into the file. `visible` keeps each shown character's offset; `shown` is the fast form
-  used for every sentence's text. Tests check both against markdown-it's own rendering.
+  point into the file (README: why not markdown-it's inline parser). `visible` keeps each shown
+  character's offset; `shown` is the fast form used for every sentence's text. Tests check both
+  against markdown-it's own rendering. The scan is one pass, linear in its text whatever the text
+  (tests/test_parsing_work.py counts its steps).
 """
 
 from __future__ import annotations
 
 import bisect
 import html
+import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.documents.segment import Span
+from bot.documents.segment import WORK, Span
 from bot.text import fold_space
 
 if TYPE_CHECKING:
@@ -32,8 +35,8 @@ if TYPE_CHECKING:
 _MARKUP = re.compile(r"[\\`*_~\[<&]|[\r\n][ \t]*>")
 _LINE_END = re.compile(r"\r\n?|\n")
 # After a line end inside a block: its indentation and any blockquote markers.
-_CONTAINER = re.compile(r"[ \t]*(?:>[ \t]?[ \t]*)*")
-_SPECIAL = re.compile(r"[\\`*_~\[!<&\n]")
+_CONTAINER = re.compile(r"[ \t]*+(?:>[ \t]*+)*+")
+_SPECIAL = re.compile(r"[\\`*_~\[\]!<&\n]")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _AUTOLINK = re.compile(
     r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\x00-\x20]*|[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*)>"
@@ -45,18 +48,28 @@ _HTML_TAG = re.compile(
 )
 _BREAK_TAG = re.compile(r"<br\b", re.IGNORECASE)
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_BRACKET_STOP = re.compile(r"[\\`\[\]]")
 _BACKTICKS = re.compile(r"`+")
-# An inline link's `(destination "title")`: balanced parentheses two deep, as real URLs need.
-_DESTINATION = r"(?:<(?:[^<>\n\\]|\\.)*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*\))*)"
-_TITLE = r"""(?:\s+(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\((?:\\.|[^()\\])*\)))?"""
-_INLINE_TAIL = re.compile(rf"\(\s*{_DESTINATION}{_TITLE}\s*\)")
+_RUNS = {mark: re.compile(re.escape(mark) + "+") for mark in "*_~"}
+# An inline link's `(destination "title")`: balanced parentheses two deep, as real URLs need. Each
+# part is taken whole (possessive): white space before, inside and after the title could otherwise
+# be shared out between `\s*`, `\s+` and `\s*` in every way on a failing match (cubic).
+_DESTINATION = (
+    r"(?:<(?:[^<>\n\\]|\\.)*+>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*+\))*+\))*+)"
+)
+_TITLE = r"""(?:\s++(?:"(?:\\.|[^"\\])*+"|'(?:\\.|[^'\\])*+'|\((?:\\.|[^()\\])*+\)))?+"""
+_INLINE_TAIL = re.compile(rf"\(\s*+{_DESTINATION}{_TITLE}\s*+\)")
 _REFERENCE = re.compile(r"\[((?:[^\[\]\\]|\\.){0,999})\]")
-# A link reference definition: `[label]: destination`, then the line's end or a title.
+_MAX_LABEL = 999  # CommonMark: a link label holds at most 999 characters
+# A link reference definition: `[label]: destination`, then the line's end or a title (the white
+# space around the line end taken whole: `[ \t]*\n?[ \t]*` shared a line of spaces out quadratically).
 _DEFINITION = re.compile(
-    r"""^[ \t>]*\[((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*\n?[ \t]*(?:<[^<>\n]*>|\S+)[ \t]*(?:$|["'(])""",
+    r"""^[ \t>]*+\[((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*+(?:\n[ \t]*+)?(?:<[^<>\n]*>|\S+)[ \t]*(?:$|["'(])""",
     re.MULTILINE,
 )
+# What must follow each kind of HTML construct that runs to a terminator, whatever lies between
+# (comments, processing instructions, CDATA, declarations): without it the construct cannot close,
+# and the tag pattern is not tried (it would read to the end of the text at every such `<`).
+_HTML_TERMINATORS = (("<!--", "-->"), ("<?", "?>"), ("<![CDATA[", "]]>"), ("<!", ">"))
 
 
 class Visible(NamedTuple):
@@ -118,6 +131,15 @@ def visible(source: str, labels: frozenset[str] = frozenset()) -> Visible:
     text, lines = _unwrap(source)
     chunks, starts = _Inline(text, labels).run()
     return Visible("".join(chunks), _compose(chunks, starts, lines))
+
+
+def wrapped(source: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """The ranges of `visible(source).text` that a piece of markup wraps (emphasis, a link's text,
+    a code span): a span of the source that cuts one shows that markup's marks."""
+    inline = _Inline(_unwrap(source)[0], labels, wrapped=[])
+    inline.run()
+    ends = list(itertools.accumulate(map(len, inline.chunks), initial=0))
+    return [(ends[first], ends[end]) for first, end in inline.wrapped or () if ends[first] < ends[end]]
 
 
 @lru_cache(maxsize=16)  # the documents being parsed or shown; each holds its text alive
@@ -188,18 +210,13 @@ def _is_punct(ch: str) -> bool:
 class _Delimiter:
     """A run of `*`, `_` or `~` that may open or close emphasis (CommonMark's delimiter run)."""
 
-    __slots__ = ("can_close", "can_open", "char", "closed", "dropped", "index", "opened", "original")
+    __slots__ = ("can_close", "can_open", "char", "closed", "index", "length", "opened", "original")
 
     def __init__(self, char: str, index: int, length: int, can_open: bool, can_close: bool) -> None:
-        self.char, self.index, self.original = char, index, length
+        self.char, self.index, self.original, self.length = char, index, length, length
         self.can_open, self.can_close = can_open, can_close
         self.opened = 0  # marks used as an opener, taken from the run's end
         self.closed = 0  # marks used as a closer, taken from its start
-        self.dropped = False  # inside a match: what is left of it is text
-
-    @property
-    def length(self) -> int:
-        return 0 if self.dropped else self.original - self.opened - self.closed
 
 
 def _rule_of_three(opener: _Delimiter, closer: _Delimiter) -> bool:
@@ -209,23 +226,70 @@ def _rule_of_three(opener: _Delimiter, closer: _Delimiter) -> bool:
     return not (opener.original % 3 == 0 and closer.original % 3 == 0)
 
 
-class _Inline:
-    """One pass over a block's inline source: the pieces of text shown, and where each comes from."""
+def _matches(opener: _Delimiter, closer: _Delimiter) -> bool:
+    """Whether `opener` can open the emphasis that `closer` closes, as they stand."""
+    if opener.char != closer.char or not opener.can_open or opener.length == 0:
+        return False
+    if closer.char == "~":
+        return opener.length >= 2  # strikethrough takes tildes in twos
+    return not _rule_of_three(opener, closer)
 
-    def __init__(self, text: str, labels: frozenset[str]) -> None:
+
+def _unlink(n: int, before: list[int], after: list[int]) -> None:
+    """Take item `n` out of the linked list of indexes `before` and `after` (-1 and len are its ends)."""
+    if before[n] >= 0:
+        after[before[n]] = after[n]
+    if after[n] < len(after):
+        before[after[n]] = before[n]
+
+
+def _flanking(ch: str, before: str, after: str) -> tuple[bool, bool]:
+    """Whether a run of `ch` between `before` and `after` can open and close emphasis ("" is an end)."""
+    left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
+    right = not _is_space(before) and (not _is_punct(before) or _is_space(after) or _is_punct(after))
+    if ch == "_":
+        return left and (not right or _is_punct(before)), right and (not left or _is_punct(after))
+    return left, right
+
+
+class _Bracket:
+    """A `[` or `![` not yet closed: where it is, and what the scan had made when it was met."""
+
+    __slots__ = ("at", "chunk", "delimiters", "image", "wrapped")
+
+    def __init__(self, at: int, chunk: int, delimiters: int, wrapped: int, image: bool) -> None:
+        self.at, self.chunk, self.delimiters, self.wrapped, self.image = at, chunk, delimiters, wrapped, image
+
+
+class _Inline:
+    """One pass over a block's inline source: the pieces of text shown, and where each comes from.
+
+    Links are found as CommonMark finds them, with a stack of the `[`s not yet closed, matched at
+    each `]`, rather than by looking ahead for the `]` of every `[` (20,000 `[` took 57 s); emphasis
+    keeps CommonMark's lower bound for each kind of closer rather than looking back over every
+    earlier run. Every character is looked at a bounded number of times.
+    """
+
+    def __init__(
+        self, text: str, labels: frozenset[str], wrapped: list[tuple[int, int]] | None = None
+    ) -> None:
         self.text = text
         self.labels = labels  # the reference labels the document defines
         self.chunks: list[str] = []  # shown text, in pieces copied from (or standing for) the text
         self.starts: list[int] = []  # where each piece starts in the text
-        self.delimiters: list[_Delimiter] = []  # every emphasis run, each its own piece
+        self.delimiters: list[_Delimiter] = []  # emphasis runs not yet matched, each its own piece
+        self.brackets: list[_Bracket] = []
+        self.inactive = 0  # the `[`s below this place in `brackets` are text: a link holds no link
+        # Pieces that markup wraps (emphasis, links, code): (first piece, end piece) of what they show;
+        # kept only when asked for (`wrapped`), which is rarely.
+        self.wrapped = wrapped
+        self._backticks: dict[int, list[int]] | None = None  # starts of the text's backtick runs, by length
+        self._last: dict[str, int] | None = None  # where each HTML terminator last occurs in the text
 
     def run(self) -> tuple[list[str], list[int]]:
-        """The shown pieces and where each starts in the text."""
-        self._scan(0, len(self.text))
-        for d in self.delimiters:  # matched marks are markup: keep what is left of each run
-            if d.opened or d.closed:
-                self.chunks[d.index] = self.chunks[d.index][d.closed : d.original - d.opened]
-                self.starts[d.index] += d.closed
+        """The shown pieces and where each starts in the text (`chunks` keeps the empty ones)."""
+        self._scan()
+        self._emphasis(0)
         kept = [n for n, chunk in enumerate(self.chunks) if chunk]
         return [self.chunks[n] for n in kept], [self.starts[n] for n in kept]
 
@@ -234,21 +298,23 @@ class _Inline:
             self.chunks.append(chars)
             self.starts.append(at)
 
-    def _scan(self, lo: int, hi: int) -> None:
-        """Shown characters of text[lo:hi]; emphasis is matched within this range only."""
+    def _scan(self) -> None:
+        """Shown characters of the whole text, links matched as their `]` is met."""
         text = self.text
-        delimiters: list[_Delimiter] = []
-        i = lo
+        hi = len(text)
+        steps = 0
+        i = 0
         while i < hi:
-            m = _SPECIAL.search(text, i, hi)
+            steps += 1
+            m = _SPECIAL.search(text, i)
             if m is None:
-                self._emit(text[i:hi], i)
+                self._emit(text[i:], i)
                 break
             j = m.start()
             self._emit(text[i:j], i)
             ch = text[j]
             if ch == "\\":
-                nxt = text[j + 1 : j + 2] if j + 1 < hi else ""
+                nxt = text[j + 1 : j + 2]
                 if nxt in _ASCII_PUNCTUATION and nxt:
                     self._emit(nxt, j + 1)
                     i = j + 2
@@ -258,15 +324,17 @@ class _Inline:
                     self._emit("\\", j)
                     i = j + 1
             elif ch == "`":
-                i = self._code_span(j, hi)
+                i = self._code_span(j)
             elif ch in "*_~":
-                i = self._delimiter_run(j, lo, hi, delimiters)
+                i = self._delimiter_run(j)
             elif ch == "[" or (ch == "!" and text.startswith("[", j + 1)):
-                i = self._link(j, hi)
+                i = self._open_bracket(j, ch == "!")
+            elif ch == "]":
+                i = self._close_bracket(j)
             elif ch == "<":
-                i = self._angle(j, hi)
+                i = self._angle(j)
             elif ch == "&":
-                e = _ENTITY.match(text, j, hi)
+                e = _ENTITY.match(text, j)
                 if e is not None and (decoded := html.unescape(e.group())) != e.group():
                     self._emit(decoded, j)  # placed at the entity, which is longer than it
                     i = e.end()
@@ -276,116 +344,159 @@ class _Inline:
             else:  # "!" not before "[", or a line end
                 self._emit(ch, j)
                 i = j + 1
-        self._emphasis(delimiters)
+        WORK.steps += steps
 
-    def _code_span(self, j: int, hi: int) -> int:
+    def _code_span(self, j: int) -> int:
         text = self.text
-        n = j
-        while n < hi and text[n] == "`":
-            n += 1
+        opening = _BACKTICKS.match(text, j)
+        assert opening is not None  # it starts with the backtick found
+        n = opening.end()
         run = n - j
-        k = n
-        while True:
-            k = text.find("`" * run, k, hi)
-            if k < 0:
-                self._emit(text[j:n], j)  # no closing run: the backticks are text
-                return n
-            end = k + run
-            if (end >= hi or text[end] != "`") and (k == n or text[k - 1] != "`"):
-                break
-            while k < hi and text[k] == "`":
-                k += 1
+        k = self._closing_backticks(run, n)
+        if k is None:
+            self._emit(opening.group(), j)  # no closing run: the backticks are text
+            return n
         content = text[n:k].replace("\n", " ")
         first = n
         if len(content) >= 2 and content[0] == " " and content[-1] == " " and content.strip(" "):
             content, first = content[1:-1], n + 1
+        before = len(self.chunks)
         self._emit(content, first)
+        if self.wrapped is not None:
+            self.wrapped.append((before, len(self.chunks)))
         return k + run
 
-    def _delimiter_run(self, j: int, lo: int, hi: int, delimiters: list[_Delimiter]) -> int:
+    def _closing_backticks(self, run: int, after: int) -> int | None:
+        """Where the first run of exactly `run` backticks at or after `after` starts, if any."""
+        text = self.text
+        if self._backticks is None:
+            # Searched for until a search fails: what a found one passes over is the code span's,
+            # which the scan then skips. After a failure every run is indexed once, so that openers
+            # without a closer do not each read to the end of the text.
+            k = after
+            while (k := text.find("`" * run, k)) >= 0:
+                WORK.steps += 1
+                end = _BACKTICKS.match(text, k)
+                assert end is not None  # a run starts at k
+                if end.end() - k == run and text[k - 1] != "`":
+                    return k
+                k = end.end()
+            self._backticks = {}
+            for m in _BACKTICKS.finditer(text):
+                self._backticks.setdefault(m.end() - m.start(), []).append(m.start())
+            WORK.steps += len(self._backticks)
+        starts = self._backticks.get(run, [])
+        k = bisect.bisect_left(starts, after)
+        return starts[k] if k < len(starts) else None
+
+    def _delimiter_run(self, j: int) -> int:
         text = self.text
         ch = text[j]
-        n = j
-        while n < hi and text[n] == ch:
-            n += 1
-        before = text[j - 1] if j > lo else ""
-        after = text[n] if n < hi else ""
-        left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
-        right = not _is_space(before) and (not _is_punct(before) or _is_space(after) or _is_punct(after))
-        if ch == "_":
-            can_open = left and (not right or _is_punct(before))
-            can_close = right and (not left or _is_punct(after))
-        else:
-            can_open, can_close = left, right
+        run = _RUNS[ch].match(text, j)
+        assert run is not None  # it starts with the mark found
+        n = run.end()
+        can_open, can_close = _flanking(ch, text[j - 1] if j > 0 else "", text[n] if n < len(text) else "")
         if can_open or can_close:
-            run = _Delimiter(ch, len(self.chunks), n - j, can_open, can_close)
-            delimiters.append(run)
-            self.delimiters.append(run)
+            self.delimiters.append(_Delimiter(ch, len(self.chunks), n - j, can_open, can_close))
         self._emit(text[j:n], j)
         return n
 
-    def _emphasis(self, delimiters: list[_Delimiter]) -> None:
-        """Match openers with closers (CommonMark's "process emphasis"); matched marks are markup."""
-        for c, closer in enumerate(delimiters):
-            while closer.can_close and closer.length > 0:
-                opener = None
-                for o in range(c - 1, -1, -1):
-                    cand = delimiters[o]
-                    if cand.char != closer.char or not cand.can_open or cand.length == 0:
-                        continue
-                    if closer.char == "~" and (cand.length < 2 or closer.length < 2):
-                        continue  # strikethrough takes tildes in twos
-                    if closer.char != "~" and _rule_of_three(cand, closer):
-                        continue
-                    opener = o
-                    break
-                if opener is None:
-                    break
-                cand = delimiters[opener]
-                use = 2 if cand.length >= 2 and closer.length >= 2 else 1
-                # The opener gives up its innermost marks, the closer its first ones.
-                cand.opened += use
-                closer.closed += use
-                for between in delimiters[opener + 1 : c]:
-                    between.dropped = True  # runs inside a match can no longer match outside it
+    def _emphasis(self, bottom: int) -> None:
+        """Match the runs from `bottom` on, openers with closers (CommonMark's "process emphasis");
+        matched marks are markup. The runs are settled: they leave the list."""
+        count = len(self.delimiters) - bottom
+        if count < 2:  # a run matches another or nothing
+            del self.delimiters[bottom:]
+            return
+        runs = self.delimiters[bottom:]
+        del self.delimiters[bottom:]
+        # The runs still open to matching, as a linked list: a match takes the runs between out.
+        before = list(range(-1, count - 1))
+        after = list(range(1, count + 1))
+        # For each kind of closer, no opener stands at or below this run: later closers of the kind
+        # look no further down (CommonMark's openers_bottom, keyed as its rule of three needs).
+        floors: dict[tuple[str, bool, int], int] = {}
+        steps = 0
+        c = 0
+        while c < count:
+            closer = runs[c]
+            tildes = closer.char == "~"
+            if not closer.can_close or closer.length < (2 if tildes else 1):
+                c = after[c]
+                continue
+            kind = (closer.char, False, 0) if tildes else (closer.char, closer.can_open, closer.original % 3)
+            floor = floors.get(kind, -1)
+            o = before[c]
+            while o > floor and not _matches(runs[o], closer):
+                steps += 1
+                o = before[o]
+            if o <= floor:
+                floors[kind] = before[c]
+                if not closer.can_open:
+                    _unlink(c, before, after)
+                c = after[c]
+                continue
+            opener = runs[o]
+            use = 2 if opener.length >= 2 and closer.length >= 2 else 1
+            # The opener gives up its innermost marks, the closer its first ones.
+            opener.opened += use
+            closer.closed += use
+            opener.length -= use
+            closer.length -= use
+            if self.wrapped is not None:
+                self.wrapped.append((opener.index + 1, closer.index))
+            after[o], before[c] = c, o  # runs inside a match can no longer match outside it
+            if opener.length == 0:
+                _unlink(o, before, after)
+            if closer.length == 0:
+                _unlink(c, before, after)
+                c = after[c]
+        for d in runs:  # matched marks are markup: keep what is left of each run
+            if d.opened or d.closed:
+                self.chunks[d.index] = self.chunks[d.index][d.closed : d.original - d.opened]
+                self.starts[d.index] += d.closed
+        WORK.steps += steps + count
 
-    def _link(self, j: int, hi: int) -> int:
-        """A link (its text shown) or an image (nothing shown); otherwise the bracket is text."""
-        text = self.text
-        image = text[j] == "!"
-        open_at = j + 1 if image else j
-        close = self._bracket_end(open_at, hi)
-        end = self._link_tail(close + 1, hi, text[open_at + 1 : close]) if close is not None else None
-        if close is None or end is None:
-            self._emit(text[j : open_at + 1], j)
-            return open_at + 1
-        if not image:
-            self._scan(open_at + 1, close)
+    def _open_bracket(self, j: int, image: bool) -> int:
+        """A `[` or `![`: text until a `]` makes it a link or an image."""
+        wraps = len(self.wrapped) if self.wrapped is not None else 0
+        self.brackets.append(_Bracket(j + image, len(self.chunks), len(self.delimiters), wraps, image))
+        self._emit(self.text[j : j + 1 + image], j)
+        return j + 1 + image
+
+    def _close_bracket(self, j: int) -> int:
+        """A `]`: the link (its text shown) or image (nothing shown) that it ends, or text."""
+        if not self.brackets:
+            self._emit("]", j)
+            return j + 1
+        opener = self.brackets.pop()
+        place = len(self.brackets)
+        active = opener.image or place >= self.inactive
+        self.inactive = min(self.inactive, place)
+        end = self._link_tail(j + 1, opener.at + 1, j) if active else None
+        if end is None:
+            self._emit("]", j)
+            return j + 1
+        if opener.image:  # an image shows nothing of what it holds
+            del self.chunks[opener.chunk :], self.starts[opener.chunk :]
+            del self.delimiters[opener.delimiters :]
+            if self.wrapped is not None:
+                del self.wrapped[opener.wrapped :]
+            return end
+        self.chunks[opener.chunk] = ""  # the `[` is markup
+        if (
+            len(self.delimiters) > opener.delimiters
+            and self.starts[(last := self.delimiters[-1]).index] + last.original == j
+        ):
+            # markdown-it reads a link's text on its own: a run that ends it is followed by nothing.
+            last.can_open, last.can_close = _flanking(last.char, self.text[self.starts[last.index] - 1], "")
+        self._emphasis(opener.delimiters)  # emphasis inside the link's text closes inside it
+        if self.wrapped is not None:
+            self.wrapped.append((opener.chunk + 1, len(self.chunks)))
+        self.inactive = place  # links do not nest: the `[`s before this one are text
         return end
 
-    def _bracket_end(self, j: int, hi: int) -> int | None:
-        """The `]` matching the `[` at j, past escapes and code spans."""
-        text = self.text
-        depth = 0
-        k = j
-        while (m := _BRACKET_STOP.search(text, k, hi)) is not None:
-            k = m.start()
-            ch = text[k]
-            if ch == "\\":
-                k += 2
-            elif ch == "`":
-                run = _BACKTICKS.match(text, k, hi)
-                assert run is not None  # it starts with the backtick found
-                closing = text.find(run.group(), run.end(), hi)
-                k = closing + len(run.group()) if closing >= 0 else run.end()
-            else:
-                depth += 1 if ch == "[" else -1
-                if depth == 0:
-                    return k
-                k += 1
-        return None
-
-    def _link_tail(self, k: int, hi: int, label: str) -> int | None:
+    def _link_tail(self, k: int, label_start: int, label_end: int) -> int | None:
         """The end of `(destination "title")` or `[label]` after a link's text, or None.
 
         A reference (`[text][label]`, `[text][]`, `[text]`) is a link only when the document
@@ -393,27 +504,43 @@ class _Inline:
         """
         text = self.text
         if text.startswith("(", k):
-            tail = _INLINE_TAIL.match(text, k, hi)
+            tail = _INLINE_TAIL.match(text, k)
             return tail.end() if tail else None
-        ref = _REFERENCE.match(text, k, hi)
-        if ref is not None and _label(ref.group(1) or label) in self.labels:
+        if not self.labels:
+            return None
+        # The link's own text is read as a label only when it can be one: copying and folding
+        # every candidate's text would be quadratic in `[[[...]]]`.
+        own = text[label_start:label_end] if label_end - label_start <= _MAX_LABEL else None
+        ref = _REFERENCE.match(text, k)
+        if ref is not None and (label := ref.group(1) or own) is not None and _label(label) in self.labels:
             return ref.end()
-        return k if _label(label) in self.labels else None
+        return k if own is not None and _label(own) in self.labels else None
 
-    def _angle(self, j: int, hi: int) -> int:
+    def _angle(self, j: int) -> int:
         """An autolink (its address shown), an HTML tag (not shown), or a `<` that is text."""
         text = self.text
-        auto = _AUTOLINK.match(text, j, hi)
+        auto = _AUTOLINK.match(text, j)
         if auto is not None:
             self._emit(auto.group(1), j + 1)
             return auto.end()
-        tag = _HTML_TAG.match(text, j, hi)
+        tag = _HTML_TAG.match(text, j) if self._may_close(j) else None
         if tag is not None:
             if _BREAK_TAG.match(tag.group()):
                 self._emit("\n", j)
             return tag.end()
         self._emit("<", j)
         return j + 1
+
+    def _may_close(self, j: int) -> bool:
+        """Whether the HTML construct that may start at `j` has its terminator somewhere after it."""
+        for opening, terminator in _HTML_TERMINATORS:
+            if self.text.startswith(opening, j):
+                if self._last is None:
+                    self._last = {}
+                if terminator not in self._last:
+                    self._last[terminator] = self.text.rfind(terminator)
+                return self._last[terminator] >= j + len(opening)
+        return True
 
 
 @lru_cache(maxsize=1)
@@ -492,6 +619,7 @@ def place(
         return [(span, leaf.start + span.start, leaf.start + span.end) for span in spans]
     placed: list[tuple[Span, int, int]] = []
     pending: int | None = None
+    nesting: _Nesting | None = None
     for span in spans:
         joined = Span(span.start if pending is None else pending, span.end)
         start, end = leaf.offset(joined.start), leaf.offset(joined.end - 1) + 1
@@ -500,6 +628,10 @@ def place(
             found = (leaf.start, leaf.end)  # the whole leaf shows what it showed
         elif end - start == joined.end - joined.start and _MARKUP.search(text, start, end) is None:
             found = (start, end)  # no markup at all: the source shows it as is
+        elif pending is not None and (nesting := nesting or _Nesting(leaf, text, labels)).cuts(joined):
+            # Still cutting the markup that made the first sentence fail: rendering the ever longer
+            # joined source again at every sentence was quadratic in a long bold paragraph.
+            found = None
         else:
             want = fold_space(leaf.visible.text[joined.start : joined.end])
             found = next(
@@ -514,6 +646,49 @@ def place(
         joined = Span(pending, spans[-1].end)
         placed.append((joined, *_candidates(text, leaf, joined)[0]))
     return placed
+
+
+class _Nesting:
+    """The markup around each place in a leaf's shown text (its `wrapped` ranges, which nest),
+    asked about places in order."""
+
+    def __init__(self, leaf: Leaf, text: str, labels: frozenset[str]) -> None:
+        # Read again, and only for a leaf with a sentence that could not be placed alone.
+        ranges = wrapped(text[leaf.start : leaf.end], labels)
+        self.wrapped = sorted(ranges, key=lambda r: (r[0], -r[1]))  # outer before inner
+        self.taken = 0  # ranges that start before the last place asked about
+        self.open: list[tuple[int, int]] = []  # of those, the ones around it, outermost first
+        self.last = 0
+        self.start: tuple[int, tuple[int, int] | None] = (-1, None)  # a joined span's start and its markup
+
+    def around(self, at: int) -> tuple[int, int] | None:
+        """The innermost range with `at` strictly inside it (a cut there cuts its markup)."""
+        if at < self.last:
+            self.taken, self.open = 0, []  # asked out of order: start again
+        self.last = at
+        steps = 1
+        while self.taken < len(self.wrapped) and self.wrapped[self.taken][0] < at:
+            wrap = self.wrapped[self.taken]
+            while self.open and self.open[-1][1] <= wrap[0]:
+                self.open.pop()
+            self.open.append(wrap)
+            self.taken += 1
+            steps += 1
+        while self.open and self.open[-1][1] <= at:
+            self.open.pop()
+        WORK.steps += steps
+        return self.open[-1] if self.open else None
+
+    def cuts(self, span: Span) -> bool:
+        """Whether `span` holds one end of some markup but not the other: then its source shows marks."""
+        # Markup around the start must close by the end; markup around the end must open by the start.
+        if self.start[0] != span.start:  # asked once for a start: ever longer spans share it
+            self.start = (span.start, self.around(span.start))
+        first = self.start[1]
+        if first is not None and span.end > first[1]:
+            return True
+        last = self.around(span.end)
+        return last is not None and last[0] > span.start
 
 
 def _candidates(text: str, leaf: Leaf, span: Span) -> list[tuple[int, int]]:

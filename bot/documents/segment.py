@@ -14,6 +14,19 @@ from typing import NamedTuple
 from bot.text import STOP_WORDS
 
 
+class Work:
+    """Steps the parsing loops have taken, counted so that a test can check the work grows linearly
+    with the input (neither Python's `re` nor these machines count instructions)."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+
+WORK = Work()
+
+
 class Span(NamedTuple):
     """A half-open character range [start, end) in a text."""
 
@@ -29,8 +42,12 @@ _LINE = re.compile(r"[^\r\n]+")
 # Bullets and numbered items start a new sentence even without end punctuation before them.
 _LIST_ITEM = re.compile(r"[\r\n][ \t]*(?:[-*•+]|\d{1,3}[.)])[ \t]+")
 
-# A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space.
-_END = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)""")
+# A sentence-end candidate: terminal punctuation, closing quotes/brackets, then white space. Tried
+# only where a run of punctuation starts (the lookbehind), and the runs are taken whole (possessive):
+# with a plain `+` every position of a run without white space after it backtracked over the rest of
+# the run, so 40,000 dots took 55 s. The lookbehind follows the first mark, so that `re` still skips
+# ahead to the marks (placed first, it made every position a start: twice the old time on prose).
+_END = re.compile(r"""([.!?…](?<![.!?…]{2})[.!?…]*+)(["'”’»)\]]*+)(\s+)""")
 
 _OPENERS = "\"'“‘«([¿¡"
 
@@ -141,10 +158,13 @@ def _starts_sentence(block: str, pos: int) -> bool:
 def sentences(block: str) -> list[Span]:
     """Spans of the sentences of one paragraph, relative to `block`."""
     cuts = [m.start() for m in _LIST_ITEM.finditer(block)]
+    ends = 0
     for m in _END.finditer(block):
+        ends += 1
         if _ends_sentence(block, m):
             cuts.append(m.start(3))
     cuts.sort()
+    WORK.steps += ends + len(cuts)
     spans: list[Span] = []
     pos = 0
     for cut in [*cuts, len(block)]:  # `_trim` inline: this loop runs once a sentence
