@@ -281,11 +281,12 @@ def descend(
     figures: tuple[float, float, float],
     grid: dict[str, tuple[float, ...]],
     pool: int = 0,
+    rounds: int = 6,
 ) -> tuple[Weights, tuple[float, float, float]]:
     """Coordinate descent: each weight of `grid` in turn set to its best value, the others held,
-    until none improves the balanced MRR@3 (`pool` 0: the lexical order)."""
+    until none improves the balanced MRR@3 (`pool` 0: the lexical order), `rounds` at most."""
     best_weights, best = start, figures
-    for _ in range(6):
+    for _ in range(rounds):
         improved = False
         for name, values in grid.items():
             for value in values:
@@ -306,13 +307,9 @@ def fit_rerank(
     best_weights, best_pool = start, POOLS[-1]
     best = balanced(groups, best_weights.vector(), best_pool)
     for _ in range(6):
-        improved = False
-        for name, grid in RERANK_GRID.items():
-            for value in grid:
-                weights = replace(best_weights, **{name: value})
-                figures = balanced(groups, weights.vector(), best_pool)
-                if figures[2] > best[2] + 1e-9:
-                    best, best_weights, improved = figures, weights, True
+        weights, figures = descend(groups, best_weights, best, RERANK_GRID, best_pool, rounds=1)
+        improved = figures[2] > best[2] + 1e-9
+        best_weights, best = weights, figures
         for pool in POOLS:
             figures = balanced(groups, best_weights.vector(), pool)
             if figures[2] > best[2] + 1e-9:
