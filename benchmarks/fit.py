@@ -3,17 +3,24 @@
     python -m benchmarks.fit --fit notre_dame dev --write   # store the weights in ranking_weights.json
     python -m benchmarks.fit --fit notre_dame dev --report heldout_article reykjavik
     python -m benchmarks.fit --declines                     # off-topic: each set asked of the others
+    python -m benchmarks.fit --squad-together               # the SQuAD-format sets alone and in one corpus
+    python -m benchmarks.fit --fit notre_dame dev multidoc --only about title content --write
 
 Three fits, all on the `--fit` sets only; the other sets are scored with what was chosen, never
 tuned on:
 - the lexical weights (`RERANK=false`, and before a sentence's vector can be had): a coarse grid
-  over the weights of `bot.search.ranking.FEATURES`' lexical columns (the sentence's own BM25 fixed
-  at 1) and BM25's k1 and b, for the best MRR@3 of the answer sentence;
+  over the weights of `bot.search.ranking.FEATURES`' first lexical columns (the sentence's own
+  BM25 fixed at 1) and BM25's k1 and b, for the best MRR@3 of the answer sentence, then the
+  document step's columns (`about`, `title`, `content`) with them by coordinate descent;
 - the re-ranking weights: every feature, the cosine ones included, and the pool size, by
   coordinate descent from the lexical weights (a full grid over eight weights is too large);
 - declining by meaning (`bot.search.ranking.Abstain`): the percentile of the off-topic questions'
   cosines that is each corpus's reference, and how much covered weight makes up for distance, for
   the most declined off-topic questions at ten times the cost of a falsely declined answerable one.
+
+With `--only NAME...`, only those weights are fitted, lexical and re-ranking both, by coordinate
+descent, every other weight, k1 and b, the pool and declining held as `ranking_weights.json` has
+them: how the document step's columns were fitted without moving what one-document corpora see.
 
 Figures here are for ranked sentences (is the answer's sentence first, in the first three) and,
 for declining, whole answers; `python -m bot eval` scores whole answers and is the figure to report.
@@ -37,7 +44,7 @@ from bot import engine
 from bot.answer.composer import Composer, declines
 from bot.config import PROJECT_ROOT, Settings
 from bot.documents.corpus import document_files
-from bot.evaluate import DEPTH, Case, read_question_set
+from bot.evaluate import DEPTH, Case, evaluate, read_question_set
 from bot.search.ranking import (
     FEATURES,
     SEMANTIC,
@@ -45,6 +52,7 @@ from bot.search.ranking import (
     Abstain,
     Groups,
     Ranker,
+    Rerank,
     Weights,
     fitted_params,
     reranked_order,
@@ -62,10 +70,14 @@ F32 = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class SetSpec:
-    """A question file and the corpus folder it is asked of (none: the file's own SQuAD articles)."""
+    """A question file and the corpus folder it is asked of (none: the file's own SQuAD articles).
+
+    A blind set is only ever reported: its documents stay out of the corpus the weights are
+    fitted over, as its questions stay out of the fitting."""
 
     questions: Path
     corpus: Path | None = None
+    blind: bool = False
 
 
 SETS = {
@@ -76,13 +88,21 @@ SETS = {
     "article_extra": SetSpec(DATA / "article_extra.jsonl", CORPUS),
     "bicycle": SetSpec(DATA / "bicycle_questions.jsonl", DATA / "bicycle"),
     # Written blind (without running the bot), see tests/data/heldout/README.md.
-    "heldout_article": SetSpec(DATA / "heldout" / "article_heldout.jsonl", CORPUS),
+    "heldout_article": SetSpec(DATA / "heldout" / "article_heldout.jsonl", CORPUS, blind=True),
     "reykjavik": SetSpec(DATA / "heldout" / "docs" / "encyclopedia.json"),
     "ssh_guide": SetSpec(DATA / "heldout" / "docs" / "guide.json"),
-    "gw_news": SetSpec(DATA / "heldout" / "docs" / "news.json"),
+    "gw_news": SetSpec(DATA / "heldout" / "docs" / "news.json", blind=True),
     "rhine": SetSpec(DATA / "heldout" / "docs" / "rhine.json"),
     "chronometer": SetSpec(DATA / "heldout" / "docs" / "chronometer.json"),
+    # Several news pages added with `add`, the article and the four SQuAD articles in one corpus;
+    # written by this project (tests/data/multidoc/README.md).
+    "multidoc": SetSpec(DATA / "multidoc" / "questions.jsonl", DATA / "multidoc" / "corpus"),
+    # The article and three news pages, written blind (tests/data/multidoc_heldout/README.md).
+    "multidoc_heldout": SetSpec(
+        DATA / "multidoc_heldout" / "questions.jsonl", DATA / "multidoc_heldout" / "corpus", blind=True
+    ),
 }
+METADATA = "meta"  # lines about the documents themselves: the metadata route answers them, not ranking
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,7 @@ def _gold_sentences(ranker: Ranker, case: Case) -> set[int]:
         s = corpus.sentence(i)
         if any(s.document.name == a.document and s.start <= a.start < s.end for a in case.spans):
             found.add(i)
-        if any(fold_space(g) in s.text for g in case.gold):
+        if any(fold_space(g) in s.text for g in case.gold) and case.document in ("", s.document.name):
             found.add(i)
     return found
 
@@ -148,11 +168,15 @@ def load_set(name: str, params: Bm25Params | None = None) -> tuple[Ranker, list[
     return ranker_for(_documents(spec), params), list(read_question_set(spec.questions).cases)
 
 
-def load_together(names: Sequence[str], params: Bm25Params | None = None) -> dict[str, list[Scored]]:
-    """Every named set scored over one corpus holding all the sets' documents."""
+def load_together(
+    names: Sequence[str], params: Bm25Params | None = None, *, blind: bool = True
+) -> dict[str, list[Scored]]:
+    """Every named set scored over one corpus holding all the sets' documents (the blind sets'
+    too, unless `blind` is False: when fitting)."""
     documents: dict[str, str] = {}
     for spec in SETS.values():
-        documents.update(_documents(spec))
+        if blind or not spec.blind:
+            documents.update(_documents(spec))
     ranker = ranker_for(documents, params)
     return {name: list(tables(ranker, read_question_set(SETS[name].questions).cases)) for name in names}
 
@@ -173,7 +197,7 @@ def question_vectors(ranker: Ranker, questions: Iterable[str]) -> dict[str, F32]
 def tables(ranker: Ranker, cases: Sequence[Case]) -> Iterator[Scored]:
     """The candidates of every answerable question, with their features (the cosines of every
     candidate too, whatever the pool, so that the pool size can be fitted)."""
-    answerable = [c for c in cases if c.answerable]
+    answerable = [c for c in cases if c.answerable and c.kind != METADATA]
     vectors = question_vectors(ranker, (c.question for c in answerable))
     for case in answerable:
         gold = _gold_sentences(ranker, case)
@@ -213,8 +237,20 @@ GRID = {
     "antecedent": (0.0, 0.2, 0.4, 0.6, 0.8),
     "answer_type": (0.0, 0.1, 0.2, 0.3),
 }
+# The document step's columns, fitted with the others by coordinate descent from the grid's best.
+DOCUMENT_GRID = {
+    "about": (0.0, 0.25, 0.5, 1.0, 2.0, 3.0),
+    "title": (0.0, -0.25, -0.5, -1.0),
+    "content": (0.0, 0.25, 0.5, 1.0, 2.0),
+}
+LEXICAL_GRID = {**GRID, **DOCUMENT_GRID}
 COSINE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-RERANK_GRID = {**GRID, "cos_sentence": COSINE_GRID, "cos_window": COSINE_GRID, "cos_paragraph": COSINE_GRID}
+RERANK_GRID = {
+    **LEXICAL_GRID,
+    "cos_sentence": COSINE_GRID,
+    "cos_window": COSINE_GRID,
+    "cos_paragraph": COSINE_GRID,
+}
 POOLS = (10, 20, 40, 1000)  # 1000: every candidate (BM25's 40 and their followers)
 
 
@@ -227,7 +263,8 @@ def balanced(groups: Sequence[Sequence[Scored]], weights: F32, pool: int = 0) ->
 
 
 def fit(groups: Sequence[Sequence[Scored]]) -> tuple[Weights, tuple[float, float, float]]:
-    """The lexical grid point with the best balanced MRR@3 (the smallest weights among equals)."""
+    """The lexical grid point with the best balanced MRR@3 (the smallest weights among equals),
+    then every lexical weight, the document step's too, by coordinate descent from it."""
     best, best_figures = Weights(), (-1.0, -1.0, -1.0)
     names = list(GRID)
     for values in itertools.product(*(GRID[n] for n in names)):
@@ -235,7 +272,31 @@ def fit(groups: Sequence[Sequence[Scored]]) -> tuple[Weights, tuple[float, float
         figures = balanced(groups, weights.vector())
         if figures[2] > best_figures[2]:
             best, best_figures = weights, figures
-    return best, best_figures
+    return descend(groups, best, best_figures, LEXICAL_GRID)
+
+
+def descend(
+    groups: Sequence[Sequence[Scored]],
+    start: Weights,
+    figures: tuple[float, float, float],
+    grid: dict[str, tuple[float, ...]],
+    pool: int = 0,
+    rounds: int = 6,
+) -> tuple[Weights, tuple[float, float, float]]:
+    """Coordinate descent: each weight of `grid` in turn set to its best value, the others held,
+    until none improves the balanced MRR@3 (`pool` 0: the lexical order), `rounds` at most."""
+    best_weights, best = start, figures
+    for _ in range(rounds):
+        improved = False
+        for name, values in grid.items():
+            for value in values:
+                weights = replace(best_weights, **{name: value})
+                candidate = balanced(groups, weights.vector(), pool)
+                if candidate[2] > best[2] + 1e-9:
+                    best, best_weights, improved = candidate, weights, True
+        if not improved:
+            break
+    return best_weights, best
 
 
 def fit_rerank(
@@ -246,13 +307,9 @@ def fit_rerank(
     best_weights, best_pool = start, POOLS[-1]
     best = balanced(groups, best_weights.vector(), best_pool)
     for _ in range(6):
-        improved = False
-        for name, grid in RERANK_GRID.items():
-            for value in grid:
-                weights = replace(best_weights, **{name: value})
-                figures = balanced(groups, weights.vector(), best_pool)
-                if figures[2] > best[2] + 1e-9:
-                    best, best_weights, improved = figures, weights, True
+        weights, figures = descend(groups, best_weights, best, RERANK_GRID, best_pool, rounds=1)
+        improved = figures[2] > best[2] + 1e-9
+        best_weights, best = weights, figures
         for pool in POOLS:
             figures = balanced(groups, best_weights.vector(), pool)
             if figures[2] > best[2] + 1e-9:
@@ -426,6 +483,29 @@ def declines_report(abstain: Abstain | None = None) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- several documents
+
+SQUAD_SETS = ("notre_dame", "reykjavik", "ssh_guide", "gw_news")  # one SQuAD-format document each
+
+
+def squad_together() -> list[str]:
+    """Whole answers (`python -m bot eval`'s hit@1 and hit@3, re-ranked) to each SQuAD-format set
+    asked of its own document alone and of all four documents in one corpus."""
+
+    def scored(documents: dict[str, str], name: str) -> tuple[float, float]:
+        composer = composer_for(documents)
+        report = evaluate(cases_of(name), lambda q: composer.answer(q, limit=DEPTH))
+        return report.hit_at_1, report.hit_at_3
+
+    together = {n: t for name in SQUAD_SETS for n, t in _documents(SETS[name]).items()}
+    head = f"  {'set':12} {'alone hit@1':>12} {'hit@3':>6}   {'together hit@1':>14} {'hit@3':>6}"
+    lines = [head + f"   {'hit@1 change':>12}"]
+    for name in SQUAD_SETS:
+        (a1, a3), (t1, t3) = scored(_documents(SETS[name]), name), scored(together, name)
+        lines.append(f"  {name:12} {a1:12.3f} {a3:6.3f}   {t1:14.3f} {t3:6.3f}   {t1 - a1:+12.3f}")
+    return lines
+
+
 # ----------------------------------------------------------------------------- the command
 
 
@@ -447,10 +527,53 @@ def _print_figures(
     return rows
 
 
+def _fit_only(
+    fit_sets: Sequence[str],
+    report: Sequence[str],
+    only: Sequence[str],
+    write: bool,
+    argv: Sequence[str] | None,
+) -> int:
+    """`--only`: the named weights, lexical and re-ranking, by coordinate descent from the stored
+    ones; everything else held."""
+    stored = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    params, rerank = fitted_params(), Rerank.load()
+    together = load_together(fit_sets, params, blind=False)
+    scored = [[*tables(*load_set(name, params)), *together[name]] for name in fit_sets]
+    grid = {name: RERANK_GRID[name] for name in only}
+    start = Weights.load()
+    weights, lexical = descend(scored, start, balanced(scored, start.vector()), grid)
+    reranked, figures = descend(
+        scored, rerank.weights, balanced(scored, rerank.weights.vector(), rerank.pool), grid, rerank.pool
+    )
+    print(
+        f"fitted {', '.join(only)} on {', '.join(fit_sets)}, the rest held: "
+        f"lexical {', '.join(f'{n}={getattr(weights, n)}' for n in only)} (MRR@3 {lexical[2]:.3f}); "
+        f"reranked {', '.join(f'{n}={getattr(reranked, n)}' for n in only)} (MRR@3 {figures[2]:.3f})",
+        flush=True,
+    )
+    names = list(dict.fromkeys([*fit_sets, *report]))
+    figures_lexical = _print_figures(names, fit_sets, weights, 0, params, "lexical")
+    figures_reranked = _print_figures(names, fit_sets, reranked, rerank.pool, params, "reranked")
+    if write:
+        held = {key: stored[key] for key in ("fitted_on", "command") if key in stored}
+        stored["weights"] = weights.as_dict()
+        stored["rerank"]["weights"] = reranked.as_dict()
+        stored["held_from"] = stored.get("held_from", held)  # what fitted the weights held
+        stored["fitted_on"] = list(fit_sets)
+        stored["command"] = "python -m benchmarks.fit " + " ".join(sys.argv[1:] if argv is None else argv)
+        stored["sentence_figures"] = {"lexical": figures_lexical, "reranked": figures_reranked}
+        WEIGHTS_FILE.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {WEIGHTS_FILE}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit on some sets, report on others; optionally store the weights."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fit", nargs="+", choices=sorted(SETS), metavar="SET")
+    parser.add_argument(
+        "--fit", nargs="+", choices=sorted(n for n, spec in SETS.items() if not spec.blind), metavar="SET"
+    )
     parser.add_argument("--report", nargs="*", choices=sorted(SETS), default=None, metavar="SET")
     parser.add_argument(
         "--write", action="store_true", help=f"store the fitted weights in {WEIGHTS_FILE.name}"
@@ -458,18 +581,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--declines", action="store_true", help="ask each set's questions of the other sets' documents"
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=FEATURES[1:],
+        metavar="NAME",
+        help="fit only these weights, holding the others, k1, b, the pool and declining as stored",
+    )
+    parser.add_argument(
+        "--squad-together",
+        action="store_true",
+        help="whole answers to each SQuAD-format set, its document alone and all four in one corpus",
+    )
     args = parser.parse_args(argv)
     if args.declines:
         print("\n".join(declines_report()))
         return 0
+    if args.squad_together:
+        print("\n".join(squad_together()))
+        return 0
     if not args.fit:
         parser.error("--fit SET... is needed (or --declines)")
     report = args.report if args.report is not None else [s for s in SETS if s not in args.fit]
+    if args.only:
+        return _fit_only(args.fit, report, args.only, args.write, argv)
     # The BM25 parameters are fitted with the lexical weights: each needs its own index.
     best: tuple[float, Bm25Params, Weights, list[list[Scored]]] | None = None
     for params in BM25_GRID:
         # Each fitting set alone, and beside every other document: both should rank well.
-        together = load_together(args.fit, params)
+        together = load_together(args.fit, params, blind=False)
         scored = [[*tables(*load_set(name, params)), *together[name]] for name in args.fit]
         weights, figures = fit(scored)
         print(f"  k1={params.k1} b={params.b}: MRR@3 {figures[2]:.3f} on {', '.join(args.fit)}", flush=True)

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='the question, or "-" to read one question a line from stdin')
     ask.add_argument("--json", action="store_true", help="print JSON (one object a line with -)")
     ask.add_argument("--top-k", type=int, metavar="N", help="excerpts at most (setting TOP_K)")
+    ask.add_argument(
+        "--document",
+        metavar="NAME",
+        help="answer from this document alone: its file name or title (or part of one)",
+    )
 
     ev = add("eval", "score a question file: JSON Lines (as in shared/eval) or SQuAD v1.1/v2.0 JSON")
     ev.add_argument("file", type=Path)
@@ -54,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         "--off-topic", type=Path, metavar="FILE", help="also ask this file's questions, as ones to decline"
     )
     ev.add_argument("--misses", action="store_true", help="list the misses, with the excerpt given instead")
+    ev.add_argument(
+        "--kind",
+        nargs="+",
+        metavar="KIND",
+        help='score only the lines of these kinds ("meta", "unrelated", ...)',
+    )
     ev.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     add_cmd = add("add", "add web pages to the corpus as Markdown documents (by address or saved .html)")
@@ -146,7 +157,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if args.question != "-":
         composer = _composer(settings)
         try:
-            answer = composer.answer(args.question)
+            answer = composer.answer(args.question, document=args.document)
         except QuestionError as exc:
             raise UsageError(str(exc)) from None
         if args.json:
@@ -157,11 +168,19 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         return EXIT_OK
 
     composer = _composer(settings)
+    try:
+        composer.pinned(args.document)  # an unknown document is bad usage, not a bad line
+    except QuestionError as exc:
+        raise UsageError(str(exc)) from None
     for line in sys.stdin:
         question = line.rstrip("\n")
         error = None
         try:
-            answer = composer.answer(question) if question.strip() else Answer(question.strip(), True)
+            answer = (
+                composer.answer(question, document=args.document)
+                if question.strip()
+                else Answer(question.strip(), True)
+            )
         except QuestionError as exc:
             answer, error = Answer(question.strip()[: settings.max_question_chars], True), str(exc)
             print(f"warning: {exc}", file=sys.stderr)
@@ -193,6 +212,10 @@ def _eval(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         off_topic = read_question_set(args.off_topic).off_topic() if args.off_topic else None
     except EvalFileError as exc:
         raise UsageError(str(exc)) from None
+    if args.kind:
+        questions = questions.kinds(*args.kind)
+        if not questions.cases:
+            raise UsageError(f"{args.file} has no questions of kind {', '.join(args.kind)}")
     cases = questions.cases + (off_topic.cases if off_topic else ())
     with tempfile.TemporaryDirectory(prefix="article-bot-eval-") as tmp:
         if questions.documents:
@@ -238,27 +261,38 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     docs = composer.corpus.documents
     semantic = composer.ranker.semantic
     vectors = semantic.vectors.per_document() if semantic is not None else [None] * len(docs)
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "document": d.name,
             "title": d.title,
+            "subtitle": d.subtitle,
             "author": d.author,
+            "outlet": d.outlet,
             "source_url": d.source_url,
             "published": d.published,
             "sentences": d.sentence_count,
             "vectors": done,  # sentences with the re-ranker's vector so far; null: no re-ranking
             "sha256": d.content_hash,
+            # Where each value was found: "front matter", "heading", "byline", "dateline", ...
+            "stated": {s.field: s.source for s in d.stated},
         }
         for d, done in zip(docs, vectors, strict=True)
     ]
     if args.json:
         out.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return EXIT_OK
-    for row in rows:
-        out.write(f"{row['document']}: {row['title']}\n")
-        for key in ("author", "source_url", "published", "sentences", "sha256"):
+    for d, row in zip(docs, rows, strict=True):
+        where = {s.field: s.source for s in d.stated}
+        named = " (title from the file name)" if where.get("title") == "file name" else ""
+        out.write(f"{d.name}: {d.title}{named}\n")
+        for key in ("subtitle", "author", "outlet", "source_url", "published", "sentences", "sha256"):
             if row[key] is not None:
-                out.write(f"  {key}: {row[key]}\n")
+                source = where.get(key, "front matter")
+                out.write(
+                    f"  {key}: {row[key]}"
+                    + (f" (from the {source})" if source != "front matter" else "")
+                    + "\n"
+                )
     out.write(_rerank_line(settings, composer) + "\n")
     return EXIT_OK
 

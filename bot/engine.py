@@ -230,6 +230,7 @@ _FILE_CODE = (
     "documents.segment",
     "documents.markdown",
     "documents.frontmatter",
+    "documents.describe",
     "documents.extract",
     "documents.corpus",
     "documents.parsing",

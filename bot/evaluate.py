@@ -1,10 +1,11 @@
 """Scoring question sets against the composer: JSON Lines (shared/eval) and SQuAD v1.1 / v2.0.
 
 A JSON Lines case is answered when one of the first three excerpts holds one of its gold
-substrings. A SQuAD case is answered when one of them holds the start of one of its answers (its
-span in the document covers the answer's offset). Questions to decline are of three kinds:
-`unrelated` lines of a JSON Lines file, SQuAD v2.0's `is_impossible` questions, and every question
-of an `--off-topic` file. The depth is always three, whatever the bot shows (`TOP_K`).
+substrings, and comes from the document its `"document"` key names when it has one. A SQuAD
+case is answered when one of them holds the start of one of its answers (its span in the
+document covers the answer's offset). Questions to decline are of three kinds: `unrelated` lines
+of a JSON Lines file, SQuAD v2.0's `is_impossible` questions, and every question of an
+`--off-topic` file. The depth is always three, whatever the bot shows (`TOP_K`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Case:
     gold: tuple[str, ...] = ()
     kind: str = ""
     spans: tuple[AnswerSpan, ...] = ()
+    document: str = ""  # the file an answer must come from, when the set says
 
     @property
     def answerable(self) -> bool:
@@ -157,6 +159,10 @@ class QuestionSet:
     def off_topic(self) -> QuestionSet:
         """The same questions as ones to decline (asked of other documents)."""
         return QuestionSet(tuple(Case(c.question, kind=OFF_TOPIC) for c in self.cases))
+
+    def kinds(self, *kinds: str) -> QuestionSet:
+        """The cases of these kinds only ("meta", "unrelated", ...), for a figure by kind."""
+        return QuestionSet(tuple(c for c in self.cases if c.kind in kinds), self.documents, self.skipped)
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,12 @@ def _json_lines(path: Path, content: str) -> QuestionSet:
             if not isinstance(gold, list):
                 raise TypeError("gold must be a list (or null)")
             kind = str(row.get("kind", ""))
-            cases.append(Case(question, tuple(str(g) for g in gold), kind if gold else UNRELATED))
+            document = row.get("document") or ""
+            if not isinstance(document, str):
+                raise TypeError("document must be a file name")
+            cases.append(
+                Case(question, tuple(str(g) for g in gold), kind if gold else UNRELATED, (), document)
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise EvalFileError(f"{path}:{number}: not a question line ({exc})") from exc
     if not cases:
@@ -354,7 +365,7 @@ def _squad(path: Path, data: dict[str, Any]) -> QuestionSet:
 
 def _holds(excerpt: Excerpt, case: Case) -> bool:
     text = fold_space(excerpt.text)
-    if len(text) > MAX_HIT_CHARS:
+    if len(text) > MAX_HIT_CHARS or (case.document and excerpt.document.name != case.document):
         return False
     if any(fold_space(g) in text for g in case.gold):
         return True

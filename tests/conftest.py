@@ -86,6 +86,79 @@ async def bot(fake: FakeDiscord, composer: Composer) -> AsyncIterator[ArticleBot
         yield running
 
 
+# Five short articles of a newsroom: two share a subject (bike lanes), one author wrote two, one
+# names its outlet and date only in its dateline, one has two authors (a YAML list) and a title
+# YAML rewrites (a quoted apostrophe), one has neither front matter nor heading.
+NEWSROOM = {
+    "bike-lanes.md": """---
+title: City adds 40 miles of protected bike lanes
+author: Maria Lopez
+site: The Harbor Gazette
+published: 2024-04-12
+source: https://www.harborgazette.com/news/city-adds-bike-lanes
+---
+
+The city finished 40 miles of protected bike lanes on Thursday, Mayor Ann Lee said.
+
+The lanes cost $18 million, half of it from a federal grant.
+""",
+    "lakeview.md": """---
+title: Lakeview council votes to remove Main Street bike lane
+author: Tom Becker
+source: https://glpress.org/wire/lakeview-bike-lane
+---
+
+LAKEVIEW, Mich., March 5 (Great Lakes Press) — The Lakeview council voted 4-3 to remove the painted
+bike lane on Main Street.
+
+Merchants said the lane had cost them customers who could no longer park outside.
+""",
+    "acme.md": """---
+title: 'Acme''s profit doubles as warehouses automate'
+authors:
+- Priya Natarajan
+- David Okafor
+site: Market Street Journal
+published: 2024-02-08
+---
+
+Acme Robotics earned $212 million in the fourth quarter, up from $98 million a year earlier.
+
+Chief executive Hannah Cole said orders for its forklifts had tripled.
+""",
+    "parking.md": """---
+title: Downtown garages raise parking fees
+author: Maria Lopez
+site: The Harbor Gazette
+published: 2024-05-02
+---
+
+Parking in the three downtown garages will cost $4 an hour from June, up from $3.
+
+The city says the money will pay for bus shelters.
+""",
+    "volcano.txt": """The volcano near Grindavik erupted again on Wednesday, its fifth eruption in a year.
+
+Earthen walls turned the lava away from the town, officials said.
+""",
+}
+
+
+@pytest.fixture(scope="session")
+def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus folder of the five `NEWSROOM` articles."""
+    folder = tmp_path_factory.mktemp("newsroom")
+    for name, text in NEWSROOM.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def newsroom_composer(newsroom: Path) -> Composer:
+    """A composer over the newsroom corpus."""
+    return engine.load(Settings(_env_file=None, corpus_dir=newsroom, use_cache=False))  # type: ignore[call-arg]
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[pgserver.Server]:
     """A PostgreSQL server for the session: TEST_DATABASE_URL's, or a throwaway cluster of our own.

@@ -20,7 +20,7 @@ import pytest
 
 from bot.documents import frontmatter
 from bot.documents.add import file_stem
-from bot.documents.corpus import NOT_AN_ARTICLE, decode, load_corpus
+from bot.documents.corpus import NOT_AN_ARTICLE, TITLE_PARAGRAPH, decode, load_corpus
 from tests.conftest import DATA, ROOT
 from tests.test_cli import run
 
@@ -149,8 +149,10 @@ def add(
 
 
 def _sentences(corpus: Path) -> list[str]:
+    """The sentences of the corpus's text: its documents' titles and subtitles (¶0) left out."""
     loaded = load_corpus(corpus)
-    return [loaded.sentence(i).text for i in range(len(loaded))]
+    sentences = (loaded.sentence(i) for i in range(len(loaded)))
+    return [s.text for s in sentences if s.citation.paragraph != TITLE_PARAGRAPH]
 
 
 def test_add_by_url_writes_the_article_as_markdown(site: Site, tmp_path: Path) -> None:
@@ -162,7 +164,10 @@ def test_add_by_url_writes_the_article_as_markdown(site: Site, tmp_path: Path) -
     fields, _ = frontmatter.read((corpus / WIRE_SLUG).read_text(encoding="utf-8"))
     assert fields == {
         "title": "'Parasite' scores historic upset at SAG awards",
+        "subtitle": "The South Korean thriller became the first foreign-language film to win the top prize "
+        "from the Screen Actors Guild.",
         "author": "Lisa Richwine",
+        "outlet": "Example Wire",
         "published": "2020-01-20",
         "source_url": "https://wire.example.com/entertainment/parasite-scores-historic-upset-at-sag-awards-2020-01-20/",
     }

@@ -42,7 +42,9 @@ def test_front_matter_and_headings(tmp_path: Path) -> None:
         "https://example.org/a",
         "2024-01-02",
     )
-    assert [(p, s) for p, s, *_ in parsed.sentences] == [(1, 1), (1, 2), (2, 1)]
+    # The title is paragraph 0's sentence, cited ¶0.1; the headings are not sentences.
+    assert [(p, s) for p, s, *_ in parsed.sentences] == [(0, 1), (1, 1), (1, 2), (2, 1)]
+    assert text[parsed.sentences[0][2] : parsed.sentences[0][3]] == "A Title"
     assert all(not text[start:end].startswith("#") for _, _, start, end, _ in parsed.sentences)
 
 
@@ -56,6 +58,7 @@ def test_numbered_list_items_are_one_sentence_each(name: str, item: str) -> None
     )
     parsed = parse_document(name, text)
     rows = {text[start:end]: (p, s) for p, s, start, end, _ in parsed.sentences}
+    assert rows.pop("Assembly") == (0, 1)  # the first heading is the title
     assert len(rows) == 5
     assert rows[item] == (2, 3)  # in Markdown the item's number is list structure, not its text
     assert all(any(ch.isalpha() for ch in sentence) for sentence in rows)
@@ -309,3 +312,40 @@ def test_spans_index_the_files_own_text(
         by_doc[s.document.name].append((str(s.citation), s.text))
     # Line ends and a BOM change no sentence and no citation.
     assert by_doc["saved.txt"] == by_doc["unix.txt"]
+
+
+@pytest.mark.parametrize(
+    ("opening", "author"),
+    [
+        ("By Jane Doe\n\n", "Jane Doe"),
+        ("By Jane Doe and John Roe\n\n", "Jane Doe and John Roe"),
+        (
+            "Science\n\nA headline on its own line\n\nBy Helen Carter, Science Correspondent\n\n",
+            "Helen Carter",
+        ),
+        ("By Tuesday, the river had fallen.\n\n", None),
+    ],
+)
+def test_bylines_by_their_shape(opening: str, author: str | None) -> None:
+    text = opening + "The story itself begins here, and it is longer than any byline.\n"
+    parsed = parse_document("story.txt", text)
+    assert parsed.document.author == author
+    stated = parsed.document.statement("author")
+    if author is not None:
+        assert stated is not None and text[stated.start : stated.end].startswith("By ")
+        assert all(not text[a:b].startswith("By ") for _, _, a, b, _ in parsed.sentences)  # not an answer
+
+
+def test_a_line_that_is_only_a_date_before_the_story_is_its_date() -> None:
+    text = "By Helen Carter, Science Correspondent\n\n11 February 2016\n\nScientists announced a discovery.\n"
+    document = parse_document("news.txt", text).document
+    assert (document.author, document.published) == ("Helen Carter", "11 February 2016")
+    stated = document.statement("published")
+    assert stated is not None and (stated.source, text[stated.start : stated.end]) == (
+        "date line",
+        "11 February 2016",
+    )
+    # In a paragraph with more to it, or deep in the story, a date is content.
+    late = "By Helen Carter\n\nA.\n\nB.\n\nC.\n\nD.\n\n11 February 2016\n"
+    assert parse_document("late.txt", late).document.published is None
+    assert parse_document("in.txt", "11 February 2016. It rained.\n").document.published is None

@@ -14,7 +14,7 @@ from bot.answer import render
 from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot, intents
 from bot.discord_bot.ask import QUESTION_MAX
-from bot.discord_bot.reference import about_embed, quote_embed
+from bot.discord_bot.reference import QuoteError, about_embed, quote_embed
 from tests.conftest import ROOT
 from tests.discord_helpers import (
     EPHEMERAL,
@@ -45,11 +45,12 @@ async def test_commands_synced_to_the_guild_with_limits(fake: FakeDiscord, bot: 
     slash = {c["name"]: c for c in fake.commands[fake.guild_id] if c.get("type", 1) == 1}
     assert set(slash) == SLASH_COMMANDS
     assert all(c["description"] for c in slash.values())
-    option, private = slash["ask"]["options"]
+    option, private, document = slash["ask"]["options"]
     assert option["name"] == "question" and option["type"] == 3 and option["required"]
     assert (option["min_length"], option["max_length"]) == (1, QUESTION_MAX)
     assert option["description"]
     assert private["name"] == "private" and private["type"] == 5 and not private.get("required")
+    assert document["name"] == "document" and document["autocomplete"] and not document.get("required")
     assert all(o["description"] for c in slash.values() for o in c.get("options", []))
     (menu,) = (c for c in fake.commands[fake.guild_id] if c.get("type", 1) != 1)
     assert menu["type"] == 3 and menu["name"] == "Ask the article"  # a message context menu
@@ -188,9 +189,10 @@ async def test_about_help_and_quote(fake: FakeDiscord, bot: ArticleBot) -> None:
 
 
 def test_quote_and_about_embeds_stay_in_limits(composer: Composer) -> None:
-    assert quote_embed(composer, "article.txt ¶2.3") is not None
-    assert quote_embed(composer, "nonsense") is None
-    assert quote_embed(composer, "other.txt ¶2.3") is None
+    assert quote_embed(composer, "article.txt ¶2.3")["description"]
+    for missing in ("nonsense", "other.txt ¶2.3", "¶99.1"):
+        with pytest.raises(QuoteError):
+            quote_embed(composer, missing)
     embed = about_embed(composer)
     assert embed_length(embed) <= render.EMBED_TOTAL_MAX
 

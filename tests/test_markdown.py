@@ -191,6 +191,7 @@ def test_a_real_markdown_document() -> None:
         (p, s, sentence_text(doc, start, end), REAL[start:end]) for p, s, start, end, _ in parsed.sentences
     ]
     assert [(p, s, text) for p, s, text, _ in sentences] == [
+        (0, 1, "The Eiffel Tower"),  # the front matter's title, a sentence of its own (¶0.1)
         (1, 1, "The Eiffel Tower was completed in 1889."),
         (1, 2, "It is 324 metres tall, and its designer's firm was led by Gustave Eiffel."),
         (1, 3, "Visitors pay in euros (€) at the desk."),
@@ -201,10 +202,10 @@ def test_a_real_markdown_document() -> None:
     ]
     # Spans still point into the file, markup and all.
     assert (
-        sentences[0][3]
+        sentences[1][3]
         == "The **Eiffel Tower** was completed in [1889](https://en.wikipedia.org/wiki/Eiffel_Tower)."
     )
-    assert sentences[6][3] == "Take the lift to the [second floor][floors]."
+    assert sentences[7][3] == "Take the lift to the [second floor][floors]."
     assert doc.title == "The Eiffel Tower"  # the front matter's, before the first heading's
 
 

@@ -88,7 +88,7 @@ def test_kinds_without_spans_give_none() -> None:
 def test_source_span_points_into_markdown_and_folded_text() -> None:
     text = "# Tower\n\nThe **Eiffel   Tower** was completed\nin [1889](https://example.org/x).\n"
     parsed = parse_document("t.md", text)
-    _, _, start, end, _ = parsed.sentences[0]
+    _, _, start, end, _ = parsed.sentences[1]  # ¶1.1; ¶0.1 is the title, "Tower"
     shown = sentence_text(parsed.document, start, end)
     assert shown == "The Eiffel Tower was completed in 1889."
     for piece in ("Eiffel Tower", "1889", "completed in"):

@@ -13,6 +13,10 @@ class QuestionError(ValueError):
     """A question that cannot be asked (empty, or longer than the limit)."""
 
 
+class DocumentError(QuestionError):
+    """A question pinned to a document the corpus does not hold (or to a name several match)."""
+
+
 @dataclass(frozen=True)
 class Excerpt:
     """Whole sentences of one document that answer (part of) a question."""
@@ -60,7 +64,7 @@ class Answer:
     closest: tuple[Excerpt, ...] = ()  # when abstaining: nearest passages, not an answer
     coverage: float = 0.0
     terms: tuple[str, ...] = field(default=())
-    note: str = ""  # when abstaining for a known reason: what the documents do not state
+    note: str = ""  # what the documents do not state (why it declined, or which documents are silent)
     reranked: bool = False  # whether the semantic stage re-scored the candidates
     relevance: float | None = None  # how much closer to the corpus's meaning than off-topic questions
     short: ShortAnswer | None = None  # given only when the bot is sure (see `bot.answer.short`)

@@ -15,8 +15,8 @@ from dataclasses import replace
 from functools import lru_cache
 
 from bot.answer import metadata, short
-from bot.answer.answers import Answer, Excerpt, QuestionError
-from bot.documents.corpus import Corpus, Sentence
+from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError
+from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
 from bot.search.ranking import (
     Abstain,
     AnswerType,
@@ -31,7 +31,16 @@ from bot.search.ranking import (
 from bot.search.retriever import Index
 from bot.text import term_spans
 
-__all__ = ["Answer", "AnswerType", "Composer", "Excerpt", "QuestionError", "answer_type", "holds_type"]
+__all__ = [
+    "Answer",
+    "AnswerType",
+    "Composer",
+    "DocumentError",
+    "Excerpt",
+    "QuestionError",
+    "answer_type",
+    "holds_type",
+]
 
 # Declining (chosen on the open question sets, see README "Quality"): the best passage must cover
 # this share of the question's IDF weight, and more when the question names something unknown.
@@ -99,25 +108,38 @@ class Composer:
 
     # -- answering ------------------------------------------------------------------------------
 
-    def answer(self, question: str, limit: int | None = None) -> Answer:
-        """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`)."""
+    def pinned(self, document: str | None) -> int | None:
+        """The corpus position of the document a question is pinned to (a file name or a title, see
+        `Corpus.resolve`); DocumentError when no document, or several, match."""
+        if document is None:
+            return None
+        try:
+            return self.corpus.resolve(document)
+        except DocumentNotFoundError as exc:
+            raise DocumentError(str(exc)) from None
+
+    def answer(self, question: str, limit: int | None = None, document: str | None = None) -> Answer:
+        """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`), from
+        `document` alone when one is named (see `pinned`)."""
         limit = limit or self.top_k
         q = self.check(question)
+        pinned = self.pinned(document)
         asked = self.ranker.question(q)
         terms = asked.terms
         if not terms:
             return Answer(q, abstained=True)
-        meta = metadata.about_documents(self.corpus, q, asked, self.top_k, self.highlight)
+        meta = metadata.about_documents(self.corpus, q, asked, self.ranker, self.highlight, pinned)
         if meta is not None:
             return meta
-        ranked = self.ranker.rank(asked)
+        ranked = self.ranker.rank(asked, document=pinned)
         if not len(ranked.ids):
-            return Answer(q, abstained=True, terms=terms)
+            return self._declined(Answer(q, abstained=True, terms=terms), pinned)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
-        best = self._coverage(excerpts[:DEPTH], asked)
+        coverages = self._coverages(excerpts[:DEPTH], asked)
+        best = max(coverages, default=0.0)
         relevance = self.ranker.relevance(asked) if ranked.reranked else None
-        if self._declines(asked, best, relevance):
-            return Answer(
+        if self._declines(excerpts[:DEPTH], coverages, asked, relevance):
+            declined = Answer(
                 q,
                 abstained=True,
                 closest=excerpts[: self.top_k],
@@ -126,6 +148,7 @@ class Composer:
                 reranked=ranked.reranked,
                 relevance=relevance,
             )
+            return self._declined(declined, pinned)
         answer = Answer(
             q,
             abstained=False,
@@ -140,13 +163,40 @@ class Composer:
         )  # read off every excerpt judged
         return replace(answer, excerpts=excerpts[:limit], short=given)
 
-    def _declines(self, asked: Question, coverage: float, relevance: float | None) -> bool:
+    def _declines(
+        self,
+        excerpts: Sequence[Excerpt],
+        coverages: Sequence[float],
+        asked: Question,
+        relevance: float | None,
+    ) -> bool:
+        """Whether none of the excerpts answers the question (`declines`, excerpt by excerpt).
+
+        With one document, whether the question names something no document mentions is a fact
+        about the corpus. With several it is one about each excerpt's document
+        (`Ranker.names_unknown`): a question whose names are spread over several documents is
+        one that no single document answers as a whole, and is declined.
+        """
         semantic = self.ranker.semantic
         abstain = semantic.rerank.abstain if semantic is not None else None
-        return declines(coverage, self.ranker.names_unknown(asked), relevance, abstain)
+        corpus_wide = len(self.corpus.documents) == 1
+        for excerpt, covered in zip(excerpts, coverages, strict=True):
+            if not excerpt.sentence_ids:
+                continue
+            document = None if corpus_wide else int(self.corpus.doc_of[excerpt.sentence_ids[0]])
+            if not declines(covered, self.ranker.names_unknown(asked, document), relevance, abstain):
+                return False
+        return True
 
-    def _coverage(self, excerpts: Sequence[Excerpt], asked: Question) -> float:
-        """The largest share of the question's IDF weight found in one excerpt and its paragraph
+    def _declined(self, answer: Answer, pinned: int | None) -> Answer:
+        """A declined answer to a question pinned to a document says which document does not say."""
+        if pinned is None:
+            return answer
+        doc = self.corpus.documents[pinned]
+        return replace(answer, note=f"{doc.name} (“{doc.title}”) doesn't say.")
+
+    def _coverages(self, excerpts: Sequence[Excerpt], asked: Question) -> list[float]:
+        """Each excerpt's share of the question's IDF weight, found in it and its paragraph
         neighbours; an excerpt that holds no term itself counts for nothing (neighbours only add)."""
         same = self.corpus.same_paragraph
         around = {
@@ -160,13 +210,15 @@ class Composer:
             for first, last in [(e.sentence_ids[0], e.sentence_ids[-1])]
         }
         held = self.ranker.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
-        best = 0.0
-        for e, ids in around.items():
-            if not any(held[i] for i in e.sentence_ids):
+        coverages = []
+        for e in excerpts:
+            ids = around.get(e, [])
+            if not ids or not any(held[i] for i in e.sentence_ids) or not asked.total:
+                coverages.append(0.0)
                 continue
             terms = set().union(*(held[j] for j in ids))
-            best = max(best, sum(asked.weights[n] for n in terms) / asked.total if asked.total else 0.0)
-        return best
+            coverages.append(sum(asked.weights[n] for n in terms) / asked.total)
+        return coverages
 
     def _excerpts(
         self, ids: Sequence[int], scores: Sequence[float], asked: Question, depth: int

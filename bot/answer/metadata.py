@@ -1,6 +1,13 @@
-"""Questions about the documents themselves: who wrote one, its title, when it was published, where
-it comes from. They are answered from a document's metadata, citing the line that states it, or
-declined with a note saying what the document does not state."""
+"""Questions about the documents themselves: who wrote one, its title, when and where it was
+published, its address. They are answered from a document's metadata, citing where the document
+states it (a front matter line, its first heading, a byline, a dateline, its subtitle, its file
+name), or declined with a note saying what the documents do not state.
+
+Which documents a question asks about is the document step's call (`bot.search.documents`):
+people name an article by what it is about ("the article about bike lanes"), by its outlet ("the
+Ledger story") or by its author ("What else did Maria Lopez write?"). Documents that fit equally
+are each answered, not one picked at random.
+"""
 
 from __future__ import annotations
 
@@ -8,101 +15,222 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.answer.answers import Answer, Excerpt
-from bot.documents.corpus import Corpus, Document
-from bot.search.ranking import Question
-from bot.text import fold_space, term_spans, tokenize
+from bot.documents.corpus import FILE_NAME, FRONT_MATTER, Corpus, Document, sentence_text
+from bot.search.ranking import Question, Ranker
+from bot.text import tokenize
 
 # Spans of a text that match the question (the composer's highlighting).
 Highlighter = Callable[[str, Question], list[tuple[int, int]]]
 
-# Questions about a document itself: the words that ask for each metadata field, and words that
-# name the document. Matched as words, not stems, so "What did KCNA report?" is not a byline
-# question ("reporter" and "report" share a stem).
-_META_FIELDS = {
-    "author": (
-        "author",
-        "authors",
-        "writer",
-        "wrote",
-        "write",
-        "written",
-        "byline",
-        "journalist",
-        "reporter",
-    ),
-    "title": ("title", "headline", "called", "named"),
-    "published": ("published", "publish", "publication", "dated", "date"),
-    "source_url": ("source", "url", "link", "website", "outlet", "site"),
-}
-_META_LABELS = {
+# The fields a question can ask for, in the order answers give them, and what they are called.
+FIELDS = ("title", "author", "published", "outlet", "source_url")
+_LABELS = {
     "author": "who wrote it",
     "title": "its title",
     "published": "when it was published",
+    "outlet": "where it was published",
     "source_url": "where it comes from",
 }
-_DOCUMENT_WORDS = frozenset("article story piece report document post text page this it".split())
+# Nouns that ask for a field whatever the question word. Matched as words, not stems, so "What did
+# KCNA report?" is not a byline question ("reporter" and "report" share a stem).
+_NOUNS = {
+    "author": "author authors writer writers byline bylines journalist journalists reporter reporters "
+    "correspondent columnist",
+    "title": "title titles headline headlines",
+    "published": "date dated",
+    "outlet": "outlet outlets newspaper newspapers paper publication publisher site website agency magazine "
+    "wire broadcaster network organization organisation",
+    "source_url": "source url link address",
+}
+_FIELD_NOUNS = {word: field for field, words in _NOUNS.items() for word in words.split()}
+# Verbs that ask for a field by the question word they come with: "who wrote" (the author), "when
+# was it written" (the date), "what did she write" (her articles); "who published" (the outlet).
+_WRITE = frozenset("wrote write writes written writing authored penned reported".split())
+_PUBLISH = frozenset("published publish publishes publishing posted printed ran carried filed".split())
+_OUT = frozenset("come comes came appear appeared appears".split())  # "When did the story come out?"
+_CALLED = frozenset("called named".split())  # "What is the story called?"
+# Words that stand for a document ("this article", "the story") or fill the frame of a question
+# about one; they name no particular document.
+_DOCUMENT_WORDS = frozenset(
+    "article articles story stories piece pieces report document documents post posts text page "
+    "item this it one else".split()
+)
 _WH = frozenset("who whom whose what which when where how".split())
+_ARTICLES = frozenset("the a an its this that".split())
+LIST_MAX = 10  # documents answered for at most; more fitting equally are declined, asking which
 
 
 def about_documents(
-    corpus: Corpus, question: str, asked: Question, top_k: int, highlight: Highlighter
+    corpus: Corpus,
+    question: str,
+    asked: Question,
+    ranker: Ranker,
+    highlight: Highlighter,
+    document: int | None = None,
 ) -> Answer | None:
-    """The answer to a question about the documents (who wrote it, when), or None.
+    """The answer to a question about the documents (who wrote one, when), or None.
 
-    A question is about a document when it asks for a metadata field and its other words
-    are only words that name a document ("this article") or words of one document's title.
+    With `document`, the question is about that document alone.
     """
-    ws = [w for w in asked.words if w not in _WH]
-    fields = [name for name, field_words in _META_FIELDS.items() if set(field_words) & set(ws)]
+    fields, used = _fields(asked.words)
     if not fields:
         return None
-    field_words = {w for name in fields for w in _META_FIELDS[name]}
-    content = [w for w in ws if w not in field_words and w not in _DOCUMENT_WORDS]
-    rest = tokenize(" ".join(content))
-    documents = [d for d in corpus.documents if rest and _names_title(rest, d.title)]
-    if rest and not documents:
-        return None  # "What did Kim write about the war?" is about the content
-    documents = documents or corpus.documents
-    found = [e for d in documents for name in fields if (e := _metadata_excerpt(d, name, asked, highlight))]
-    if found:
-        return Answer(
-            question,
-            abstained=False,
-            excerpts=tuple(found[:top_k]),
-            coverage=1.0,
-            terms=asked.terms,
+    skip = _WH | used | _DOCUMENT_WORDS
+    rest_terms = list(dict.fromkeys(tokenize(" ".join(w for w in asked.words if w not in skip))))
+    names_document = any(w in _DOCUMENT_WORDS for w in asked.words)
+    if document is not None:
+        documents = [document]
+    elif not rest_terms:
+        documents = list(range(len(corpus.documents)))
+    else:
+        documents = _named(ranker, question, rest_terms, names_document)
+        if not documents:
+            return None  # "What did Kim write about the war?" is about the content
+    wh = next((w for w in asked.words if w in _WH), "")
+    if (
+        rest_terms
+        and wh in ("what", "which")
+        and fields[0] in ("author", "outlet")
+        and all(_described_by(ranker, d, question, rest_terms, fields[0]) for d in documents)
+    ):
+        fields = ["title"]  # "What else did Maria Lopez write?": her articles, by their titles
+    if len(documents) > LIST_MAX:
+        titles = tuple(
+            e for d in documents[:LIST_MAX] if (e := _excerpt(corpus.documents[d], "title", asked, highlight))
         )
-    which = "The article doesn't" if len(documents) == 1 else "The articles don't"
-    asked_for = " or ".join(_META_LABELS[name] for name in fields)
-    return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
-
-
-def _metadata_excerpt(doc: Document, name: str, asked: Question, highlight: Highlighter) -> Excerpt | None:
-    value = getattr(doc, name)
-    if not value:
-        return None
-    # Cite the line of the document that states the value (front matter or byline).
-    at = doc.text.find(value)
-    if at < 0:
-        return None
-    line_start = doc.text.rfind("\n", 0, at) + 1
-    line_end = doc.text.find("\n", at)
-    line_end = len(doc.text) if line_end < 0 else line_end
-    text = fold_space(doc.text[line_start:line_end])
-    spans = [(m.start(), m.end()) for m in re.finditer(re.escape(value), text)]
-    spans += highlight(text, asked)
-    return Excerpt(
-        document=doc,
-        citation=f"metadata: {name.replace('_url', '')}",
-        text=text,
-        score=1.0,
-        start=line_start,
-        end=line_end,
-        matches=tuple(sorted(set(spans))),
+        note = (
+            f"{len(documents)} articles fit that question; say which one (by its subject, outlet or "
+            "author), or pin one with the document option."
+        )
+        return Answer(question, abstained=True, closest=titles, terms=asked.terms, note=note)
+    found: list[Excerpt] = []
+    silent: list[Document] = []
+    for d in documents:
+        doc = corpus.documents[d]
+        excerpts = [e for name in fields if (e := _excerpt(doc, name, asked, highlight))]
+        found += excerpts
+        if not excerpts:
+            silent.append(doc)
+    asked_for = " or ".join(_LABELS[name] for name in fields)
+    if not found:
+        which = "The article doesn't" if len(documents) == 1 else "The articles don't"
+        if document is not None or len(documents) < len(corpus.documents):
+            which = _names(silent) + (" doesn't" if len(silent) == 1 else " don't")
+        return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
+    note = f"{_names(silent)} {'doesn' if len(silent) == 1 else 'don'}'t say {asked_for}." if silent else ""
+    return Answer(
+        question, abstained=False, excerpts=tuple(found), coverage=1.0, terms=asked.terms, note=note
     )
 
 
-def _names_title(terms: Sequence[str], title: str) -> bool:
-    """Whether the terms are words of the title, and at least half of them."""
-    title_terms = {s.term for s in term_spans(title)}
-    return set(terms) <= title_terms and 2 * len(set(terms)) >= len(title_terms)
+def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
+    """The metadata fields a question asks for, and the words that ask for them.
+
+    A field's noun asks for it where the question asks for a thing: right after the question word
+    ("Which outlet published ...", "Whose byline ...") or after "is the" ("Who is the author of
+    ...", "What is the publication date ..."). After "did" the question asks what someone did, and
+    only a verb of writing or publishing makes it about a document ("What did Maria Lopez write?";
+    but "What did the state news agency say?" asks the content).
+    """
+    at = next((n for n, w in enumerate(words) if w in _WH), -1)
+    wh = words[at] if at >= 0 else ""
+    words = list(words)
+    after = words[at + 1 :]
+    if after[:1] in (["is"], ["was"], ["are"], ["were"]):
+        framed = [w for w in after[1:6] if w not in _ARTICLES][:3]
+    else:
+        framed = after[:1] if at >= 0 else list(words)
+    nouns = {w: _FIELD_NOUNS[w] for w in framed if w in _FIELD_NOUNS}
+    if "date" in nouns or "dated" in nouns:  # "the publication date" asks for a date, not an outlet
+        nouns.pop("publication", None)
+    if "whom" in words and "by" in words:  # "by whom was it written?"
+        wh = "who"
+    found = set(nouns.values())
+    verbs = {w for w in words if w in _WRITE | _PUBLISH | _CALLED | _OUT}
+    names_document = any(w in _DOCUMENT_WORDS for w in words)
+    used = set(nouns) | verbs
+    if not found:
+        if verbs & _CALLED and wh in ("what", "which"):
+            found.add("title")
+        elif verbs & (_WRITE | _PUBLISH | _OUT) and wh == "when" and (names_document or not verbs <= _OUT):
+            found.add("published")  # "When was it written?", "When did the story come out?"
+        elif verbs & _WRITE:
+            found.add("author")
+        elif verbs & _PUBLISH and wh in ("who", "where", "which", "what"):
+            found.add("outlet")
+        elif names_document and wh == "who" and words[-1:] == ["by"]:
+            found.add("author")  # "Who is the article about bike lanes by?"
+            used.add("by")
+        elif names_document and wh == "where" and words[-1:] == ["from"]:
+            found.add("outlet")  # "Where is the Ledger story from?"
+            used.add("from")
+    return [f for f in FIELDS if f in found], used
+
+
+def _named(ranker: Ranker, question: str, terms: Sequence[str], names_document: bool) -> list[int]:
+    """The documents the rest of the question (its `terms` beyond the field asked for) names, best first.
+
+    With a word that stands for a document ("the article about bike lanes"), the rest says which
+    by its words anywhere in it; without one, the rest must name the document by its own
+    descriptions: an author's or outlet's name, or at least half its title ("When was 'Parasite
+    scores historic upset at SAG awards' published?").
+    """
+    weights = [ranker.weight(t) for t in terms]
+    documents = ranker.step.best(ranker.step.fit(question, terms, weights))
+    if names_document:
+        return documents
+    kept = []
+    for d in documents:
+        held = ranker.step.fields(d, question, terms)
+        if set(terms) - held.keys():
+            continue
+        names = any(fields & {"author", "outlet"} for fields in held.values())
+        title = set(tokenize(ranker.corpus.documents[d].title))
+        if names or 2 * sum("title" in fields for fields in held.values()) >= len(title):
+            kept.append(d)
+    return kept
+
+
+def _described_by(ranker: Ranker, document: int, question: str, terms: Sequence[str], field: str) -> bool:
+    """Whether every one of `terms` is a word of the document's `field` ("maria lopez": its author)."""
+    held = ranker.step.fields(document, question, terms)
+    return all(field in held.get(term, ()) for term in terms)
+
+
+def _names(documents: Sequence[Document]) -> str:
+    names = [d.name for d in documents]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _excerpt(doc: Document, field: str, asked: Question, highlight: Highlighter) -> Excerpt | None:
+    """The metadata excerpt for one field of a document: the value, citing where it is stated."""
+    value = getattr(doc, field)
+    stated = doc.statement(field)
+    if field == "outlet" and not value and doc.source_url:
+        # No site name or dateline: the address says where it was published.
+        value, stated = doc.source_url, doc.statement("source_url")
+    if not value:
+        return None
+    label = field.replace("_url", "")
+    if stated is None:
+        text, start, end, where = f"{label}: {value}", 0, 0, ""
+    elif stated.source == FRONT_MATTER:
+        text, start, end, where = f"{stated.label}: {value}", stated.start, stated.end, ""
+    elif stated.source == FILE_NAME:
+        text, start, end, where = f"{label}: {value} (from the file name {doc.name})", 0, 0, stated.source
+    else:
+        text, start, end = sentence_text(doc, stated.start, stated.end), stated.start, stated.end
+        where = stated.source
+    if field == "outlet" and stated is not None and stated.field == "source_url":
+        where = "source address"
+    spans = [(m.start(), m.end()) for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
+    spans += highlight(text, asked)
+    return Excerpt(
+        document=doc,
+        citation=f"metadata: {label}" + (f", from the {where}" if where else ""),
+        text=text,
+        score=1.0,
+        start=start,
+        end=end,
+        matches=tuple(sorted(set(spans))),
+    )

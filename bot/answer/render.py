@@ -126,6 +126,8 @@ def answer_terminal(answer: Answer, *, color: bool = False) -> str:
         return "\n".join(lines)
     for rank, excerpt in enumerate(answer.excerpts, start=1):
         lines.append(f"{rank}. [{where(excerpt)}] {excerpt_terminal(excerpt, color=color)}")
+    if answer.note:  # the documents an answer for each of several could not give one for
+        lines.append(answer.note)
     return "\n".join(lines)
 
 
@@ -235,11 +237,15 @@ def question_title(question: str) -> str:
 
 # An answer's embed keeps its whole question, so buttons can ask it again after a restart: in the
 # title when it fits there, else also in the footer, which is plain text (no escaping) and longer.
+# A question pinned to one document keeps the document's file name in the footer's first line.
 _ASKED = "Asked: "
+_DOCUMENT = "Document: "
+DOCUMENT_NAME_MAX = 100  # a document named in a footer, as in a slash command's option
 
 
-def question_fields(question: str) -> dict[str, Any]:
-    """The embed fields that show and keep a question: a title, and a footer when the title is cut.
+def question_fields(question: str, document: str | None = None) -> dict[str, Any]:
+    """The embed fields that show and keep a question: a title, and a footer when the title is cut
+    or the question is pinned to a `document` (its file name).
 
     A question too long even for the footer (over 2,041 characters) is shown but not kept; see
     `keeps_question`.
@@ -247,29 +253,42 @@ def question_fields(question: str) -> dict[str, Any]:
     folded = fold_space(question)
     title = question_title(folded)
     fields: dict[str, Any] = {"title": title}
-    if title != escape_markdown(folded) and len(_ASKED) + len(folded) <= FOOTER_MAX:
-        fields["footer"] = {"text": _ASKED + folded}
+    lines = [_DOCUMENT + document] if document else []
+    if title != escape_markdown(folded):
+        lines.append(_ASKED + folded)
+    if lines and len("\n".join(lines)) <= FOOTER_MAX:
+        fields["footer"] = {"text": "\n".join(lines)}
     return fields
 
 
-def keeps_question(question: str) -> bool:
+def keeps_question(question: str, document: str | None = None) -> bool:
     """Whether an answer's embed keeps the whole question (else it must offer no buttons)."""
-    fields = question_fields(question)
-    return "footer" in fields or fields["title"] == escape_markdown(fold_space(question))
+    fields = question_fields(question, document)
+    footer = str(fields.get("footer", {}).get("text", ""))
+    if document and not footer.startswith(_DOCUMENT):
+        return False
+    return _ASKED in footer or fields["title"] == escape_markdown(fold_space(question))
 
 
 def kept_question(embed: dict[str, Any]) -> str | None:
     """The question an answer's embed keeps (see `question_fields`), or None if it has none."""
     footer = str(embed.get("footer", {}).get("text") or "")
-    if footer.startswith(_ASKED):
-        return footer[len(_ASKED) :]
+    for line in footer.split("\n"):
+        if line.startswith(_ASKED):
+            return footer[footer.index(line) + len(_ASKED) :]
     title = str(embed.get("title") or "")
     return unescape_markdown(title) if title else None
 
 
-def _question_embed(question: str) -> tuple[dict[str, Any], int]:
+def kept_document(embed: dict[str, Any]) -> str | None:
+    """The document an answer's embed says its question was pinned to, or None."""
+    first = str(embed.get("footer", {}).get("text") or "").split("\n", 1)[0]
+    return first[len(_DOCUMENT) :] if first.startswith(_DOCUMENT) else None
+
+
+def _question_embed(question: str, document: str | None = None) -> tuple[dict[str, Any], int]:
     """The question's fields, and the room they leave for the description in Discord's 6,000."""
-    fields = question_fields(question)
+    fields = question_fields(question, document)
     used = len(fields["title"]) + len(fields.get("footer", {}).get("text", ""))
     return fields, min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - used)
 
@@ -287,13 +306,15 @@ def excerpts_embed(
     first_number: int = 1,
     widened: dict[int, tuple[str, str]] | None = None,
     short: ShortAnswer | None = None,
+    document: str | None = None,
 ) -> dict[str, Any]:
     """An answer as Discord embed data: the short answer in bold when given, then the cited
     excerpts, matches in bold, within every limit.
 
-    `widened` maps an excerpt's position to (before, after) context shown around it in plain text.
+    `widened` maps an excerpt's position to (before, after) context shown around it in plain text;
+    `document` is the file the question was pinned to.
     """
-    fields, budget = _question_embed(question)
+    fields, budget = _question_embed(question, document)
     head = ""
     if short is not None:
         text = trim_words(short.text, SHORT_MAX)
@@ -312,9 +333,9 @@ def excerpts_embed(
     return {**fields, "description": head + description[:budget]}
 
 
-def abstain_embed(question: str, closest: tuple[Excerpt, ...]) -> dict[str, Any]:
+def abstain_embed(question: str, closest: tuple[Excerpt, ...], document: str | None = None) -> dict[str, Any]:
     """Beside "the article doesn't say": the question, and the closest passages labelled as such."""
     lines = [f"> {trim_sentences(excerpt_markdown(e), 900)}\n— {_cite_line(e)}" for e in closest]
     description = f"*{CLOSEST_LABEL}*\n" + "\n".join(lines) if lines else "No passage comes close."
-    fields, budget = _question_embed(question)
+    fields, budget = _question_embed(question, document)
     return {**fields, "description": description[:budget]}

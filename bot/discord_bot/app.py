@@ -149,14 +149,18 @@ class ArticleBot(commands.AutoShardedBot):
         """Whether the bot is connected to Discord and ready (for /healthz)."""
         return self.is_ready() and not self.is_closed()
 
-    async def answer(self, question: str, limit: int | None = None, *, asked: bool = True) -> Reply:
-        """The composer's answer, computed off the event loop (large corpora can take a while).
+    async def answer(
+        self, question: str, limit: int | None = None, *, asked: bool = True, document: str | None = None
+    ) -> Reply:
+        """The composer's answer, computed off the event loop (large corpora can take a while);
+        from `document` alone (a file name or title) when one is given.
 
         `asked` is False when a button re-reads an answer already given: it is not counted again.
         """
         composer = self.composer  # a reload may swap it meanwhile; this answer keeps its own
         started = time.perf_counter()
-        answer = await asyncio.to_thread(composer.answer, question, limit)
+        pinned = composer.pinned(document)
+        answer = await asyncio.to_thread(composer.answer, question, limit, document)
         seconds = time.perf_counter() - started
         if asked:
             self.metrics.answered(seconds, abstained=answer.abstained)
@@ -167,7 +171,7 @@ class ArticleBot(commands.AutoShardedBot):
                 answer.abstained,
                 render.where(top) if top else "-",
             )
-        return Reply(composer, answer)
+        return Reply(composer, answer, None if pinned is None else composer.corpus.documents[pinned].name)
 
     async def close(self) -> None:
         """Disconnect, stop serving metrics, and close the vote store once its last vote is in."""

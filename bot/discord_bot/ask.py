@@ -12,13 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answer import render
-from bot.answer.composer import Excerpt, QuestionError
+from bot.answer.composer import Composer, Excerpt, QuestionError
 from bot.discord_bot.feedback import vote_buttons
 from bot.discord_bot.views import (
     ASK_AGAIN_ID,
     Reply,
     answer_again,
     ask_again_button,
+    document_of,
     help_embed,
     message_kwargs,
     question_of,
@@ -33,6 +34,8 @@ QUESTION_MAX = 250  # an embed title (256) shows it whole, Markdown escapes and 
 DEFER_AFTER = 1.5  # seconds: answer directly when faster, else defer (Discord allows 3)
 CONTEXT_STEPS = 3  # "More context" widens by one sentence a side, this many times
 ASK_MESSAGE = "Ask the article"  # the message context menu's name, as people see it
+CHOICES_MAX = 25  # Discord's limits on autocomplete: 25 choices,
+CHOICE_MAX = 100  # each name and value at most 100 characters
 NOTHING_TO_ASK = "That message has no text to ask about."
 
 
@@ -43,9 +46,11 @@ def reply_parts(
     `widen[0]` of it shown with `widen[1]` sentences of context a side."""
     answer = reply.answer
     # A button asks the question again as the embed keeps it; a question too long to keep gets none.
-    buttons = render.keeps_question(answer.question)
+    buttons = render.keeps_question(answer.question, reply.document)
     if answer.abstained:
-        declined = discord.Embed.from_dict(render.abstain_embed(answer.question, answer.closest))
+        declined = discord.Embed.from_dict(
+            render.abstain_embed(answer.question, answer.closest, reply.document)
+        )
         view = _view(vote_buttons(reply, 0)) if buttons and bot.votes is not None else None
         return render.abstain_message(answer), declined, view
     k = bot.settings.top_k
@@ -60,9 +65,11 @@ def reply_parts(
         first_number=page * k + 1,
         widened=widened,
         short=answer.short if page == 0 else None,  # above the first page's excerpts
+        document=reply.document,
     )
+    note = answer.note or None  # an answer for each of several documents: the ones that do not say
     if not buttons:
-        return None, discord.Embed.from_dict(embed), None
+        return note, discord.Embed.from_dict(embed), None
     view = answer_view(
         reply,
         shown,
@@ -74,7 +81,7 @@ def reply_parts(
     if bot.votes is not None:
         for button in vote_buttons(reply, page):
             view.add_item(button)
-    return None, discord.Embed.from_dict(embed), view
+    return note, discord.Embed.from_dict(embed), view
 
 
 def _view(items: list[Any]) -> discord.ui.View:
@@ -177,7 +184,9 @@ class AskAgainButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=AS
             await respond(interaction, "I can no longer read this question; please ask again.")
             return
         try:
-            reply = await bot.answer(question, limit=2 * bot.settings.top_k)
+            reply = await bot.answer(
+                question, limit=2 * bot.settings.top_k, document=document_of(interaction.message)
+            )
         except QuestionError as exc:
             await respond(interaction, f"I can't answer that: {exc}.")
             return
@@ -199,15 +208,38 @@ async def _update(
     await interaction.response.edit_message(**message_kwargs(reply_parts(bot, reply, page, widen), edit=True))
 
 
+def asker(source: discord.Interaction[Any] | discord.Message) -> int:
+    """Who asks: an interaction's user or a message's author (one cooldown for every way to ask)."""
+    return source.user.id if isinstance(source, discord.Interaction) else source.author.id
+
+
+def document_choices(composer: Composer, typed: str) -> list[tuple[str, str]]:
+    """Up to 25 (name, value) choices for /ask's document option: the documents whose title or file
+    name hold every word typed, the title shown (within Discord's 100 characters), the file name
+    the value; a file name over 100 characters cannot be a value and is left out."""
+    corpus = composer.corpus
+    choices = []
+    for n in corpus.matching(typed):
+        doc = corpus.documents[n]
+        if len(doc.name) <= render.DOCUMENT_NAME_MAX and "\n" not in doc.name:
+            choices.append((render.trim_words(doc.title, CHOICE_MAX), doc.name))
+        if len(choices) == CHOICES_MAX:
+            break
+    return choices
+
+
 class AskCog(commands.Cog):
     """Questions: /ask, the "Ask the article" message menu, and mentions or DMs answered as replies."""
 
     def __init__(self, bot: ArticleBot) -> None:
         self.bot = bot
-        # Per user, per bot (not per process), shared by /ask and the menu; the mapping prunes itself.
-        self.cooldowns: commands.CooldownMapping[discord.Interaction[Any]] = commands.CooldownMapping(
-            app_commands.Cooldown(bot.settings.ask_cooldown_rate, bot.settings.ask_cooldown_seconds),
-            lambda interaction: interaction.user.id,
+        # Per user, per bot (not per process), shared by /ask, the menu, mentions and DMs; the
+        # mapping prunes itself.
+        self.cooldowns: commands.CooldownMapping[discord.Interaction[Any] | discord.Message] = (
+            commands.CooldownMapping(
+                app_commands.Cooldown(bot.settings.ask_cooldown_rate, bot.settings.ask_cooldown_seconds),
+                asker,
+            )
         )
         # A context menu cannot be declared in a cog with a decorator; it is added to the tree.
         self.ask_message_menu = app_commands.ContextMenu(name=ASK_MESSAGE, callback=self.ask_message)
@@ -219,11 +251,16 @@ class AskCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(ASK_MESSAGE, type=discord.AppCommandType.message)
 
+    def retry_after(self, source: discord.Interaction[Any] | discord.Message) -> float | None:
+        """Seconds until this asker may ask again, or None when they may ask now (counted as asked)."""
+        bucket = self.cooldowns.get_bucket(source)
+        return bucket.update_rate_limit() if bucket is not None else None
+
     def rate_limit(self, interaction: discord.Interaction[Any]) -> bool:
         """The asking rate limit; CommandOnCooldown goes to the tree's error handler."""
-        bucket = self.cooldowns.get_bucket(interaction)
-        retry_after = bucket.update_rate_limit() if bucket is not None else None
+        retry_after = self.retry_after(interaction)
         if retry_after:
+            bucket = self.cooldowns.get_bucket(interaction)
             assert bucket is not None
             raise app_commands.CommandOnCooldown(bucket, retry_after)
         return True
@@ -238,15 +275,24 @@ class AskCog(commands.Cog):
     @app_commands.describe(
         question="Your question about the article, e.g. How old is Kim Ju-ae?",
         private="Show the answer to you alone (default: everyone in the channel sees it)",
+        document="Answer from this article alone: start typing its title",
     )
     async def ask(
         self,
         interaction: discord.Interaction[Any],
         question: app_commands.Range[str, 1, QUESTION_MAX],
         private: bool = False,
+        document: app_commands.Range[str, 1, CHOICE_MAX] | None = None,
     ) -> None:
         """Ask a question; get the article's sentences that answer it, cited."""
-        await self._answer_interaction(interaction, question, private=private)
+        await self._answer_interaction(interaction, question, private=private, document=document)
+
+    @ask.autocomplete("document")
+    async def _complete_document(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = await asyncio.to_thread(document_choices, self.bot.composer, current)
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     async def ask_message(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
         """Answer a message's text as a question, linking to it and pinging nobody."""
@@ -259,9 +305,17 @@ class AskCog(commands.Cog):
         await self._answer_interaction(interaction, question, about=message.jump_url)
 
     async def _answer_interaction(
-        self, interaction: discord.Interaction[Any], question: str, *, private: bool = False, about: str = ""
+        self,
+        interaction: discord.Interaction[Any],
+        question: str,
+        *,
+        private: bool = False,
+        about: str = "",
+        document: str | None = None,
     ) -> None:
-        task = asyncio.ensure_future(self.bot.answer(question, limit=2 * self.bot.settings.top_k))
+        task = asyncio.ensure_future(
+            self.bot.answer(question, limit=2 * self.bot.settings.top_k, document=document)
+        )
         done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
         if not done:
             await interaction.response.defer(thinking=True, ephemeral=private)  # within Discord's 3 s
@@ -291,6 +345,9 @@ class AskCog(commands.Cog):
         question = mention.sub(" ", message.content).strip()
         if not question:
             await message.reply(embed=discord.Embed.from_dict(help_embed(self.bot.votes_kept_days)))
+            return
+        if retry_after := self.retry_after(message):  # the same limit as /ask and the message menu
+            await message.reply(f"Slow down: you can ask again in {retry_after:.0f} s.")
             return
         try:  # two pages: is there a next?
             reply = await self.bot.answer(question, limit=2 * self.bot.settings.top_k)

@@ -14,14 +14,24 @@ from discord.ext import commands
 from bot.answer import render
 from bot.answer.composer import Composer
 from bot.discord_bot.views import help_embed, respond
-from bot.documents.corpus import Sentence
+from bot.documents.corpus import (
+    FILE_NAME,
+    FRONT_MATTER,
+    Document,
+    DocumentNotFoundError,
+    Sentence,
+    sentence_text,
+)
 from bot.search.retriever import QueryTerm
 from bot.text import fold_space, tokenize, words
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
 
-_CITATION = re.compile(r"^\s*(?:(?P<doc>.+?)\s+)?¶?\s*(?P<p>\d+)\.(?P<s>\d+)\s*$")
+# Every citation the bot prints: `¶2.3`, `article.txt ¶2.3`, `¶9.1–2` (two sentences shown together),
+# and a metadata excerpt's `article.txt metadata: author` (`, from the dateline`).
+_CITATION = re.compile(r"^\s*(?:(?P<doc>.+?)\s+)?¶?\s*(?P<p>\d+)\.(?P<s>\d+)(?:\s*[–—-]\s*(?P<t>\d+))?\s*$")
+_METADATA = re.compile(r"^\s*(?:(?P<doc>.+?)\s+)?metadata:\s*(?P<field>[a-z]+)\b.*$")
 # What a person has typed of a citation so far: "¶2", "2.", "article.txt ¶2.1".
 _CITATION_START = re.compile(r"^\s*(?:(?P<doc>\S+?)\s+)?¶?\s*(?P<p>\d+)(?:\.(?P<s>\d*))?\s*$")
 CHOICES_MAX = 25  # Discord's limits on autocomplete: 25 choices,
@@ -77,27 +87,86 @@ def _paragraph_sentences(composer: Composer, doc: str | None, paragraph: int, se
     return [int(i) for i, n in zip(ids, numbers, strict=True) if str(n).startswith(sentence)][:CHOICES_MAX]
 
 
-def quote_embed(composer: Composer, citation: str) -> dict[str, Any] | None:
-    """The sentence at a citation, in bold inside its paragraph; None if there is none."""
-    m = _CITATION.match(citation)
+class QuoteError(ValueError):
+    """A citation /quote cannot show, and why, in a line for the person who asked."""
+
+
+def quote_embed(composer: Composer, citation: str) -> dict[str, Any]:
+    """The sentences at a citation in bold inside their paragraph (or the metadata line it cites);
+    QuoteError says why there are none."""
+    corpus = composer.corpus
+    m = _CITATION.match(citation) or _METADATA.match(citation)
     if m is None:
-        return None
-    docs = composer.corpus.documents
-    name = m["doc"] or (docs[0].name if len(docs) == 1 else None)
-    if name is None:
-        return None
-    found = composer.corpus.find(name, int(m["p"]), int(m["s"]))
-    if found is None:
-        return None
+        raise QuoteError(
+            f"{citation} is not a citation; try one like ¶2.3 or {corpus.documents[0].name} ¶2.3."
+        )
+    doc = _cited_document(composer, m["doc"], m.groupdict().get("p"), m.groupdict().get("s"))
+    if "field" in m.groupdict():
+        return _metadata_quote(doc, m["field"])
+    first = corpus.find(doc.name, int(m["p"]), int(m["s"]))
+    last = corpus.find(doc.name, int(m["p"]), int(m["t"] or m["s"]))
+    if first is None or last is None or last < first:
+        raise QuoteError(f"No sentence at {doc.name} {citation.rsplit(maxsplit=1)[-1]}.")
     parts = []
-    for j in composer.corpus.paragraph_range(found):
-        text = render.escape_markdown(composer.corpus.sentence(j).text)
-        parts.append(f"**{text}**" if j == found else text)
-    sentence = composer.corpus.sentence(found)
+    for j in corpus.paragraph_range(first):
+        text = render.escape_markdown(corpus.sentence(j).text)
+        parts.append(f"**{text}**" if first <= j <= last else text)
+    sentence = corpus.sentence(first)
+    cited = str(sentence.citation) + (f"–{corpus.sentence(last).citation.sentence}" if last > first else "")
     return {
-        "title": render.trim_words(f"{sentence.document.title} {sentence.citation}", render.TITLE_MAX),
+        "title": render.trim_words(f"{doc.title} {cited}", render.TITLE_MAX),
         "description": render.trim_sentences(" ".join(parts), render.DESCRIPTION_MAX),
-        "footer": {"text": f"{sentence.document.name} ¶{sentence.citation.paragraph}"},
+        "footer": {"text": f"{doc.name} ¶{sentence.citation.paragraph}"},
+    }
+
+
+def _cited_document(
+    composer: Composer, name: str | None, paragraph: str | None, sentence: str | None
+) -> Document:
+    """The document a citation names; with none named, the only one, or QuoteError offering those
+    that have the sentence cited."""
+    corpus = composer.corpus
+    if name is None:
+        if len(corpus.documents) == 1:
+            return corpus.documents[0]
+        cited = f"¶{paragraph}.{sentence}" if paragraph else "that"
+        having = [
+            d.name
+            for d in corpus.documents
+            if paragraph is None or corpus.find(d.name, int(paragraph), int(sentence or 0)) is not None
+        ]
+        listed = ", ".join(having[:10]) + (f" and {len(having) - 10} more" if len(having) > 10 else "")
+        raise QuoteError(
+            f"I read {len(corpus.documents)} documents, so a citation needs the document's name, "
+            f"like {corpus.documents[0].name} {cited}."
+            + (f" Documents with a {cited}: {listed}." if having else "")
+        )
+    exact = [d for d in corpus.documents if d.name == name]
+    if exact:
+        return exact[0]
+    try:
+        return corpus.documents[corpus.resolve(name)]
+    except DocumentNotFoundError as exc:
+        raise QuoteError(f"No document for that citation: {exc}.") from None
+
+
+def _metadata_quote(doc: Document, field: str) -> dict[str, Any]:
+    """A metadata citation's line: where the document states the field, as the file has it."""
+    stated = doc.statement("source_url" if field == "source" else field)
+    if stated is None and field == "outlet":  # no site name or dateline: the address says where
+        stated = doc.statement("source_url")
+    if stated is None:
+        raise QuoteError(f"{doc.name} does not state its {field}.")
+    if stated.source == FILE_NAME:
+        text = f"{doc.title} (the file name {doc.name})"
+    elif stated.source == FRONT_MATTER:
+        text = doc.text[stated.start : stated.end]
+    else:
+        text = sentence_text(doc, stated.start, stated.end)
+    return {
+        "title": render.trim_words(f"{doc.title} metadata: {field}", render.TITLE_MAX),
+        "description": render.trim_words(render.escape_markdown(text), render.DESCRIPTION_MAX),
+        "footer": {"text": f"{doc.name}, from the {stated.source}"},
     }
 
 
@@ -107,6 +176,7 @@ def about_embed(composer: Composer) -> dict[str, Any]:
     for doc in composer.corpus.documents[: render.FIELDS_MAX]:
         lines = [
             f"by {render.escape_markdown(doc.author)}" if doc.author else None,
+            render.escape_markdown(doc.outlet) if doc.outlet else None,
             doc.source_url,
             f"published {doc.published}" if doc.published else None,
             f"{doc.sentence_count} sentences · `{doc.name}` · sha256 `{doc.content_hash[:12]}`",
@@ -119,9 +189,10 @@ def about_embed(composer: Composer) -> dict[str, Any]:
         )
     count = len(composer.corpus.documents)
     more = f" (first {render.FIELDS_MAX} shown)" if count > render.FIELDS_MAX else ""
+    pin = " Ask one alone with `/ask document:`." if count > 1 else ""
     return {
         "title": "The articles I answer from",
-        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.\n"
+        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.{pin}\n"
         + render.rerank_status(composer),
         "fields": fields,
     }
@@ -146,16 +217,15 @@ class ReferenceCog(commands.Cog):
         )
 
     @app_commands.command(name="quote")
-    @app_commands.describe(citation="A citation from an answer, e.g. article.txt ¶2.3 or ¶2.3")
+    @app_commands.describe(citation="A citation from an answer, e.g. article.txt ¶2.3, ¶2.3 or ¶9.1–2")
     async def quote(
         self, interaction: discord.Interaction[Any], citation: app_commands.Range[str, 1, 200]
     ) -> None:
         """Show a cited sentence in its paragraph."""
-        embed = quote_embed(self.bot.composer, citation)
-        if embed is None:
-            await respond(
-                interaction, f"No sentence at {render.escape_markdown(citation)}; try a citation like ¶2.3."
-            )
+        try:
+            embed = quote_embed(self.bot.composer, citation)
+        except QuoteError as exc:
+            await respond(interaction, render.escape_markdown(str(exc)))
             return
         await interaction.response.send_message(embed=discord.Embed.from_dict(embed))
 

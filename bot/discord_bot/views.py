@@ -16,10 +16,12 @@ FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
 
 @dataclass(frozen=True)
 class Reply:
-    """An answer and the composer that gave it: its buttons must speak of that corpus, not a newer one."""
+    """An answer and the composer that gave it: its buttons must speak of that corpus, not a newer one.
+    `document` is the file name of the document the question was pinned to, if it was."""
 
     composer: Composer
     answer: Answer
+    document: str | None = None
 
     @property
     def tag(self) -> str:
@@ -34,7 +36,9 @@ class Answering(Protocol):
     @property
     def corpus_tag(self) -> str: ...
 
-    async def answer(self, question: str, limit: int | None = None, *, asked: bool = True) -> Reply: ...
+    async def answer(
+        self, question: str, limit: int | None = None, *, asked: bool = True, document: str | None = None
+    ) -> Reply: ...
 
 
 def corpus_tag(composer: Composer) -> str:
@@ -72,6 +76,13 @@ def question_of(message: discord.Message | None) -> str | None:
     return render.kept_question(dict(message.embeds[0].to_dict()))
 
 
+def document_of(message: discord.Message | None) -> str | None:
+    """The document an answer message's question was pinned to, as its embed keeps it."""
+    if message is None or not message.embeds:
+        return None
+    return render.kept_document(dict(message.embeds[0].to_dict()))
+
+
 ASK_AGAIN_ID = "ab:again"  # handled by ask.AskAgainButton
 CHANGED_MESSAGE = "The article has changed since this answer."
 
@@ -96,7 +107,9 @@ async def answer_again(interaction: discord.Interaction[Any], tag: str, limit: i
         await outdated(interaction)
         return None
     try:
-        reply = await bot.answer(question, limit=limit, asked=False)
+        reply = await bot.answer(
+            question, limit=limit, asked=False, document=document_of(interaction.message)
+        )
     except QuestionError:  # the limits changed since it was asked
         reply = None
     if reply is None or reply.tag != tag:  # or a reload swapped the corpus meanwhile
@@ -129,7 +142,12 @@ def help_embed(votes_kept_days: int | None = None) -> dict[str, Any]:
             "• Right-click any message, **Apps → Ask the article**: I answer that message's text.\n"
             "• **More context** widens an excerpt; **Next excerpts** shows more; 👍 and 👎 tell me "
             "whether the answer was right.\n"
-            "• `/quote citation: ¶2.3` shows a cited sentence in its paragraph.\n"
+            "• `/ask question: ... document: ...` answers from one article alone: start typing its "
+            "title and pick it.\n"
+            "• `/quote citation: ¶2.3` shows a cited sentence in its paragraph (with several articles, "
+            "name it: `article.txt ¶2.3`; `¶0.1` is an article's title).\n"
+            "• Ask about the articles themselves, naming one by its subject, outlet or author: "
+            "*Who wrote the article about bike lanes? When was the Ledger story published?*\n"
             "• `/about` lists the articles I read.\n"
             "If the article doesn't say, I tell you so rather than guess."
             f"{kept}"

@@ -2,10 +2,15 @@
 
 A corpus is a folder of UTF-8 `.txt` and `.md` files and saved web pages (`.html`, `.htm`, read
 as the Markdown of their article: `bot.extract`), one document a file, each with optional YAML
-front matter (see `bot.frontmatter`: title, author, source/url, published/date). Plain text is
-split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown` first.
-Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
+front matter (see `bot.frontmatter`: title, subtitle, author, outlet, source/url, published/date).
+Plain text is split by `bot.segment`; Markdown's blocks and shown text come from `bot.markdown`
+first. Sentences are kept as NumPy arrays of offsets rather than Python objects, so a corpus of a
 million sentences stays small; `Corpus.sentence(i)` makes the object a reader needs on demand.
+
+A document's title and subtitle, where the file states them, are the sentences of its paragraph
+0 (`¶0.1`, `¶0.2`): searchable and quotable like any other. Each metadata value remembers where
+it was found (`Document.stated`): a front matter line, the first heading, a byline, a dateline,
+the subtitle, or the file name.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents import frontmatter, markdown, segment
+from bot.documents import describe, frontmatter, markdown, segment
 from bot.documents.markdown import Block, Leaf, Visible
 from bot.text import fold_space
 
@@ -69,13 +74,21 @@ _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+$")  # what opens a l
 _INLINE_LINK = re.compile(r"!?\[[^\]]*\]\([^)]*\)")  # `[text](address)`: what trafilatura writes
 _SHORT_BLOCK = 400  # characters: longer than any 16-word line of furniture
 _FOLLOW_AUTHOR = re.compile(r"^Follow\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s+(?:on|at)\b")
-_BYLINE = re.compile(r"^By\s+((?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*)\s*$")
+_NAME = r"(?:[A-Z][\w.’'-]*\s+){1,3}[A-Z][\w.’'-]*"
+# "By Jane Doe", "By Jane Doe and John Roe", "By Helen Carter, Science Correspondent" (a role is no name).
+_BYLINE = re.compile(rf"^By\s+({_NAME}(?:\s+and\s+{_NAME})?)(?:\s*,\s*[^,]{{1,60}})?\s*$")
+_BYLINE_PARAGRAPHS = 2  # a byline comes before the story: after a section label and a title line at most
 _HEADING = re.compile(r"^#{1,6}\s")
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 _LINE_END = re.compile(r"\r\n?|\n")
 
 
 class CorpusError(Exception):
     """The corpus cannot be used at all (missing, empty, or no readable document)."""
+
+
+class DocumentNotFoundError(LookupError):
+    """A document asked for by name or title that the corpus does not hold (or holds several of)."""
 
 
 class Citation(NamedTuple):
@@ -87,6 +100,30 @@ class Citation(NamedTuple):
 
     def __str__(self) -> str:
         return f"¶{self.paragraph}.{self.sentence}"
+
+
+# Where a document states a metadata value (`Stated.source`).
+FRONT_MATTER, HEADING, BYLINE, DATELINE, DATE_LINE, SUBTITLE, FILE_NAME = (
+    "front matter",
+    "heading",
+    "byline",
+    "dateline",
+    "date line",
+    "subtitle",
+    "file name",
+)
+TITLE_PARAGRAPH = 0  # the paragraph number of a document's title and subtitle sentences
+
+
+class Stated(NamedTuple):
+    """Where a document states one metadata field: the source, its label there (the key as written
+    in front matter), and the span in the text ([0, 0) for the file name)."""
+
+    field: str
+    source: str
+    label: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +138,19 @@ class Document:
     published: str | None = None
     content_hash: str = ""
     sentence_count: int = 0
+    subtitle: str | None = None
+    outlet: str | None = None  # the site or agency that published it, as the document names it
+    stated: tuple[Stated, ...] = ()  # where each field above was found
+    body_start: int = 0  # where the text after the front matter starts
+
+    def __post_init__(self) -> None:
+        # From the cache's JSON, `stated` arrives as lists.
+        if any(not isinstance(s, Stated) for s in self.stated) or not isinstance(self.stated, tuple):
+            object.__setattr__(self, "stated", tuple(Stated(*s) for s in self.stated))
+
+    def statement(self, field: str) -> Stated | None:
+        """Where the document states `field` ("title", "author", "published", ...), if it does."""
+        return next((s for s in self.stated if s.field == field), None)
 
 
 @dataclass(frozen=True)
@@ -167,9 +217,9 @@ def article_words(parsed: ParsedDocument) -> int:
     document, text = parsed.document, parsed.document.text
     labels = markdown.references(text) if is_markdown(document.name) else frozenset()
     words = 0
-    for _, _, start, end, _ in parsed.sentences:
-        if not _SENTENCE_END.search(sentence_text(document, start, end)):
-            continue
+    for para_no, _, start, end, _ in parsed.sentences:
+        if para_no == TITLE_PARAGRAPH or not _SENTENCE_END.search(sentence_text(document, start, end)):
+            continue  # a title or subtitle (from the page's metadata) is not the page's prose
         source = text[start:end]
         if is_markdown(document.name):
             line_start = text.rfind("\n", 0, start) + 1
@@ -202,6 +252,11 @@ def sentence_text(document: Document, start: int, end: int) -> str:
     shows it, the composer's excerpts show it, and the index is built from it. In Markdown that
     is the text without its markup (emphasis, code marks, link syntax and addresses, HTML tags).
     """
+    if start < document.body_start:  # a front matter value: as YAML reads it (a title, a subtitle)
+        stated = (
+            s for s in document.stated if s.start <= start and end <= s.end and s.source == FRONT_MATTER
+        )
+        return next((fold_space(getattr(document, s.field) or "") for s in stated), "")
     source = document.text[start:end]
     if is_markdown(document.name):
         return markdown.shown(source, markdown.references(document.text))
@@ -252,11 +307,29 @@ def _text_blocks(text: str, body_start: int) -> list[Block]:
     return blocks
 
 
+def _heading_span(
+    text: str, body_start: int, heading: str, labels: frozenset[str] | None
+) -> tuple[int, int] | None:
+    """The span of the first heading line whose shown text is `heading` (its words, not its `#`s);
+    `labels` are a Markdown document's reference labels, None for plain text."""
+    for n, m in enumerate(_ATX_HEADING.finditer(text, body_start)):
+        source = m.group(1)
+        shown = fold_space(source) if labels is None else markdown.shown(source, labels)
+        if shown == heading:
+            return m.span(1)
+        if n >= 4:  # the title is the first heading; a few lines of code may look like headings
+            break
+    return None
+
+
 def parse_document(name: str, text: str) -> ParsedDocument:
     """Split one document's text into metadata and cited sentence spans."""
-    fields, body_start = frontmatter.read(text)
+    front = frontmatter.parse(text)
+    fields, body_start = front.fields, front.body_start
+    stated = [Stated(f, FRONT_MATTER, front.keys[f], *front.lines[f]) for f in front.fields]
     title = fields.get("title")
     author = fields.get("author")
+    title_span = front.values.get("title")
     if is_markdown(name):
         labels, blocks = markdown.references(text), markdown.blocks(text, body_start)
     else:
@@ -265,17 +338,30 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     para_no = 0
     for block in blocks:
         if block.heading is not None:
-            title = title or block.heading or None
+            if title is None and block.heading:
+                title = block.heading
+                title_span = _heading_span(text, body_start, title, labels if is_markdown(name) else None)
+                if title_span is not None:
+                    stated.append(Stated("title", HEADING, HEADING, *title_span))
             continue
         # Furniture and bylines are short lines; long paragraphs skip the checks.
         short = sum(len(leaf.visible.text) for leaf in block.leaves) <= _SHORT_BLOCK
         folded = fold_space(" ".join(leaf.visible.text for leaf in block.leaves)) if short else ""
-        if folded and is_boilerplate(folded):
-            if author is None and (m := _FOLLOW_AUTHOR.match(folded)):
-                author = m.group(1)
+        boilerplate = bool(folded) and is_boilerplate(folded)
+        byline = None
+        if folded and author is None:  # "Follow NAME on ..." furniture, or an opening line "By NAME"
+            byline = (
+                _FOLLOW_AUTHOR.match(folded)
+                if boilerplate
+                else _BYLINE.match(folded)
+                if para_no <= _BYLINE_PARAGRAPHS
+                else None
+            )
+        if byline is not None:
+            author = byline.group(1)
+            stated.append(Stated("author", BYLINE, BYLINE, block.leaves[0].start, block.leaves[-1].end))
             continue
-        if folded and author is None and para_no == 0 and (m := _BYLINE.match(folded)):
-            author = m.group(1)
+        if boilerplate:
             continue
         sentences: list[tuple[int, int, bool]] = []
         for leaf in block.leaves:
@@ -286,6 +372,8 @@ def parse_document(name: str, text: str) -> ParsedDocument:
             continue
         para_no += 1
         rows += [(para_no, n, start, end, q) for n, (start, end, q) in enumerate(sentences, start=1)]
+    if title is None:
+        stated.append(Stated("title", FILE_NAME, FILE_NAME, 0, 0))
     document = Document(
         name=name,
         text=text,
@@ -294,9 +382,71 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         source_url=fields.get("source_url"),
         published=fields.get("published"),
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        sentence_count=len(rows),
+        subtitle=fields.get("subtitle"),
+        outlet=fields.get("outlet"),
+        stated=tuple(stated),
+        body_start=body_start,
     )
-    return ParsedDocument(document, rows)
+    document, rows = _described(document, rows)
+    # The title and subtitle the file states are the sentences of paragraph 0, before the body.
+    subtitle_span = _subtitle_span(document, front.values.get("subtitle"), rows)
+    heads = [span for span in (title_span, subtitle_span) if span is not None]
+    rows = [(TITLE_PARAGRAPH, n, start, end, False) for n, (start, end) in enumerate(heads, start=1)] + rows
+    return ParsedDocument(replace(document, sentence_count=len(rows)), rows)
+
+
+def _described(
+    document: Document, rows: list[tuple[int, int, int, int, bool]]
+) -> tuple[Document, list[tuple[int, int, int, int, bool]]]:
+    """The document with what its dateline or subtitle states where its front matter is silent
+    (the outlet from a dateline; the date from a dateline, a line that is only a date before the
+    story, or else the subtitle), and its rows
+    with the dateline taken out of the first sentence: "LAKEVIEW, Mich., March 5 (Great Lakes
+    Press) —" is where and when the story was filed, metadata, not an answer to what happened."""
+    if not rows:
+        return document, rows
+    para_no, sent_no, start, end, quoted = rows[0]
+    found = describe.dateline(sentence_text(document, start, end))
+    stated = list(document.stated)
+    outlet, published = document.outlet, document.published
+    if (
+        found is not None
+        and document.text[start : start + found.end] == sentence_text(document, start, end)[: found.end]
+    ):
+        # The file holds the dateline as shown (no markup in it): the story starts after it.
+        line = (start, start + found.length)
+        if found.outlet and outlet is None:
+            outlet = found.outlet
+            stated.append(Stated("outlet", DATELINE, DATELINE, *line))
+        if found.date and published is None:
+            published = found.date
+            stated.append(Stated("published", DATELINE, DATELINE, *line))
+        if start + found.end < end:
+            rows = [(para_no, sent_no, start + found.end, end, quoted), *rows[1:]]
+    for n, (para, _, a, b, _) in enumerate(rows):  # a line that is only a date, before the story
+        if para > _BYLINE_PARAGRAPHS + 2 or published is not None:
+            break
+        alone = (n == 0 or rows[n - 1][0] != para) and (n + 1 == len(rows) or rows[n + 1][0] != para)
+        if alone and describe.date_line(line_text := sentence_text(document, a, b)):
+            published = line_text.rstrip(".")
+            stated.append(Stated("published", DATE_LINE, DATE_LINE, a, b))
+    subtitle = document.statement("subtitle")
+    if published is None and subtitle is not None and (date := describe.stated_date(document.subtitle or "")):
+        published = date
+        stated.append(Stated("published", SUBTITLE, subtitle.label, subtitle.start, subtitle.end))
+    return replace(document, outlet=outlet, published=published, stated=tuple(stated)), rows
+
+
+def _subtitle_span(
+    document: Document, value: tuple[int, int] | None, rows: list[tuple[int, int, int, int, bool]]
+) -> tuple[int, int] | None:
+    """The span of the subtitle's front matter value, unless the body opens with the same words
+    (a page's standfirst is often both): one sentence need not be found twice."""
+    stated = document.statement("subtitle")
+    if stated is None or stated.source != FRONT_MATTER:
+        return None
+    first = " ".join(sentence_text(document, start, end) for p, _, start, end, _ in rows if p == 1)
+    return None if fold_space(document.subtitle or "") == first else value
 
 
 def decode(name: str, raw: bytes) -> str | Problem:
@@ -361,7 +511,9 @@ def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
     parsed = parse_document(name, text)
     if name.lower().endswith(HTML_SUFFIXES) and not is_article(parsed):
         return Problem(name, NOT_AN_ARTICLE)
-    if not parsed.sentences:
+    if not any(
+        para_no != TITLE_PARAGRAPH for para_no, *_ in parsed.sentences
+    ):  # a title alone answers nothing
         return Problem(name, "has no sentences to answer from")
     return parsed
 
@@ -542,6 +694,42 @@ class Corpus:
             hi += 1
         return range(lo, hi)
 
+    def resolve(self, query: str) -> int:
+        """The position of the document `query` names: its file name (with or without its suffix)
+        or its title, whole, or else a part of one that only one document has (case and spacing
+        aside). DocumentNotFoundError says why none is chosen, naming the candidates."""
+        wanted = fold_space(query).casefold()
+        names = [
+            (d.name.casefold(), Path(d.name).stem.casefold(), fold_space(d.title).casefold())
+            for d in self.documents
+        ]
+        for exact in (
+            [n for n, (name, _, _) in enumerate(names) if name == wanted],
+            [n for n, (_, stem, title) in enumerate(names) if wanted in (stem, title)],
+        ):
+            if len(exact) == 1:
+                return exact[0]
+        partial = self.matching(query) if wanted else []
+        if len(partial) == 1:
+            return partial[0]
+        if partial:
+            matching = _listed([self.documents[n].name for n in partial])
+            raise DocumentNotFoundError(f"{len(partial)} documents match {query!r}: {matching}")
+        raise DocumentNotFoundError(
+            f"no document matches {query!r}; the documents are {_listed([d.name for d in self.documents])}"
+        )
+
+    def matching(self, query: str) -> list[int]:
+        """The positions of the documents whose file name or title holds every word of `query`
+        (case aside), those whose title or name starts with it first; all of them for no words."""
+        wanted = fold_space(query).casefold()
+        found: list[tuple[bool, int]] = []
+        for n, doc in enumerate(self.documents):
+            keys = (doc.name.casefold(), fold_space(doc.title).casefold())
+            if all(any(word in key for key in keys) for word in wanted.split()):
+                found.append((not any(key.startswith(wanted) for key in keys), n))
+        return [n for _, n in sorted(found)]
+
     def find(self, document: str, paragraph: int, sentence: int) -> int | None:
         """The id of the sentence at a citation, or None."""
         for index, doc in enumerate(self.documents):
@@ -552,6 +740,12 @@ class Corpus:
             )
             return int(hits[0]) if len(hits) else None
         return None
+
+
+def _listed(names: Sequence[str], most: int = 10) -> str:
+    """Names for a one-line message: the first `most`, and how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def load_corpus(folder: Path, caps: SizeCaps | None = None) -> Corpus:

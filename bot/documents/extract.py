@@ -34,6 +34,8 @@ class Article:
     published: str | None
     source_url: str | None
     body: str
+    subtitle: str | None = None  # the page's description: its standfirst, as a rule
+    site: str | None = None  # the site's name ("The Riverton Ledger"), not its host name
 
 
 def extract(page: bytes | str, url: str | None = None) -> Article | None:
@@ -63,17 +65,22 @@ def extract(page: bytes | str, url: str | None = None) -> Article | None:
         published=meta.date if meta is not None else None,
         source_url=source,
         body=_paragraphs(_absolute_links(body, source)),
+        subtitle=_one_line(meta.description) if meta is not None else None,
+        site=_site_name(meta.sitename, meta.hostname) if meta is not None else None,
     )
 
 
 def markdown_document(article: Article) -> str:
-    """The article as a Markdown document with YAML front matter (title, author, date, source)."""
+    """The article as a Markdown document with YAML front matter (title, subtitle, author, date,
+    site, source)."""
     authors: str | list[str] | None = list(article.authors) if len(article.authors) > 1 else None
     fields = {
         "title": article.title,
+        "subtitle": article.subtitle,
         "author": article.authors[0] if len(article.authors) == 1 else None,
         "authors": authors,
         "published": article.published,
+        "site": article.site,
         "source": article.source_url,
     }
     return frontmatter.write(fields) + "\n" + article.body.strip() + "\n"
@@ -115,6 +122,14 @@ def _is_web(url: str | None) -> bool:
 def _one_line(text: str | None) -> str | None:
     folded = " ".join((text or "").split())
     return folded or None
+
+
+def _site_name(name: str | None, host: str | None) -> str | None:
+    """The site's name, unless trafilatura fell back to a host name (`source` has the address)."""
+    folded = _one_line(name)
+    if folded is None or folded == host or (" " not in folded and "." in folded):
+        return None
+    return folded
 
 
 def _authors(text: str | None) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 Only YAML that parses as a mapping is front matter: a Markdown file that opens with a `---`
 rule keeps its text. Values are read by PyYAML, so quotes and colons in a title come through
-whole, and a list of authors is joined readably.
+whole, and a list of authors is joined readably. Each field's lines are found from the nodes
+PyYAML composes, so an answer can cite the line that states a value however YAML wrote it
+(a list, a quoted or folded scalar).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import yaml
@@ -37,30 +39,78 @@ _ALIASES = {
     "published": "published",
     "date": "published",
     "published_date": "published",
+    "subtitle": "subtitle",
+    "description": "subtitle",
+    "standfirst": "subtitle",
+    "dek": "subtitle",
+    "deck": "subtitle",
+    "site": "outlet",
+    "site_name": "outlet",
+    "sitename": "outlet",
+    "outlet": "outlet",
+    "publisher": "outlet",
+    "publication": "outlet",
 }
+
+
+class FrontMatter(NamedTuple):
+    """A document's front matter: its fields, where each is stated, and where the body starts."""
+
+    fields: dict[str, str]
+    keys: dict[str, str]  # each field's key as written ("authors", "date")
+    lines: dict[str, tuple[int, int]]  # each field's lines in the text: [start, end)
+    values: dict[str, tuple[int, int]]  # each field's value in the text, inside its quotes
+    body_start: int
 
 
 def read(text: str) -> tuple[dict[str, str], int]:
     """The metadata fields of `text`'s front matter and the offset where its body starts."""
-    no_front_matter: tuple[dict[str, str], int] = {}, 1 if text.startswith("\ufeff") else 0
+    found = parse(text)
+    return found.fields, found.body_start
+
+
+def parse(text: str) -> FrontMatter:
+    """`text`'s front matter: its metadata fields, the lines stating each, and where the body starts."""
+    none = FrontMatter({}, {}, {}, {}, 1 if text.startswith("\ufeff") else 0)
     m = _BLOCK.match(text)
     if m is None:
-        return no_front_matter
+        return none
     import yaml  # only documents with front matter pay for the import
 
+    loader = _loader()(m.group(1))
     try:
-        data = yaml.load(m.group(1), Loader=_loader())
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            return none  # a `---` rule and a line of text, say
+        keys = [loader.construct_object(key_node, deep=True) for key_node, _ in node.value]
+        for key in keys:
+            hash(key)  # a list or mapping as a key: not the mapping front matter is
+        # Only the fields we show are built: through YAML's aliases a value can nest deep.
+        entries = [
+            (key_node, value_node, key, loader.construct_object(value_node, deep=True))
+            for (key_node, value_node), key in zip(node.value, keys, strict=True)
+            if _ALIASES.get(str(key).strip().lower().replace(" ", "_").replace("-", "_"))
+        ]
     except (yaml.YAMLError, ValueError, TypeError) as exc:  # TypeError: a list or mapping as a key
         log.debug("an opening --- block that is not YAML is text: %s", exc)
-        return no_front_matter
-    if not isinstance(data, dict):
-        return no_front_matter  # a `---` rule and a line of text, say
-    fields: dict[str, str] = {}
-    for key, value in data.items():
+        return none
+    finally:
+        loader.dispose()
+    found = FrontMatter({}, {}, {}, {}, m.end())
+    for key_node, value_node, key, value in entries:
         name = _ALIASES.get(str(key).strip().lower().replace(" ", "_").replace("-", "_"))
-        if name and name not in fields and (shown := _readable(value)):
-            fields[name] = shown
-    return fields, m.end()
+        if not name or name in found.fields or not (shown := _readable(value)):
+            continue
+        found.fields[name] = shown
+        found.keys[name] = str(key).strip()
+        # The entry's whole lines, from its key to the end of its value, in the document's text.
+        start = m.start(1) + key_node.start_mark.index
+        end = m.start(1) + value_node.end_mark.index
+        found.lines[name] = (text.rfind("\n", 0, start) + 1, start + len(text[start:end].rstrip()))
+        value_start = m.start(1) + value_node.start_mark.index
+        quoted = int(isinstance(value_node, yaml.ScalarNode) and value_node.style in ("'", '"'))
+        found.values[name] = (value_start + quoted, start + len(text[start:end].rstrip()) - quoted)
+    return found
 
 
 def write(fields: Mapping[str, str | list[str] | None]) -> str:

@@ -14,6 +14,15 @@ so one set of weights fits questions of any length and corpora of any size.
   "Q:");
 - `answer_type`: 1 when the sentence holds the kind of thing asked for (when: a date, how many: a
   number, who: a name, where: a place) beyond the question's own words;
+- `about`: how well the sentence's document fits the question, by its title, subtitle, author,
+  outlet and body, a name only it holds counting most (`bot.search.documents`);
+- `title`: 1 for a document's title or subtitle (its paragraph 0): the words of a headline match
+  many questions and answer few;
+- `content`: BM25 of the sentence for the question's words that do not name the best-fitting
+  documents (words of their titles, subtitles, authors and outlets): in "What did supporters of
+  the Lakeview bike lane say was wrong with it?", "Lakeview bike lane" says which article, and
+  every sentence of it that repeats those words is no nearer the answer. With one document, 0 (as
+  `about` and `document`: the same for every sentence);
 - `cos_sentence`, `cos_window`, `cos_paragraph` (the re-ranking stage, `bot.search.semantic`): the
   cosine of the question's vector and the sentence's, the sentence's with its paragraph neighbours'
   (their vectors summed), and its paragraph's. BM25 and the lexical features still choose and
@@ -41,7 +50,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents.corpus import Corpus
+from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
+from bot.search.documents import DocumentStep
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.search.semantic import Embedder, Relevance, SentenceVectors, unit
 from bot.text import fold_word, term_spans, tokenize, words, written_words
@@ -56,6 +66,9 @@ FEATURES = (
     "document",
     "antecedent",
     "answer_type",
+    "about",
+    "title",
+    "content",
     "cos_sentence",
     "cos_window",
     "cos_paragraph",
@@ -89,6 +102,9 @@ class Weights:
     document: float = 0.0
     antecedent: float = 0.0
     answer_type: float = 0.0
+    about: float = 0.0
+    title: float = 0.0
+    content: float = 0.0
     cos_sentence: float = 0.0
     cos_window: float = 0.0
     cos_paragraph: float = 0.0
@@ -384,6 +400,8 @@ class Ranker:
         # Built when not given (the engine caches them with the index: at a million sentences
         # building them takes most of a second).
         self.paragraphs, self.documents = grouped or groups(corpus, index)
+        self.step = DocumentStep(corpus, self.documents)
+        self._titles = np.asarray(corpus.columns()["para_no"] == TITLE_PARAGRAPH)
         self._max_idf = index.max_idf()
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)
@@ -438,8 +456,9 @@ class Ranker:
         """Whether sentence i goes with the sentence before it (see `_leans`)."""
         return self._flag(self._leans_flag, i, self._leans)
 
-    def names_unknown(self, question: Question) -> bool:
-        """Whether the question names something (a capitalised word) that no document mentions.
+    def names_unknown(self, question: Question, document: int | None = None) -> bool:
+        """Whether the question names something (a capitalised word) that no document mentions,
+        or, given a `document`, that this document does not mention (in its text or descriptions).
 
         "Who is the president of France?" asks about France; an article that never names it
         cannot answer, however well "president" matches. A name that has a near spelling in the
@@ -449,12 +468,28 @@ class Ranker:
         names = [w for w in ws[1:] if w[:1].isupper() and not w.isupper()]
         if not names or len(names) > len(ws[1:]) / 2:
             return False
-        stood_for = {question.terms[n] for n in question.owner}
+        stood_for: dict[str, list[str]] = {}
+        for q, n in zip(question.query, question.owner, strict=True):
+            stood_for.setdefault(question.terms[n], []).append(q.term)
         for name in names:
+            described = self.step.naming(name)  # an outlet's or author's name, say: not in the text
             for t in tokenize(name):
-                if t not in stood_for:
+                if t not in stood_for and not described:
+                    return True
+                if document is None or document in described:
+                    continue
+                # In the document's text: the name itself, or (a name the corpus lacks) its near
+                # spellings; not its derived forms ("Lakeview" is not "lake").
+                known = [t] if self.index.term_idf(t) is not None else stood_for.get(t, [])
+                if not any(self.mentions(document, q) for q in known):
                     return True
         return False
+
+    def mentions(self, document: int, term: str) -> bool:
+        """Whether a document's text (its title included) holds a term."""
+        ids, _ = self.documents.postings(term)
+        at = int(np.searchsorted(ids, document))
+        return at < len(ids) and int(ids[at]) == document
 
     def weight(self, term: str) -> float:
         """A term's IDF; a term no sentence has weighs as much as the rarest one."""
@@ -490,10 +525,23 @@ class Ranker:
             words=said,
         )
 
-    def rank(self, question: Question, k: int = CANDIDATES, *, rerank: bool = True) -> Ranked:
-        """Up to `k` candidates and their followers, ranked by the weighted features; with the
-        re-ranking stage (and `rerank`), the first `pool` of them re-scored by meaning too."""
-        proposed = self.index.rank(question.query, k).ids
+    def about(self, question: Question) -> F32:
+        """How well each document fits the question (`DocumentStep.fit`)."""
+        return self.step.fit(question.text, question.terms, question.weights)
+
+    def sentences_of(self, document: int) -> tuple[int, int]:
+        """The ids [start, end) of a document's sentences (they are consecutive)."""
+        doc_of = self.corpus.doc_of
+        return int(np.searchsorted(doc_of, document)), int(np.searchsorted(doc_of, document, side="right"))
+
+    def rank(
+        self, question: Question, k: int = CANDIDATES, document: int | None = None, *, rerank: bool = True
+    ) -> Ranked:
+        """Up to `k` candidates and their followers, ranked by the weighted features; only the
+        sentences of `document` when it is given; with the re-ranking stage (and `rerank`), the
+        first `pool` of them re-scored by meaning too."""
+        within = None if document is None else self.sentences_of(document)
+        proposed = self.index.rank(question.query, k, within=within).ids
         if not len(proposed):
             empty = np.empty(0, np.float32)
             return Ranked(np.empty(0, np.int32), empty, np.empty((0, len(FEATURES)), np.float32))
@@ -604,7 +652,19 @@ class Ranker:
         if question.kind is not AnswerType.NONE:
             asked = frozenset(question.terms)
             table[:, 4] = [_holds(self._evidence(int(i), question.kind), asked) for i in ids]
+        table[:, 6] = self._titles[ids]
+        if len(self.documents) > 1:
+            about = self.about(question)
+            table[:, 5] = about[self.corpus.doc_of[ids]]
+            naming = self._naming(question, self.step.best(about))
+            table[:, 7] = (query_weight * ~naming[list(question.owner)]) @ own / total
         return table
+
+    def _naming(self, question: Question, documents: Sequence[int]) -> npt.NDArray[np.bool_]:
+        """For each of the question's terms, whether it names one of `documents`: a word of its
+        title, subtitle, author or outlet."""
+        named = [any(d in self.step.named(t) for d in documents) for t in question.terms]
+        return np.array(named, dtype=bool)
 
     def held_terms(self, question: Question, ids: Sequence[int]) -> dict[int, set[int]]:
         """For each sentence id, the positions (in `question.terms`) of the terms it holds."""

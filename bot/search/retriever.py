@@ -311,8 +311,11 @@ class Index:
             self._buffers.scores = buf
         return buf
 
-    def rank(self, query: Sequence[QueryTerm] | Sequence[str], k: int) -> Ranking:
-        """The `k` best sentences for the weighted query terms (weight 1 for plain strings)."""
+    def rank(
+        self, query: Sequence[QueryTerm] | Sequence[str], k: int, within: tuple[int, int] | None = None
+    ) -> Ranking:
+        """The `k` best sentences for the weighted query terms (weight 1 for plain strings); only
+        sentences with ids in [start, end) when `within` is given."""
         terms = [QueryTerm(q) if isinstance(q, str) else q for q in query]
         buf = self._buffer()
         view = buf[1:-1]  # sentence i lives at buf[i + 1], so i-1 and i+1 are always in range
@@ -326,6 +329,8 @@ class Index:
             empty = np.empty(0, np.float32)
             return Ranking(np.empty(0, np.int32), empty, empty, empty)
         cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
+        if within is not None:
+            cand = cand[(cand >= within[0]) & (cand < within[1])]
         cand_scores = view[cand]
         # A sentence appears once per query term at most, so the best k * terms entries
         # hold at least k distinct sentences.
