@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.answer.answers import Answer, ShortAnswer
 from bot.documents.corpus import Corpus, Document, source_span
 from bot.search.ranking import AnswerType, Question
-from bot.text import STOP_WORDS, term_spans, tokenize
+from bot.text import MONTHS, STOP_WORDS, term_spans, tokenize
 
 PARAMS_FILE = Path(__file__).with_name("short_answer.json")
 KIND_NAMES = {
@@ -39,10 +39,7 @@ FAR = 1000  # words: the distance of a rival that is not there
 
 # -- spans of each kind -----------------------------------------------------------------------------
 
-_MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
-)
+
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _YEAR = r"(?:1[0-9]|20)\d\d"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
@@ -52,7 +49,7 @@ _ORDINAL_WORDS = (
     r"twenty-first)"
 )
 _DATE_SPAN = re.compile(
-    rf"\b(?:{_WEEKDAY},?\s+)?(?:{_DAY}\s+{_MONTH}(?:,?\s+{_YEAR})?|{_MONTH}(?:\s+{_DAY}\b)?(?:,?\s+{_YEAR})?)"
+    rf"\b(?:{_WEEKDAY},?\s+)?(?:{_DAY}\s+{MONTHS}(?:,?\s+{_YEAR})?|{MONTHS}(?:\s+{_DAY}\b)?(?:,?\s+{_YEAR})?)"
     rf"|\b(?:(?:early|mid|late)[\s-]+)?{_YEAR}s?\b(?:\s*(?:–|-|to|and|until)\s*{_YEAR}s?\b)?"
     rf"|\b{_WEEKDAY}\b"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"
@@ -92,7 +89,7 @@ _NAME_WORD = (
 _NAME_SPAN = re.compile(
     rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|van|von|der|du|la|le|bin|al|the)\s+){{0,2}}{_NAME_WORD})*"
 )
-_NOT_NAMES = re.compile(rf"^(?:{_MONTH}|{_WEEKDAY}|\s)+$")
+_NOT_NAMES = re.compile(rf"^(?:{MONTHS}|{_WEEKDAY}|\s)+$")
 _PLACING = re.compile(
     r"\b(?:in|at|near|from|outside|inside|across|throughout|to|into|within|around|towards?|"
     r"between|beside|behind|opposite)\s+(?:the\s+)?$"

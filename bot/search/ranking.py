@@ -54,7 +54,7 @@ from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
 from bot.search.documents import DocumentStep
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.search.semantic import Embedder, Relevance, SentenceVectors, unit
-from bot.text import fold_word, term_spans, tokenize, words, written_words
+from bot.text import MONTHS, fold_word, term_spans, tokenize, words, written_words
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -194,12 +194,8 @@ _NUMBER = re.compile(
     r"dozens?|hundreds?|thousands?|millions?|billions?|half)\b",
     re.IGNORECASE,
 )
-_MONTHS = (
-    r"January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
-)
 _DATE = re.compile(
-    rf"\b(?:{_MONTHS})|\b(?:1[5-9]|20)\d\d(?:s\b)?|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
+    rf"\b{MONTHS}|\b(?:1[5-9]|20)\d\d(?:s\b)?|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
     r"Sunday|yesterday|today|tomorrow|tonight)\b|\b(?:last|next|this|earlier|later)\s+"
     r"(?:week|month|year|decade|century)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}(?:st|nd|rd|th)\s+century\b"
 )
