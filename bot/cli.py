@@ -301,14 +301,13 @@ def _rerank_line(settings: Settings, composer: Composer) -> str:
     """What the re-ranking stage is doing: off and why, or how far its sentence vectors are."""
     from bot.answer import render
 
-    line = render.rerank_status(composer)
-    if composer.ranker.semantic is not None:
-        return line
     if not settings.rerank:
-        return f"{line[:-1]} (RERANK=false)."
-    if len(composer.corpus) > settings.rerank_max_sentences:
-        return f"{line[:-1]} (more than RERANK_MAX_SENTENCES, {settings.rerank_max_sentences:,} sentences)."
-    return f"{line[:-1]} (the model could not be loaded; the warning above says why)."
+        why = "RERANK=false"
+    elif len(composer.corpus) > settings.rerank_max_sentences:
+        why = f"more than RERANK_MAX_SENTENCES, {settings.rerank_max_sentences:,} sentences"
+    else:
+        why = "the model could not be loaded; the warning above says why"
+    return render.rerank_status(composer, why)
 
 
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

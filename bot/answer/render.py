@@ -172,11 +172,12 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def rerank_status(composer: Composer) -> str:
-    """Whether answers are re-ranked by meaning, and how far the sentence vectors are."""
+def rerank_status(composer: Composer, why_off: str = "") -> str:
+    """Whether answers are re-ranked by meaning (when not, `why_off` says why), and how far the
+    sentence vectors are."""
     semantic = composer.ranker.semantic
     if semantic is None:
-        return "Re-ranking by meaning: off."
+        return f"Re-ranking by meaning: off{f' ({why_off})' if why_off else ''}."
     done, total = semantic.vectors.progress()
     model = semantic.model.name
     return f"Re-ranking by meaning ({model}): sentence vectors for {done:,} of {total:,} sentences."

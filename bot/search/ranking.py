@@ -562,10 +562,12 @@ class Ranker:
         lexical = table[:, :SEMANTIC] @ weights[:SEMANTIC] * factor
         pool = np.lexsort((ids, -lexical))[: rerank.pool]
         assert self._question_vector is not None and self.semantic is not None
-        needed = self._needed(ids[pool])
+        spans = self._spans(ids[pool])
+        needed = self._needed(spans)
         if not self.semantic.vectors.have(needed):
             return None
-        table[pool, SEMANTIC:] = self.cosines(self._question_vector(question.text), ids[pool])
+        vector = self._question_vector(question.text)
+        table[pool, SEMANTIC:] = self._cosines(vector, ids[pool], spans, needed)
         order, scores = reranked_order(table, ids, factor, weights, rerank.pool)
         return Ranked(ids[order], scores[order], table[order], reranked=True)
 
@@ -579,8 +581,6 @@ class Ranker:
         (`semantic.Relevance`); None without the re-ranking stage or before every vector is in."""
         if self.semantic is None or self._question_vector is None:
             return None
-        if self.semantic.relevance.reference() is None:
-            return None
         return self.semantic.relevance(self._question_vector(question.text))
 
     def _spans(self, ids: I32) -> list[tuple[int, int]]:
@@ -588,9 +588,9 @@ class Ranker:
         starts, ends = self._paragraph_start[ids], self._paragraph_end[ids]
         return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
-    def _needed(self, ids: I32) -> I32:
-        """The sentences whose vectors the cosine features of `ids` read: their paragraphs'."""
-        spans = self._spans(ids)
+    @staticmethod
+    def _needed(spans: list[tuple[int, int]]) -> I32:
+        """The sentences whose vectors the cosine features read: every sentence of these paragraphs."""
         if not spans:
             return np.empty(0, np.int32)
         return np.unique(np.concatenate([np.arange(s, e) for s, e in spans])).astype(np.int32)
@@ -598,9 +598,11 @@ class Ranker:
     def cosines(self, question_vector: F32, ids: I32) -> F32:
         """The cosine features of sentences `ids` (columns `cos_sentence`, `cos_window`,
         `cos_paragraph`); computes the vectors they need that are not yet there."""
-        assert self.semantic is not None
         spans = self._spans(ids)
-        needed = self._needed(ids)
+        return self._cosines(question_vector, ids, spans, self._needed(spans))
+
+    def _cosines(self, question_vector: F32, ids: I32, spans: list[tuple[int, int]], needed: I32) -> F32:
+        assert self.semantic is not None
         where = {int(i): n for n, i in enumerate(needed)}
         vectors = self.semantic.vectors.get(needed)
         own = vectors[[where[int(i)] for i in ids]]
