@@ -24,6 +24,12 @@ _TOGETHER = (
     "When did the Harbor Gazette publish the parking story?",
     "What is the headline of the story about Acme's forklifts?",
     "Which outlet published the story about Main Street?",
+    "When was the Harbor Gazette site's parking story published?",
+    "When did the Harbor Gazette run its garage story?",
+    "Which news outlet is the Acme story from?",
+    "Where can I read the Harbor Gazette's bike lane piece online?",
+    "Who wrote the guide to parking fees?",
+    "Who runs the garages?",
     "Who are the authors of the Acme article?",
     "What is the title of the Acme article?",
     "What else did Maria Lopez write?",
@@ -69,6 +75,16 @@ def cited(corpus: Path, excerpt: dict[str, Any]) -> str:
         ("When did the Harbor Gazette publish the parking story?", "parking.md", "2024-05-02"),
         ("What is the headline of the story about Acme's forklifts?", "acme.md", "Acme's profit doubles"),
         ("Which outlet published the story about Main Street?", "lakeview.md", "Great Lakes Press"),
+        # "when" asks for a date even where an outlet's name ("Market Street Journal") is a field noun
+        ("When was the Harbor Gazette site's parking story published?", "parking.md", "2024-05-02"),
+        ("When did the Harbor Gazette run its garage story?", "parking.md", "2024-05-02"),
+        ("Which news outlet is the Acme story from?", "acme.md", "Market Street Journal"),
+        (
+            "Where can I read the Harbor Gazette's bike lane piece online?",
+            "bike-lanes.md",
+            "https://www.harborgazette.com/news/city-adds-bike-lanes",
+        ),
+        ("Who wrote the guide to parking fees?", "parking.md", "Maria Lopez"),
     ],
 )
 def test_metadata_by_subject_outlet_and_author(
@@ -144,6 +160,9 @@ def test_content_questions_still_go_to_the_content(newsroom: Path) -> None:
     assert not ask(newsroom, "What did the council vote to remove?")["excerpts"][0]["citation"].startswith(
         "metadata"
     )
+    # "runs" publishes only a story ("the Gazette ran its story"): "Who runs the garages?" is content.
+    runs = ask(newsroom, "Who runs the garages?")
+    assert not any(e["citation"].startswith("metadata") for e in runs["excerpts"] + runs.get("closest", []))
 
 
 def test_a_question_pinned_to_a_document(newsroom: Path) -> None:

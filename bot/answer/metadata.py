@@ -47,14 +47,21 @@ _FIELD_NOUNS = {word: field for field, words in _NOUNS.items() for word in words
 # was it written" (the date), "what did she write" (her articles); "who published" (the outlet).
 _WRITE = frozenset("wrote write writes written writing authored penned reported".split())
 _PUBLISH = frozenset("published publish publishes publishing posted printed ran carried filed".split())
+# ... and these only with a word for a document: "When did the Gazette run its story?" (but "Who
+# runs the department?", "When was that version released?" ask the content).
+_PUBLISH_DOCUMENT = frozenset("run runs print prints carry carries release released".split())
+_READ = frozenset("read find see view open".split())  # "Where can I read the article online?": its address
 _OUT = frozenset("come comes came appear appeared appears".split())  # "When did the story come out?"
 _CALLED = frozenset("called named".split())  # "What is the story called?"
 # Words that stand for a document ("this article", "the story") or fill the frame of a question
 # about one; they name no particular document.
 _DOCUMENT_WORDS = frozenset(
-    "article articles story stories piece pieces report document documents post posts text page "
-    "item this it one else".split()
+    "article articles story stories piece pieces report reports document documents post posts text page "
+    "item guide guides essay essays column columns feature features tutorial tutorials explainer "
+    "review reviews blog this it one else".split()
 )
+# What follows a field's noun when it heads the question ("Which news outlet is the story from?").
+_FRAME_VERBS = frozenset("is was are were did does do has had published ran carried wrote reported".split())
 _WH = frozenset("who whom whose what which when where how".split())
 _ARTICLES = frozenset("the a an its this that".split())
 LIST_MAX = 10  # documents answered for at most; more fitting equally are declined, asking which
@@ -135,28 +142,36 @@ def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
     at = next((n for n, w in enumerate(words) if w in _WH), -1)
     wh = words[at] if at >= 0 else ""
     words = list(words)
+    names_document = any(w in _DOCUMENT_WORDS for w in words)
     after = words[at + 1 :]
     if after[:1] in (["is"], ["was"], ["are"], ["were"]):
         framed = [w for w in after[1:6] if w not in _ARTICLES][:3]
+    elif names_document and len(after) > 2 and after[1] in _FIELD_NOUNS and after[2] in _FRAME_VERBS:
+        framed = after[
+            :2
+        ]  # "Which news outlet is the story from?", "What web address does the article have?"
     else:
         framed = after[:1] if at >= 0 else list(words)
     nouns = {w: _FIELD_NOUNS[w] for w in framed if w in _FIELD_NOUNS}
+    if wh == "when":  # a time is asked for: "the Alpine Wire story" names the document, not a field
+        nouns = {w: f for w, f in nouns.items() if f == "published"}
     if "date" in nouns or "dated" in nouns:  # "the publication date" asks for a date, not an outlet
         nouns.pop("publication", None)
     if "whom" in words and "by" in words:  # "by whom was it written?"
         wh = "who"
     found = set(nouns.values())
     verbs = {w for w in words if w in _WRITE | _PUBLISH | _CALLED | _OUT}
-    names_document = any(w in _DOCUMENT_WORDS for w in words)
+    if names_document:
+        verbs |= _PUBLISH_DOCUMENT.intersection(words)
     used = set(nouns) | verbs
     if not found:
         if verbs & _CALLED and wh in ("what", "which"):
             found.add("title")
-        elif verbs & (_WRITE | _PUBLISH | _OUT) and wh == "when" and (names_document or not verbs <= _OUT):
+        elif verbs - _CALLED and wh == "when" and (names_document or not verbs <= _OUT):
             found.add("published")  # "When was it written?", "When did the story come out?"
         elif verbs & _WRITE:
             found.add("author")
-        elif verbs & _PUBLISH and wh in ("who", "where", "which", "what"):
+        elif verbs & (_PUBLISH | _PUBLISH_DOCUMENT) and wh in ("who", "where", "which", "what"):
             found.add("outlet")
         elif names_document and wh == "who" and words[-1:] == ["by"]:
             found.add("author")  # "Who is the article about bike lanes by?"
@@ -164,6 +179,9 @@ def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
         elif names_document and wh == "where" and words[-1:] == ["from"]:
             found.add("outlet")  # "Where is the Ledger story from?"
             used.add("from")
+        elif names_document and wh == "where" and (reading := _READ.intersection(words)):
+            found.add("source_url")  # "Where can I read the Ledger's story online?"
+            used |= reading
     return [f for f in FIELDS if f in found], used
 
 
