@@ -24,7 +24,7 @@ _TOGETHER = (
     "When did the Harbor Gazette publish the parking story?",
     "What is the headline of the story about Acme's forklifts?",
     "Which outlet published the story about Main Street?",
-    "When was the Harbor Gazette site's parking story published?",
+    "When was the Harbor Gazette site story about parking published?",
     "When did the Harbor Gazette run its garage story?",
     "Which news outlet is the Acme story from?",
     "Where can I read the Harbor Gazette's bike lane piece online?",
@@ -76,7 +76,7 @@ def cited(corpus: Path, excerpt: dict[str, Any]) -> str:
         ("What is the headline of the story about Acme's forklifts?", "acme.md", "Acme's profit doubles"),
         ("Which outlet published the story about Main Street?", "lakeview.md", "Great Lakes Press"),
         # "when" asks for a date even where an outlet's name ("Market Street Journal") is a field noun
-        ("When was the Harbor Gazette site's parking story published?", "parking.md", "2024-05-02"),
+        ("When was the Harbor Gazette site story about parking published?", "parking.md", "2024-05-02"),
         ("When did the Harbor Gazette run its garage story?", "parking.md", "2024-05-02"),
         ("Which news outlet is the Acme story from?", "acme.md", "Market Street Journal"),
         (
