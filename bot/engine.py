@@ -199,7 +199,10 @@ def _semantic(
     if len(corpus) <= READ_VECTORS and len(corpus) - vectors.progress(read_all=True)[0] <= EAGER_VECTORS:
         vectors.fill()
     off_topic = semantic.off_topic_vectors(model, vector_store)
-    return Semantic(model, vectors, rerank, semantic.Relevance(vectors, off_topic, rerank.abstain.quantile))
+    abstain = rerank.abstain
+    return Semantic(
+        model, vectors, rerank, semantic.Relevance(vectors, off_topic, abstain.quantile, abstain.power)
+    )
 
 
 def fill_vectors(composer: Composer, stop: threading.Event) -> None:

@@ -117,3 +117,36 @@ def test_fit_finds_the_weight_that_ranks_the_answer_first() -> None:
     assert measure(scored, Weights().vector())[0] == 0.0
     weights, (h1, h3, mrr) = fit([scored])
     assert weights.paragraph > 0.4 and (h1, h3, mrr) == (1.0, 1.0, 1.0)
+
+
+def test_within_a_document_its_own_name_says_little() -> None:
+    # "Riverton" stands in every sentence of the Riverton story and in no other document: rare in
+    # the corpus, it told nothing about which of the story's sentences answers, yet outweighed
+    # the word that does ("parking") in each sentence that holds it.
+    riverton = (
+        "Riverton finished its bike lanes on Monday.\n\nRiverton paid for the lanes with a grant.\n\n"
+        "Shop owners in Riverton complained about lost parking.\n\nRiverton plans more lanes next year.\n"
+    )
+    lakeview = (
+        "Lakeview removed its parking meters.\n\nParking in Lakeview is free on Sundays.\n\n"
+        "The parking garage in Lakeview opened in May.\n\nLakeview has no bike lanes, only parking.\n"
+    )
+    corpus = Corpus.from_parsed(
+        [parse_document("riverton.txt", riverton), parse_document("lakeview.txt", lakeview)]
+    )
+    ranker = Ranker(corpus, Index.build(tokenize(t) for t in corpus.texts()))
+    question = ranker.question("Who complained about parking in Riverton?")
+    ids = np.arange(4, dtype=np.int32)  # the Riverton story's sentences
+    sentence = ranker.features(question, ids)[:, FEATURES.index("sentence")]
+    complained = 2
+    others = np.delete(sentence, complained)
+    assert others.max() < 0.1 * sentence[complained]
+    assert ranker.rank(question).ids[0] == complained
+
+
+def test_meaning_of_documents_is_each_sentences_document_relevance() -> None:
+    text = "The walrus dives for clams.\n\nIt lives on the sea ice.\n"
+    one = _ranker(text)
+    question = one.question("What does the walrus eat?")
+    # Without the re-ranking stage (or with one document) the column is 0 for every sentence.
+    np.testing.assert_array_equal(one.meaning_of_documents(question, np.arange(2, dtype=np.int32)), 0.0)

@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.search.retriever import Bm25Params, Index, QueryTerm, rank_bm25_model, variants
+from bot.search.retriever import (
+    Bm25Params,
+    Index,
+    QueryTerm,
+    idf_formula,
+    rank_bm25_idf,
+    rank_bm25_model,
+    variants,
+)
 
 VOCAB = [f"w{i}" for i in range(30)]
 
@@ -144,3 +152,44 @@ def test_impacts_at_are_each_terms_share_of_the_score(
         holds = np.array([term in corpus[i] for i in ids.tolist()])
         expected = np.where(holds, index.scores([term])[ids] - base, 0.0)
         np.testing.assert_allclose(impacts[row], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["okapi", "plus", "l"])
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.tuples(st.integers(1, 500), st.integers(1, 500)), min_size=1, max_size=20))
+def test_idf_formula_is_rank_bm25s(variant: str, sizes: list[tuple[int, int]]) -> None:
+    params = Bm25Params(variant=variant)  # type: ignore[arg-type]
+    for n, df in ((max(a, b), min(a, b)) for a, b in sizes):
+        if variant == "okapi" and 2 * df > n:
+            continue  # a negative Okapi IDF is floored by the mean of a whole vocabulary
+        expected = rank_bm25_idf(params, n, {"t": df})["t"]
+        found = idf_formula(params, np.array([float(n)]), np.array([float(df)]))[0]
+        assert found == pytest.approx(expected, rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8), min_size=2, max_size=40),
+    cut=st.integers(min_value=1, max_value=39),
+    query=st.lists(st.sampled_from([*VOCAB, "unseen"]), min_size=1, max_size=5, unique=True),
+)
+def test_within_a_group_a_term_weighs_what_it_weighs_in_the_group_alone(
+    corpus: list[list[str]], cut: int, query: list[str]
+) -> None:
+    # Two documents; with b = 0 a sentence's length does not count, so a term's impact on a
+    # sentence is its IDF times the same function of its frequency, here or in its document alone.
+    cut = min(cut, len(corpus) - 1)
+    params = Bm25Params(b=0.0)
+    group = np.array([0] * cut + [1] * (len(corpus) - cut), dtype=np.int32)
+    sizes = np.bincount(group).astype(np.int32)
+    index = Index.build(corpus, params)
+    ids = np.arange(len(corpus), dtype=np.int32)
+    local = index.impacts_at(query, ids) * index.within(query, ids, group, sizes)
+    for start, end in ((0, cut), (cut, len(corpus))):
+        alone = Index.build(corpus[start:end], params)
+        scale = np.log(len(corpus) + 1) / np.log(end - start + 1)  # a term in one sentence weighs alike
+        expected = alone.impacts_at(query, np.arange(end - start, dtype=np.int32)) * scale
+        np.testing.assert_allclose(local[:, start:end], expected, rtol=1e-4, atol=1e-5)
+    # With one group, nothing changes.
+    one = index.within(query, ids, np.zeros(len(corpus), np.int32), np.array([len(corpus)], np.int32))
+    np.testing.assert_allclose(one, 1.0, rtol=1e-6)

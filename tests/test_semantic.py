@@ -34,7 +34,7 @@ from bot.search.ranking import (
     reranked_order,
 )
 from bot.search.retriever import Index
-from bot.search.semantic import MiniLM, ModelError, Relevance, SentenceVectors, best_cosines
+from bot.search.semantic import MiniLM, ModelError, Relevance, SentenceVectors
 from bot.text import tokenize
 from tests.conftest import CORPUS, DATA, ROOT
 
@@ -219,6 +219,43 @@ def test_the_re_ranker_lifts_the_sentence_nearest_in_meaning() -> None:
     assert np.array_equal(reranking.rank(question, rerank=False).ids, plain.ids)
 
 
+def test_the_document_nearest_in_meaning_is_preferred_among_several() -> None:
+    # Both documents' first sentences hold the question's words alike; the question means the
+    # second document (its vector is near that document's sentences).
+    near, far = [1.0, 0, 0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0, 0, 0]
+    texts = {
+        "museum.txt": "The shop sells maps.\n\nThe museum opened in spring.\n",
+        "walrus.txt": "The shop sells clams.\n\nThe walrus lives on the sea ice.\n",
+    }
+    question = "What does the shop sell?"
+    chosen = {question: near, "off topic": far}
+    chosen |= {"The shop sells maps.": far, "The museum opened in spring.": far}
+    chosen |= {"The shop sells clams.": near, "The walrus lives on the sea ice.": near}
+    corpus = Corpus.from_parsed([parse_document(n, t) for n, t in texts.items()])
+    index = Index.build(tokenize(t) for t in corpus.texts())
+    model = FakeModel(chosen)
+
+    def ranker(meaning: float) -> Ranker:
+        vectors = SentenceVectors(model, lambda i: corpus.sentence(i).text, corpus.doc_of, ["a", "b"])
+        vectors.fill()
+        weights = Weights.from_dict({"sentence": 1.0, "meaning_document": meaning})
+        stage = Semantic(
+            model, vectors, Rerank(weights, pool=10), Relevance(vectors, model.embed(["off topic"]), 50.0)
+        )
+        return Ranker(corpus, index, Weights(), semantic=stage)
+
+    with_meaning, without = ranker(5.0), ranker(0.0)
+    asked = with_meaning.question(question)
+    ids = np.arange(len(corpus), dtype=np.int32)
+    relevance = with_meaning.relevance(asked)
+    assert relevance is not None and relevance[1] > relevance[0]
+    np.testing.assert_allclose(
+        with_meaning.meaning_of_documents(asked, ids), relevance[corpus.doc_of[ids]], atol=1e-6
+    )
+    assert corpus.documents[int(corpus.doc_of[with_meaning.rank(asked).ids[0]])].name == "walrus.txt"
+    assert corpus.documents[int(corpus.doc_of[without.rank(asked).ids[0]])].name == "museum.txt"
+
+
 def test_reranked_order_rescores_only_the_pool_and_keeps_scores_falling() -> None:
     rng = np.random.default_rng(7)
     table = rng.random((30, len(FEATURES))).astype(np.float32)
@@ -264,9 +301,42 @@ def test_relevance_is_relative_to_what_off_topic_questions_get_on_this_corpus() 
     question = np.array([0.9, 0.1, 0, 0, 0, 0, 0, 0], np.float32)
     assert relevance(question) is None  # vectors missing: no judgement on part of the corpus
     vectors.fill()
-    reference = float(best_cosines(vectors.matrix(), off_topic).max())
+    reference = float((vectors.matrix() @ off_topic.T).max())
     assert reference == pytest.approx(0.5 / np.sqrt(1.25), abs=1e-3)
-    assert relevance(question) == pytest.approx(0.9 - reference, abs=1e-3)
+    found = relevance(question)
+    assert found is not None and found.tolist() == pytest.approx([0.9 - reference], abs=1e-3)
+
+
+def test_relevance_per_document_and_how_its_reference_rises_with_more_documents() -> None:
+    model = FakeModel(
+        {
+            "s0": [1, 0, 0, 0, 0, 0, 0, 0],
+            "s1": [0, 1, 0, 0, 0, 0, 0, 0],
+            "s2": [0, 0, 1, 0, 0, 0, 0, 0],
+        }
+    )
+    rng = np.random.default_rng(3)
+    off_topic = semantic.unit(rng.standard_normal((40, 8)).astype(np.float32))
+    question = semantic.unit(np.array([[0.9, 0.3, 0.1, 0, 0, 0, 0, 0]], np.float32))[0]
+    together = _vectors(model, ["s0", "s1", "s2"], [0, 1, 1], ["a", "b"])
+    together.fill()
+    # power 0: each document judged at the one-document percentile, as if it stood alone.
+    same = Relevance(together, off_topic, quantile=80.0, power=0.0)(question)
+    assert same is not None
+    for document, texts in enumerate((["s0"], ["s1", "s2"])):
+        alone = _vectors(model, texts, [0] * len(texts), ["x"])
+        alone.fill()
+        own = Relevance(alone, off_topic, quantile=80.0)(question)
+        assert own is not None and float(same[document]) == pytest.approx(float(own[0]), abs=1e-5)
+    # power 1: with two documents, the 90th percentile (100 - 20 / 2) of each one's cosines.
+    rising = Relevance(together, off_topic, quantile=80.0, power=1.0)(question)
+    assert rising is not None
+    assert semantic.document_quantile(80.0, 1.0, 2) == 90.0
+    for document, rows in enumerate(([0], [1, 2])):
+        best = float((together.matrix()[rows] @ question).max())
+        reference = float(np.percentile((together.matrix()[rows] @ off_topic.T).max(axis=0), 90.0))
+        assert float(rising[document]) == pytest.approx(best - reference, abs=1e-5)
+    assert np.all(rising <= same)  # a higher percentile: never nearer
 
 
 # ----------------------------------------------------------------------------- engine and command line

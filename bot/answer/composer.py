@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
+
 from bot.answer import metadata, short
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError
 from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
@@ -30,6 +33,8 @@ from bot.search.ranking import (
 )
 from bot.search.retriever import Index
 from bot.text import term_spans
+
+F32 = npt.NDArray[np.float32]
 
 __all__ = [
     "Answer",
@@ -135,10 +140,13 @@ class Composer:
         if not len(ranked.ids):
             return self._declined(Answer(q, abstained=True, terms=terms), pinned)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))
-        coverages = self._coverages(excerpts[:DEPTH], asked)
+        coverages = self.coverages(excerpts[:DEPTH], asked)
         best = max(coverages, default=0.0)
-        relevance = self.ranker.relevance(asked) if ranked.reranked else None
-        if self._declines(excerpts[:DEPTH], coverages, asked, relevance):
+        relevances = self.ranker.relevance(asked) if ranked.reranked else None
+        judged = self.judged(excerpts[:DEPTH])
+        # Shown (ask --json): the relevance of the document the answer comes from.
+        relevance = None if relevances is None or not judged else float(relevances[judged[0][1]])
+        if self._declines(judged, coverages, asked, relevances):
             declined = Answer(
                 q,
                 abstained=True,
@@ -163,28 +171,38 @@ class Composer:
         )  # read off every excerpt judged
         return replace(answer, excerpts=excerpts[:limit], short=given)
 
+    def judged(self, excerpts: Sequence[Excerpt]) -> list[tuple[int, int]]:
+        """The excerpts that decide whether to decline, as (position, document): with several
+        documents, those of the first excerpt's document, the one the answer is about (each more
+        document judged would be one more chance for an off-topic question to come close)."""
+        found = [
+            (n, int(self.corpus.doc_of[e.sentence_ids[0]])) for n, e in enumerate(excerpts) if e.sentence_ids
+        ]
+        return [(n, d) for n, d in found if d == found[0][1]] if found else []
+
     def _declines(
         self,
-        excerpts: Sequence[Excerpt],
+        judged: Sequence[tuple[int, int]],
         coverages: Sequence[float],
         asked: Question,
-        relevance: float | None,
+        relevances: F32 | None,
     ) -> bool:
-        """Whether none of the excerpts answers the question (`declines`, excerpt by excerpt).
+        """Whether none of the `judged` excerpts answers the question (`declines`, excerpt by
+        excerpt, each by its own document).
 
         With one document, whether the question names something no document mentions is a fact
-        about the corpus. With several it is one about each excerpt's document
+        about the corpus. With several it is one about the excerpt's document
         (`Ranker.names_unknown`): a question whose names are spread over several documents is
-        one that no single document answers as a whole, and is declined.
+        one that no single document answers as a whole, and is declined. How close the
+        question's meaning comes is the document's too (`semantic.Relevance`).
         """
         semantic = self.ranker.semantic
         abstain = semantic.rerank.abstain if semantic is not None else None
         corpus_wide = len(self.corpus.documents) == 1
-        for excerpt, covered in zip(excerpts, coverages, strict=True):
-            if not excerpt.sentence_ids:
-                continue
-            document = None if corpus_wide else int(self.corpus.doc_of[excerpt.sentence_ids[0]])
-            if not declines(covered, self.ranker.names_unknown(asked, document), relevance, abstain):
+        for position, document in judged:
+            relevance = None if relevances is None else float(relevances[document])
+            named = self.ranker.names_unknown(asked, None if corpus_wide else document)
+            if not declines(coverages[position], named, relevance, abstain):
                 return False
         return True
 
@@ -195,7 +213,7 @@ class Composer:
         doc = self.corpus.documents[pinned]
         return replace(answer, note=f"{doc.name} (“{doc.title}”) doesn't say.")
 
-    def _coverages(self, excerpts: Sequence[Excerpt], asked: Question) -> list[float]:
+    def coverages(self, excerpts: Sequence[Excerpt], asked: Question) -> list[float]:
         """Each excerpt's share of the question's IDF weight, found in it and its paragraph
         neighbours; an excerpt that holds no term itself counts for nothing (neighbours only add)."""
         same = self.corpus.same_paragraph

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
@@ -72,9 +73,14 @@ FEATURES = (
     "cos_sentence",
     "cos_window",
     "cos_paragraph",
+    "meaning_document",
 )
 SEMANTIC = FEATURES.index("cos_sentence")  # the columns from here on are the re-ranker's
+# How close the question's meaning comes to the sentence's document (`semantic.Relevance`), with
+# several documents: known before the pool is chosen, so it takes part in choosing it.
+MEANING = FEATURES.index("meaning_document")
 QUESTION_FACTOR = 0.5  # a sentence that asks a question (an interview's "Q:") echoes more than it answers
+RELEVANCES_KEPT = 64  # questions whose relevance to each document is remembered
 CANDIDATES = 40  # sentences proposed by BM25 for re-ranking (their followers join them)
 VARIANT_WEIGHT = 0.5  # a derived form or a near spelling counts half as much as the word itself
 PRESENT_VARIANT_SHARE = 0.2  # ... and a fifth of that when the word itself is in the corpus
@@ -108,6 +114,7 @@ class Weights:
     cos_sentence: float = 0.0
     cos_window: float = 0.0
     cos_paragraph: float = 0.0
+    meaning_document: float = 0.0
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
@@ -141,6 +148,7 @@ class Abstain:
     quantile: float = 95.0
     coverage_weight: float = 0.25
     rescue: float = 0.0
+    power: float = 1.0  # how the reference's percentile rises with the number of documents
 
 
 @dataclass(frozen=True)
@@ -334,7 +342,7 @@ def reranked_order(table: F32, ids: I32, factor: F32, weights: F32, pool: int) -
     with every feature (their cosine columns filled) and re-ordered; the others keep their order
     below them, their scores capped at the pool's lowest so that scores fall as the order goes.
     """
-    lexical = table[:, :SEMANTIC] @ weights[:SEMANTIC] * factor
+    lexical = pool_scores(table, weights) * factor
     order = np.lexsort((ids, -lexical))
     pool_at, rest = order[:pool], order[pool:]
     scores = lexical.astype(np.float32)
@@ -343,6 +351,11 @@ def reranked_order(table: F32, ids: I32, factor: F32, weights: F32, pool: int) -
     if len(rest) and len(pool_at):
         scores[rest] = np.minimum(scores[rest], scores[pool_at].min())
     return np.concatenate([pool_at, rest]).astype(np.int32), scores
+
+
+def pool_scores(table: F32, weights: F32) -> F32:
+    """The scores that choose the re-ranking pool: the lexical columns and the document's meaning."""
+    return np.asarray(table[:, :SEMANTIC] @ weights[:SEMANTIC] + table[:, MEANING] * weights[MEANING])
 
 
 class Groups(NamedTuple):
@@ -396,9 +409,25 @@ class Ranker:
         # Built when not given (the engine caches them with the index: at a million sentences
         # building them takes most of a second).
         self.paragraphs, self.documents = grouped or groups(corpus, index)
+        # Each sentence's and each paragraph's document, and how many of each a document has:
+        # the sentence and paragraph features weigh a term by its IDF within its document.
+        self._sentences_per_document = np.bincount(corpus.doc_of, minlength=len(corpus.documents)).astype(
+            np.int32
+        )
+        starts = (
+            np.flatnonzero(np.diff(self.paragraph_of, prepend=-1))
+            if len(self.paragraph_of)
+            else np.empty(0, np.int64)
+        )
+        self._paragraph_document = corpus.doc_of[starts].astype(np.int32)
+        self._paragraphs_per_document = np.bincount(
+            self._paragraph_document, minlength=len(corpus.documents)
+        ).astype(np.int32)
         self.step = DocumentStep(corpus, self.documents)
         self._titles = np.asarray(corpus.columns()["para_no"] == TITLE_PARAGRAPH)
         self._max_idf = index.max_idf()
+        self._relevances: dict[str, F32] = {}  # by question text, the last RELEVANCES_KEPT
+        self._relevance_lock = threading.Lock()
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)
         self._text: Callable[[int], str] = lambda i: corpus.sentence(i).text
@@ -559,15 +588,16 @@ class Ranker:
         """The lexical order (with the re-ranking weights), then its first `pool` re-scored with
         the cosine features (`reranked_order`); None when their vectors are not to be had now."""
         weights = rerank.weights.vector()
-        lexical = table[:, :SEMANTIC] @ weights[:SEMANTIC] * factor
-        pool = np.lexsort((ids, -lexical))[: rerank.pool]
         assert self._question_vector is not None and self.semantic is not None
+        table[:, MEANING] = self.meaning_of_documents(question, ids)
+        lexical = pool_scores(table, weights) * factor
+        pool = np.lexsort((ids, -lexical))[: rerank.pool]
         spans = self._spans(ids[pool])
         needed = self._needed(spans)
         if not self.semantic.vectors.have(needed):
             return None
         vector = self._question_vector(question.text)
-        table[pool, SEMANTIC:] = self._cosines(vector, ids[pool], spans, needed)
+        table[pool, SEMANTIC:MEANING] = self._cosines(vector, ids[pool], spans, needed)
         order, scores = reranked_order(table, ids, factor, weights, rerank.pool)
         return Ranked(ids[order], scores[order], table[order], reranked=True)
 
@@ -576,12 +606,28 @@ class Ranker:
         asking = self._flags(self._asks_flag, ids, self._sentence_asks)
         return np.where(asking, np.float32(QUESTION_FACTOR), np.float32(1.0)).astype(np.float32)
 
-    def relevance(self, question: Question) -> float | None:
-        """How much closer the question comes to the corpus's meaning than off-topic questions do
-        (`semantic.Relevance`); None without the re-ranking stage or before every vector is in."""
+    def relevance(self, question: Question) -> F32 | None:
+        """How much closer the question comes to each document's meaning than off-topic questions
+        do (`semantic.Relevance`); None without the re-ranking stage or before every vector is in."""
         if self.semantic is None or self._question_vector is None:
             return None
-        return self.semantic.relevance(self._question_vector(question.text))
+        found = self._relevances.get(question.text)
+        if found is None:
+            found = self.semantic.relevance(self._question_vector(question.text))
+            if found is not None:  # asked again to decline after ranking: computed once
+                with self._relevance_lock:
+                    self._relevances[question.text] = found
+                    while len(self._relevances) > RELEVANCES_KEPT:
+                        self._relevances.pop(next(iter(self._relevances)))
+        return found
+
+    def meaning_of_documents(self, question: Question, ids: I32) -> F32:
+        """The `meaning_document` column of sentences `ids`: their document's relevance to the
+        question; 0 with one document (the same for every sentence) or before every vector is in."""
+        relevance = self.relevance(question) if len(self.corpus.documents) > 1 else None
+        if relevance is None:
+            return np.zeros(len(ids), dtype=np.float32)
+        return np.asarray(relevance[self.corpus.doc_of[ids]], dtype=np.float32)
 
     def _spans(self, ids: I32) -> list[tuple[int, int]]:
         """Each sentence's paragraph, as [start, end) sentence ids."""
@@ -613,7 +659,7 @@ class Ranker:
             ]
         )
         paragraph = np.stack([vectors[where[s] : where[e - 1] + 1].sum(axis=0) for s, e in spans])
-        out = np.empty((len(ids), len(FEATURES) - SEMANTIC), dtype=np.float32)
+        out = np.empty((len(ids), MEANING - SEMANTIC), dtype=np.float32)
         out[:, 0] = own @ question_vector
         out[:, 1] = unit(window) @ question_vector
         out[:, 2] = unit(paragraph) @ question_vector
@@ -634,11 +680,17 @@ class Ranker:
         before = np.maximum(ids - 1, 0)
         impacts = self.index.impacts_at(terms, np.concatenate([ids, before]))
         own, prev = impacts[:, : len(ids)], impacts[:, len(ids) :]
-        table[:, 0] = query_weight @ own / total
         para = self.paragraph_of[ids]
-        table[:, 1] = query_weight @ self.paragraphs.impacts_at(terms, para) / total
+        paragraph = self.paragraphs.impacts_at(terms, para)
         if len(self.documents) > 1:  # with one document it is the same for every sentence
             table[:, 2] = query_weight @ self.documents.impacts_at(terms, self.corpus.doc_of[ids]) / total
+            # Which sentence of a document answers is told by the terms rare in that document.
+            own = own * self.index.within(terms, ids, self.corpus.doc_of, self._sentences_per_document)
+            paragraph *= self.paragraphs.within(
+                terms, para, self._paragraph_document, self._paragraphs_per_document
+            )
+        table[:, 0] = query_weight @ own / total
+        table[:, 1] = query_weight @ paragraph / total
         # Which of the question's own terms (or their stand-ins) each sentence holds.
         owner = np.zeros((len(question.terms), len(terms)), dtype=np.float32)
         owner[list(question.owner), np.arange(len(terms))] = 1.0

@@ -104,6 +104,23 @@ def idf_values(
     return np.array([by_value[str(v)] for v in values.tolist()], dtype=np.float64)[inverse]
 
 
+def idf_formula(
+    params: Bm25Params, n_docs: npt.NDArray[np.float64], doc_freq: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """rank-bm25's IDF for each (collection size, document frequency) pair, vectorised: for many
+    small collections at once (`Index.within`), where a call of `_calc_idf` per collection would
+    cost more than the question. Plus and L are rank-bm25's formulas exactly; Okapi's floor for
+    a negative IDF is `epsilon` times the mean IDF of the pairs given, not of a whole vocabulary.
+    """
+    if params.variant == "plus":
+        return np.log((n_docs + 1) / doc_freq)
+    if params.variant == "l":
+        return np.log(n_docs + 1) - np.log(doc_freq + 0.5)
+    raw = np.log(n_docs - doc_freq + 0.5) - np.log(doc_freq + 0.5)
+    floor = params.epsilon * float(raw.mean()) if raw.size else 0.0
+    return np.where(raw < 0, floor, raw)
+
+
 def rank_bm25_model(params: Bm25Params, corpus: list[list[str]]) -> rank_bm25.BM25:
     """A rank-bm25 model with these parameters (the reference the index is checked against)."""
     if params.variant == "okapi":
@@ -287,6 +304,38 @@ class Index:
             np.minimum(at, hi - lo - 1, out=at)
             hit = found[at] == ids
             out[row, hit] = self.impacts[lo:hi][at[hit]]
+        return out
+
+    def within(self, terms: Sequence[str], ids: I32, group_of: I32, group_sizes: I32) -> F32:
+        """For each term (rows) and each of items `ids` (columns), how much the term's weight
+        changes when its IDF is taken among the items of the item's group (a document's
+        sentences) rather than among all: the term's IDF in the group, scaled to this index's
+        range (a term in one item of the group weighs what a term in one item of all weighs),
+        over its IDF here. 1 where the term is absent or unknown.
+
+        A document's own name ("Riverton" in the Riverton story) stands in most of its sentences
+        and says little about which of them answers; a word rare in the corpus can be common in
+        the one document that holds it.
+        """
+        out = np.ones((len(terms), len(ids)), dtype=np.float32)
+        if not len(ids):
+            return out
+        groups = group_of[ids]
+        sizes = group_sizes[groups].astype(np.float64)
+        n = np.float64(self.n_docs)
+        top = idf_formula(self.params, np.array([n]), np.ones(1))[0]
+        local_top = idf_formula(self.params, sizes, np.ones_like(sizes))
+        for row, term in enumerate(terms):
+            t = self.term_id.get(term)
+            if t is None or self.idf[t] <= 0:
+                continue
+            found, _ = self.postings(term)
+            held = np.bincount(group_of[found], minlength=len(group_sizes))[groups].astype(np.float64)
+            present = held > 0
+            if not present.any():
+                continue
+            local = idf_formula(self.params, sizes[present], held[present]) / local_top[present] * top
+            out[row, present] = (local / float(self.idf[t])).astype(np.float32)
         return out
 
     def term_idf(self, term: str) -> float | None:

@@ -160,6 +160,7 @@ class SentenceVectors:
         self.keys = tuple(keys)
         counts = np.bincount(doc_of, minlength=len(keys)) if len(doc_of) else np.zeros(len(keys), np.int64)
         self._start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.starts = self._start  # document d's sentences: rows starts[d] to starts[d + 1]
         self._store = store
         self._lock = threading.RLock()
         # np.zeros: pages of rows never computed are never touched, so they cost no memory.
@@ -302,46 +303,70 @@ class SentenceVectors:
 
 OFF_TOPIC_FILE = Path(__file__).with_name("off_topic_questions.txt")
 _CHUNK = 16_384  # rows at a time: the cosines of many questions at once stay a few MiB
+_BLOCK_CELLS = 1 << 22  # cosines (sentences x questions) computed at once: 16 MiB
 
 
-def best_cosines(matrix: F32, questions: F32) -> F32:
-    """For each question vector (rows of `questions`), its largest cosine over the matrix's rows."""
-    best = np.full(len(questions), -1.0, dtype=np.float32)
-    for at in range(0, len(matrix), _CHUNK):
-        block = matrix[at : at + _CHUNK] @ questions.T
-        np.maximum(best, block.max(axis=0), out=best)
+def best_cosines_by_document(matrix: F32, questions: F32, starts: npt.NDArray[np.int64]) -> F32:
+    """For each document (rows; its sentences are rows `starts[d]` to `starts[d + 1]` of the
+    matrix) and each question vector (columns), the question's largest cosine over that
+    document's sentences; -1 for a document without sentences."""
+    n_docs = len(starts) - 1
+    best = np.full((n_docs, len(questions)), -1.0, dtype=np.float32)
+    filled = np.flatnonzero(starts[1:] > starts[:-1])
+    if not len(filled) or not len(questions):
+        return best
+    step = max(1, _BLOCK_CELLS // max(len(matrix), 1))  # questions at a time: a block of cosines stays small
+    for at in range(0, len(questions), step):
+        cosines = matrix @ questions[at : at + step].T
+        best[filled, at : at + step] = np.maximum.reduceat(cosines, starts[filled], axis=0)
     return best
 
 
 class Relevance:
-    """How much closer a question's meaning comes to the corpus than questions about other things.
+    """How much closer a question's meaning comes to each document than questions about other
+    things.
 
-    The question's best cosine over every sentence, less this corpus's reference: the
-    `quantile`-th percentile of the best cosines that questions on other topics (a fixed list,
-    `off_topic_questions.txt`, about anything but news) get on the same corpus. Relative to the
-    corpus, so one threshold serves a short article and a long encyclopedia article alike (a
-    large corpus has some sentence close to almost anything). None until every sentence has
-    its vector: a best cosine over part of the corpus would understate it.
+    For each document: the question's best cosine over its sentences, less the document's
+    reference: a high percentile of the best cosines that questions on other topics (a fixed
+    list, `off_topic_questions.txt`, about anything but news) get on the same document. Relative
+    to the document, so one threshold serves a short article and a long encyclopedia article
+    alike (a long text has some sentence close to almost anything). The percentile rises with
+    the number of documents, `100 - (100 - quantile) / n ** power`: with n documents an
+    off-topic question has n chances to come close to one of them, and at the single-document
+    percentile a corpus of ten would answer far more of them (README "Declining in a corpus of
+    many"). None until every sentence has its vector: a best cosine over part of a document
+    would understate it.
     """
 
-    def __init__(self, vectors: SentenceVectors, off_topic: F32, quantile: float) -> None:
+    def __init__(self, vectors: SentenceVectors, off_topic: F32, quantile: float, power: float = 1.0) -> None:
         self.vectors = vectors
         self.off_topic = off_topic
         self._quantile = quantile
-        self._reference: float | None = None
+        self._power = power
+        self._references: F32 | None = None
 
-    def reference(self) -> float | None:
-        """The corpus's reference cosine, or None while vectors are missing."""
-        if self._reference is None and self.vectors.complete:
-            scores = best_cosines(self.vectors.matrix(), self.off_topic)
-            self._reference = float(np.percentile(scores, self._quantile))
-        return self._reference
+    def references(self) -> F32 | None:
+        """Each document's reference cosine, or None while vectors are missing."""
+        if self._references is None and self.vectors.complete:
+            starts = self.vectors.starts
+            scores = best_cosines_by_document(self.vectors.matrix(), self.off_topic, starts)
+            quantile = document_quantile(self._quantile, self._power, int(np.count_nonzero(np.diff(starts))))
+            self._references = np.percentile(scores, quantile, axis=1).astype(np.float32)
+        return self._references
 
-    def __call__(self, question_vector: F32) -> float | None:
-        reference = self.reference()
-        if reference is None:
+    def __call__(self, question_vector: F32) -> F32 | None:
+        """Each document's relevance to the question, or None while vectors are missing."""
+        references = self.references()
+        if references is None:
             return None
-        return float(best_cosines(self.vectors.matrix(), question_vector[None, :])[0]) - reference
+        best = best_cosines_by_document(self.vectors.matrix(), question_vector[None, :], self.vectors.starts)
+        return np.asarray(best[:, 0] - references, dtype=np.float32)
+
+
+def document_quantile(quantile: float, power: float, documents: int) -> float:
+    """The percentile of the off-topic questions' cosines that is a document's reference in a
+    corpus of `documents` (`Relevance`): `quantile` for one document, rising with more."""
+    return float(100.0 - (100.0 - quantile) / max(documents, 1) ** power)
 
 
 @cache
