@@ -22,8 +22,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from benchmarks.bench import vocabulary
 from benchmarks.bench_load import prose
@@ -31,6 +33,7 @@ from bot import engine
 from bot.answer import metadata
 from bot.answer.composer import Composer
 from bot.config import Settings
+from bot.search.ranking import Question, Ranker
 
 
 def write_documents(
@@ -125,6 +128,12 @@ def run(documents: int, per_file: int, n_questions: int, seed: int) -> list[str]
         for q in parsed
     ]
     whole = [timed(lambda q=q: composer.answer(q.text)) for q in parsed]  # type: ignore[misc]
+    # The within-document IDF of the sentence and paragraph features, on each question's candidates.
+    candidates, groups = [ranker.rank(q).ids for q in parsed], _groups(ranker)
+    within = [
+        timed(lambda q=q, ids=ids: _within(ranker, q, ids, groups))  # type: ignore[misc]
+        for q, ids in zip(parsed, candidates, strict=True)
+    ]
     meta = sum(
         1
         for q in asked
@@ -136,9 +145,31 @@ def run(documents: int, per_file: int, n_questions: int, seed: int) -> list[str]
         f"  descriptions' postings, built once on first use  {build * 1000:8.1f} ms",
         f"  fit over every document, per question           {spread(fit)}",
         f"  metadata route (field words, fit, choice)        {spread(route)}",
+        f"  within-document IDF (Index.within), candidates   {spread(within)}",
         f"  whole answer, for scale                         {spread(whole)}",
         f"  ({meta} of {len(asked)} answered from metadata or declined)",
     ]
+
+
+def _within(ranker: Ranker, question: Question, ids: npt.NDArray[np.int32], groups: _Groups) -> None:
+    """What the features add for several documents: each query term's IDF within the candidates'
+    documents, for sentences and paragraphs."""
+    terms = [q.term for q in question.query]
+    ranker.index.within(terms, ids, ranker.corpus.doc_of, groups.sentences)
+    ranker.paragraphs.within(terms, ranker.paragraph_of[ids], groups.paragraph_document, groups.paragraphs)
+
+
+class _Groups(NamedTuple):
+    sentences: npt.NDArray[np.int32]  # sentences per document
+    paragraph_document: npt.NDArray[np.int32]  # each paragraph's document
+    paragraphs: npt.NDArray[np.int32]  # paragraphs per document
+
+
+def _groups(ranker: Ranker) -> _Groups:
+    starts = np.flatnonzero(np.diff(ranker.paragraph_of, prepend=-1))
+    of = ranker.corpus.doc_of[starts].astype(np.int32)
+    sentences = np.bincount(ranker.corpus.doc_of).astype(np.int32)
+    return _Groups(sentences, of, np.bincount(of, minlength=len(sentences)).astype(np.int32))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
