@@ -103,6 +103,9 @@ SETS = {
     # Four news pages, a guide and the article, written blind by another engineer of this project
     # (tests/data/multidoc2/README.md); scored before any change was made for it, then developed on.
     "multidoc2": SetSpec(DATA / "multidoc2" / "questions.jsonl", DATA / "multidoc2" / "corpus"),
+    # Written blind by other engineers of this project as fitting data for several documents (their
+    # READMEs): four news pages, an encyclopedia-style history or a guide, and the article each.
+    "multidoc4": SetSpec(DATA / "multidoc4" / "questions.jsonl", DATA / "multidoc4" / "corpus"),
     # Four news pages, an encyclopedia-style club history and the article, written blind by another
     # engineer of this project (tests/data/multidoc3/README.md); only ever scored in aggregate.
     "multidoc3": SetSpec(DATA / "multidoc3" / "questions.jsonl", DATA / "multidoc3" / "corpus", blind=True),
