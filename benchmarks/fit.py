@@ -106,6 +106,7 @@ SETS = {
     # Written blind by other engineers of this project as fitting data for several documents (their
     # READMEs): four news pages, an encyclopedia-style history or a guide, and the article each.
     "multidoc4": SetSpec(DATA / "multidoc4" / "questions.jsonl", DATA / "multidoc4" / "corpus"),
+    "multidoc5": SetSpec(DATA / "multidoc5" / "questions.jsonl", DATA / "multidoc5" / "corpus"),
     # Four news pages, an encyclopedia-style club history and the article, written blind by another
     # engineer of this project (tests/data/multidoc3/README.md); only ever scored in aggregate.
     "multidoc3": SetSpec(DATA / "multidoc3" / "questions.jsonl", DATA / "multidoc3" / "corpus", blind=True),
