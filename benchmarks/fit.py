@@ -360,11 +360,17 @@ class Folder:
     lexical: Composer  # the same corpus without the re-ranking stage (RERANK=false)
 
 
-def folders(names: Iterable[str]) -> list[Folder]:
-    """The corpora of the named sets, each with the re-ranking stage and all its vectors."""
+def folders(names: Iterable[str], *, together: bool = False) -> list[Folder]:
+    """The corpora of the named sets, each with the re-ranking stage and all its vectors; with
+    `together`, one more: the named SQuAD-format articles in one corpus (each set's questions
+    asked of its article beside the others, as `--squad-together` asks them)."""
+    names = list(names)
     grouped: dict[tuple[str, ...], list[str]] = {}
     for name in names:
         grouped.setdefault(tuple(sorted(_documents(SETS[name]))), []).append(name)
+    squad = [n for n in names if n in SQUAD_SETS]
+    if together and len(squad) > 1:
+        grouped[tuple(sorted(d for n in squad for d in _documents(SETS[n])))] = squad
     out = []
     for key, members in grouped.items():
         documents = {n: t for m in members for n, t in _documents(SETS[m]).items()}
@@ -450,18 +456,31 @@ FALSE_DECLINE_COST = 10.0  # a refused answerable question costs ten accepted of
 
 
 def fit_abstain(
-    rows: Sequence[Asked], off_topic: dict[str, F32]
+    rows: Sequence[Asked], off_topic: dict[str, F32], held: Abstain | None = None
 ) -> tuple[Abstain, tuple[int, int, int, int]]:
-    """The abstention parameters with the best trade-off on `rows` (see FALSE_DECLINE_COST)."""
+    """The abstention parameters with the best trade-off on `rows` (see FALSE_DECLINE_COST); with
+    `held`, only the power of the number of documents, the rest as `held` has them (so that a
+    corpus of one document declines as before)."""
     best: tuple[float, Abstain, tuple[int, int, int, int]] | None = None
     several = any(len(scores) > 1 for scores in off_topic.values())
-    for quantile, weight, power in itertools.product(
-        QUANTILES, COVERAGE_WEIGHTS, POWERS if several else (1.0,)
-    ):
+    powers = POWERS if several else (1.0,)
+    if held is not None:
+        grid = [(held.quantile, held.coverage_weight, power) for power in powers]
+    else:
+        grid = list(itertools.product(QUANTILES, COVERAGE_WEIGHTS, powers))
+    for quantile, weight, power in grid:
         abstain = Abstain(quantile=quantile, coverage_weight=weight, rescue=0.0, power=power)
-        counts = rates(rows, decided(rows, off_topic, abstain))
-        false, answerable, right, others = counts
-        value = right / max(others, 1) - FALSE_DECLINE_COST * false / max(answerable, 1)
+        declined = decided(rows, off_topic, abstain)
+        counts = rates(rows, declined)
+        # Each corpus counts alike, whatever its number of questions: a corpus of several
+        # documents asked 1,300 off-topic questions would otherwise drown the refusals of
+        # another's few hundred answerable ones.
+        values = []
+        for corpus in dict.fromkeys(r.corpus for r in rows):
+            mine = [(r, d) for r, d in zip(rows, declined, strict=True) if r.corpus == corpus]
+            false, answerable, right, others = rates([r for r, _ in mine], [d for _, d in mine])
+            values.append(right / max(others, 1) - FALSE_DECLINE_COST * false / max(answerable, 1))
+        value = float(np.mean(values))
         if best is None or value > best[0] + 1e-12:
             best = (value, abstain, counts)
     assert best is not None
@@ -495,7 +514,7 @@ def asked_of(folders_: Sequence[Folder], askers: Sequence[str], *, lexical: bool
 def declines_report(abstain: Abstain | None = None) -> list[str]:
     """Each set's questions asked of its own documents and of every other set's: declined and
     falsely declined, under `abstain` (by default the fitted one)."""
-    every = folders(SETS)
+    every = folders(SETS, together=True)
     rows = asked_of(every, list(SETS))
     by_words = asked_of(every, list(SETS), lexical=True)
     off_topic = {",".join(f.key): f.off_topic for f in every}
@@ -560,13 +579,18 @@ def _print_figures(
     return rows
 
 
-def _fit_abstain_only(fit_sets: Sequence[str], write: bool, argv: Sequence[str] | None) -> int:
+def _fit_abstain_only(
+    fit_sets: Sequence[str], only: Sequence[str] | None, write: bool, argv: Sequence[str] | None
+) -> int:
     """`--abstain`: declining's parameters on the fitting sets' corpora and questions, the
-    ranking held; with `write`, stored with the command that chose them."""
-    fitting = folders(fit_sets)
-    abstain, counts = fit_abstain(
-        asked_of(fitting, fit_sets), {",".join(f.key): f.off_topic for f in fitting}
-    )
+    ranking held (`--only power`: that alone, the rest as stored); with `write`, stored with the
+    command that chose them."""
+    if only and set(only) != {"power"}:
+        raise SystemExit("--abstain --only takes power alone")
+    fitting = folders(fit_sets, together=True)
+    held = Rerank.load().abstain if only else None
+    rows = asked_of(fitting, fit_sets)
+    abstain, counts = fit_abstain(rows, {",".join(f.key): f.off_topic for f in fitting}, held)
     print(
         f"declining: quantile={abstain.quantile} coverage_weight={abstain.coverage_weight} "
         f"rescue={abstain.rescue} power={abstain.power}: on the fitting sets {counts[2]}/{counts[3]} "
@@ -647,9 +671,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=FEATURES[1:],
+        choices=[*FEATURES[1:], "power"],
         metavar="NAME",
-        help="fit only these weights, holding the others, k1, b, the pool and declining as stored",
+        help="fit only these weights, holding the others, k1, b, the pool and declining as stored "
+        "(with --abstain: power, declining's other numbers held)",
     )
     parser.add_argument(
         "--abstain",
@@ -671,8 +696,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.fit:
         parser.error("--fit SET... is needed (or --declines)")
     report = args.report if args.report is not None else [s for s in SETS if s not in args.fit]
+    if args.only and "power" in args.only and not args.abstain:
+        parser.error("power is declining's: --abstain --only power")
     if args.abstain:
-        return _fit_abstain_only(args.fit, args.write, argv)
+        return _fit_abstain_only(args.fit, args.only, args.write, argv)
     if args.only:
         return _fit_only(args.fit, report, args.only, args.write, argv)
     # The BM25 parameters are fitted with the lexical weights: each needs its own index.
