@@ -609,8 +609,8 @@ class Ranker:
     def relevance(self, question: Question) -> F32 | None:
         """How much closer the question comes to each document's meaning than off-topic questions
         do (`semantic.Relevance`); None without the re-ranking stage or before every vector is in."""
-        if self.semantic is None or self._question_vector is None:
-            return None
+        if self.semantic is None or self._question_vector is None or not self.semantic.vectors.complete:
+            return None  # (the question's vector is not computed for nothing)
         found = self._relevances.get(question.text)
         if found is None:
             found = self.semantic.relevance(self._question_vector(question.text))
