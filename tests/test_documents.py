@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from bot.answer.answers import Excerpt
 from bot.answer.composer import Composer, DocumentError
 from bot.documents.corpus import parse_document, sentence_text
 from tests.conftest import DATA, NEWSROOM
@@ -245,3 +247,18 @@ def test_development_set_through_the_command_line() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hit@1"] == 1.0
+
+
+def test_only_the_answers_own_document_decides_whether_to_decline(newsroom_composer: Composer) -> None:
+    # Each more document judged would be one more chance for an off-topic question to come close.
+    corpus = newsroom_composer.corpus
+    first_of = {int(d): int(np.flatnonzero(corpus.doc_of == d)[0]) for d in np.unique(corpus.doc_of)}
+    a, b = sorted(first_of)[:2]
+
+    def excerpt(sentence: int) -> Excerpt:
+        document = corpus.documents[int(corpus.doc_of[sentence])]
+        return Excerpt(document, "", "", 0.0, 0, 0, sentence_ids=(sentence,))
+
+    shown = [excerpt(first_of[a]), excerpt(first_of[b]), excerpt(first_of[a] + 1)]
+    assert newsroom_composer.judged(shown) == [(0, a), (2, a)]
+    assert newsroom_composer.judged([excerpt(first_of[b]), *shown]) == [(0, b), (2, b)]
