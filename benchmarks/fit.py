@@ -423,7 +423,10 @@ def decided(rows: Sequence[Asked], off_topic: dict[str, F32], abstain: Abstain |
     references: dict[str, F32] = {}
     if abstain is not None:
         for key, scores in off_topic.items():
-            quantile = document_quantile(abstain.quantile, abstain.power, len(scores))
+            documents = int(
+                np.count_nonzero((scores > -1).any(axis=1))
+            )  # those with sentences, as the bot counts
+            quantile = document_quantile(abstain.quantile, abstain.power, documents)
             references[key] = np.percentile(scores, quantile, axis=1)
     return [
         r.declined_by_settled

@@ -338,7 +338,8 @@ class Ranked(NamedTuple):
 def reranked_order(table: F32, ids: I32, factor: F32, weights: F32, pool: int) -> tuple[I32, F32]:
     """The re-ranking stage's order of candidates (positions into `ids`) and their scores.
 
-    The lexical features, weighted, order the candidates; the first `pool` of them are re-scored
+    The lexical features and the document's meaning (`pool_scores`), weighted, order the
+    candidates; the first `pool` of them are re-scored
     with every feature (their cosine columns filled) and re-ordered; the others keep their order
     below them, their scores capped at the pool's lowest so that scores fall as the order goes.
     """
