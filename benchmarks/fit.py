@@ -18,7 +18,8 @@ tuned on:
 - declining by meaning (`bot.search.ranking.Abstain`): the percentile of the off-topic questions'
   cosines that is each document's reference, how it rises with the number of documents (`power`),
   and how much covered weight makes up for distance, for the most declined off-topic questions at
-  ten times the cost of a falsely declined answerable one (`--abstain`: these alone).
+  ten times the cost of a falsely declined answerable one, each corpus counting alike
+  (`--abstain`: these alone; `--abstain --only power`: the power alone).
 
 With `--only NAME...`, only those weights are fitted, lexical and re-ranking both, by coordinate
 descent, every other weight, k1 and b, the pool and declining held as `ranking_weights.json` has
@@ -423,9 +424,8 @@ def decided(rows: Sequence[Asked], off_topic: dict[str, F32], abstain: Abstain |
     references: dict[str, F32] = {}
     if abstain is not None:
         for key, scores in off_topic.items():
-            documents = int(
-                np.count_nonzero((scores > -1).any(axis=1))
-            )  # those with sentences, as the bot counts
+            # The documents with sentences (an empty one's cosines are all -1), as the bot counts.
+            documents = int(np.count_nonzero((scores > -1).any(axis=1)))
             quantile = document_quantile(abstain.quantile, abstain.power, documents)
             references[key] = np.percentile(scores, quantile, axis=1)
     return [
