@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.fit import Scored, fit, measure
+from benchmarks.fit import Asked, Scored, decided, fit, fit_abstain, measure
 from bot.answer.composer import Composer
 from bot.documents.corpus import Corpus, parse_document
 from bot.search.ranking import (
     FEATURES,
+    Abstain,
     AnswerType,
     Ranker,
     Weights,
@@ -150,3 +151,24 @@ def test_meaning_of_documents_is_each_sentences_document_relevance() -> None:
     question = one.question("What does the walrus eat?")
     # Without the re-ranking stage (or with one document) the column is 0 for every sentence.
     np.testing.assert_array_equal(one.meaning_of_documents(question, np.arange(2, dtype=np.int32)), 0.0)
+
+
+def test_the_declining_fit_judges_each_document_against_its_own_reference() -> None:
+    # Two documents; off-topic questions come to 0.1..0.9 of document 0 and 0.0..0.8 of document 1.
+    off = np.stack([np.linspace(0.1, 0.9, 9), np.linspace(0.0, 0.8, 9)]).astype(np.float32)
+    near = np.array([0.95, 0.1], np.float32)  # an answerable question: near document 0
+    far = np.array([0.5, 0.75], np.float32)  # an off-topic one, close to document 1
+    rows = [
+        Asked("c", True, ((0.5, False, 0),), near, False),
+        Asked("c", False, ((0.5, False, 1),), far, False),
+    ]
+    # power 0: each document's 90th percentile (document 1's: 0.72), so "far" is answered; power 1:
+    # with two documents the percentile rises to the 95th (0.76), and it is declined.
+    at_one = Abstain(quantile=90.0, coverage_weight=0.0, rescue=0.0, power=0.0)
+    rising = Abstain(quantile=90.0, coverage_weight=0.0, rescue=0.0, power=1.0)
+    assert decided(rows, {"c": off}, at_one) == [False, False]
+    assert decided(rows, {"c": off}, rising) == [False, True]
+    # Fitting the power alone keeps the held quantile and weight, and finds a power that declines it.
+    chosen, counts = fit_abstain(rows, {"c": off}, held=at_one)
+    assert (chosen.quantile, chosen.coverage_weight) == (90.0, 0.0) and chosen.power > 0.5
+    assert counts == (0, 1, 1, 1)  # none refused of one answerable, one declined of one off-topic
