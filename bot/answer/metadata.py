@@ -147,9 +147,8 @@ def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
     if after[:1] in (["is"], ["was"], ["are"], ["were"]):
         framed = [w for w in after[1:6] if w not in _ARTICLES][:3]
     elif names_document and len(after) > 2 and after[1] in _FIELD_NOUNS and after[2] in _FRAME_VERBS:
-        framed = after[
-            :2
-        ]  # "Which news outlet is the story from?", "What web address does the article have?"
+        # "Which news outlet is the story from?", "What web address does the article have?"
+        framed = after[:2]
     else:
         framed = after[:1] if at >= 0 else list(words)
     nouns = {w: _FIELD_NOUNS[w] for w in framed if w in _FIELD_NOUNS}
