@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -129,9 +128,9 @@ def run(documents: int, per_file: int, n_questions: int, seed: int) -> list[str]
     ]
     whole = [timed(lambda q=q: composer.answer(q.text)) for q in parsed]  # type: ignore[misc]
     # The within-document IDF of the sentence and paragraph features, on each question's candidates.
-    candidates, groups = [ranker.rank(q).ids for q in parsed], _groups(ranker)
+    candidates = [ranker.rank(q).ids for q in parsed]
     within = [
-        timed(lambda q=q, ids=ids: _within(ranker, q, ids, groups))  # type: ignore[misc]
+        timed(lambda q=q, ids=ids: _within(ranker, q, ids))  # type: ignore[misc]
         for q, ids in zip(parsed, candidates, strict=True)
     ]
     meta = sum(
@@ -151,25 +150,12 @@ def run(documents: int, per_file: int, n_questions: int, seed: int) -> list[str]
     ]
 
 
-def _within(ranker: Ranker, question: Question, ids: npt.NDArray[np.int32], groups: _Groups) -> None:
+def _within(ranker: Ranker, question: Question, ids: npt.NDArray[np.int32]) -> None:
     """What the features add for several documents: each query term's IDF within the candidates'
     documents, for sentences and paragraphs."""
-    terms = [q.term for q in question.query]
+    terms, groups = [q.term for q in question.query], ranker.within
     ranker.index.within(terms, ids, ranker.corpus.doc_of, groups.sentences)
     ranker.paragraphs.within(terms, ranker.paragraph_of[ids], groups.paragraph_document, groups.paragraphs)
-
-
-class _Groups(NamedTuple):
-    sentences: npt.NDArray[np.int32]  # sentences per document
-    paragraph_document: npt.NDArray[np.int32]  # each paragraph's document
-    paragraphs: npt.NDArray[np.int32]  # paragraphs per document
-
-
-def _groups(ranker: Ranker) -> _Groups:
-    starts = np.flatnonzero(np.diff(ranker.paragraph_of, prepend=-1))
-    of = ranker.corpus.doc_of[starts].astype(np.int32)
-    sentences = np.bincount(ranker.corpus.doc_of).astype(np.int32)
-    return _Groups(sentences, of, np.bincount(of, minlength=len(sentences)).astype(np.int32))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
@@ -380,6 +379,26 @@ def groups(corpus: Corpus, index: Index) -> Groups:
     return Groups(index.grouped(paragraph_numbers(corpus)), index.grouped(corpus.doc_of))
 
 
+class DocumentGroups(NamedTuple):
+    """How many sentences and paragraphs each document has, and each paragraph's document: what
+    the sentence and paragraph features need to weigh a term by its IDF within its document."""
+
+    sentences: I32  # sentences per document
+    paragraph_document: I32  # each paragraph's document
+    paragraphs: I32  # paragraphs per document
+
+    @classmethod
+    def of(cls, corpus: Corpus, paragraph_of: I32) -> DocumentGroups:
+        """A corpus's, given each sentence's paragraph (`paragraph_numbers`)."""
+        n = len(corpus.documents)
+        starts = (
+            np.flatnonzero(np.diff(paragraph_of, prepend=-1)) if len(paragraph_of) else np.empty(0, np.int64)
+        )
+        document = corpus.doc_of[starts].astype(np.int32)
+        sentences = np.bincount(corpus.doc_of, minlength=n).astype(np.int32)
+        return cls(sentences, document, np.bincount(document, minlength=n).astype(np.int32))
+
+
 class Ranker:
     """Ranks the sentences of one corpus for questions."""
 
@@ -410,25 +429,19 @@ class Ranker:
         # Built when not given (the engine caches them with the index: at a million sentences
         # building them takes most of a second).
         self.paragraphs, self.documents = grouped or groups(corpus, index)
-        # Each sentence's and each paragraph's document, and how many of each a document has:
-        # the sentence and paragraph features weigh a term by its IDF within its document.
-        self._sentences_per_document = np.bincount(corpus.doc_of, minlength=len(corpus.documents)).astype(
-            np.int32
-        )
-        starts = (
-            np.flatnonzero(np.diff(self.paragraph_of, prepend=-1))
-            if len(self.paragraph_of)
-            else np.empty(0, np.int64)
-        )
-        self._paragraph_document = corpus.doc_of[starts].astype(np.int32)
-        self._paragraphs_per_document = np.bincount(
-            self._paragraph_document, minlength=len(corpus.documents)
-        ).astype(np.int32)
+        self.within = DocumentGroups.of(corpus, self.paragraph_of)
         self.step = DocumentStep(corpus, self.documents)
         self._titles = np.asarray(corpus.columns()["para_no"] == TITLE_PARAGRAPH)
         self._max_idf = index.max_idf()
-        self._relevances: dict[str, F32] = {}  # by question text, the last RELEVANCES_KEPT
-        self._relevance_lock = threading.Lock()
+        # Asked again to decline after ranking: computed once. Only asked once every vector is in,
+        # when it is never None.
+        self._relevance: Callable[[str], F32 | None] = lru_cache(maxsize=RELEVANCES_KEPT)(
+            lambda text: (
+                semantic.relevance(self._question_vector(text))
+                if semantic and self._question_vector
+                else None
+            )
+        )
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)
         self._text: Callable[[int], str] = lambda i: corpus.sentence(i).text
@@ -612,15 +625,7 @@ class Ranker:
         do (`semantic.Relevance`); None without the re-ranking stage or before every vector is in."""
         if self.semantic is None or self._question_vector is None or not self.semantic.vectors.complete:
             return None  # (the question's vector is not computed for nothing)
-        found = self._relevances.get(question.text)
-        if found is None:
-            found = self.semantic.relevance(self._question_vector(question.text))
-            if found is not None:  # asked again to decline after ranking: computed once
-                with self._relevance_lock:
-                    self._relevances[question.text] = found
-                    while len(self._relevances) > RELEVANCES_KEPT:
-                        self._relevances.pop(next(iter(self._relevances)))
-        return found
+        return self._relevance(question.text)
 
     def meaning_of_documents(self, question: Question, ids: I32) -> F32:
         """The `meaning_document` column of sentences `ids`: their document's relevance to the
@@ -686,9 +691,9 @@ class Ranker:
         if len(self.documents) > 1:  # with one document it is the same for every sentence
             table[:, 2] = query_weight @ self.documents.impacts_at(terms, self.corpus.doc_of[ids]) / total
             # Which sentence of a document answers is told by the terms rare in that document.
-            own = own * self.index.within(terms, ids, self.corpus.doc_of, self._sentences_per_document)
+            own = own * self.index.within(terms, ids, self.corpus.doc_of, self.within.sentences)
             paragraph *= self.paragraphs.within(
-                terms, para, self._paragraph_document, self._paragraphs_per_document
+                terms, para, self.within.paragraph_document, self.within.paragraphs
             )
         table[:, 0] = query_weight @ own / total
         table[:, 1] = query_weight @ paragraph / total
