@@ -262,3 +262,89 @@ def test_only_the_answers_own_document_decides_whether_to_decline(newsroom_compo
     shown = [excerpt(first_of[a]), excerpt(first_of[b]), excerpt(first_of[a] + 1)]
     assert newsroom_composer.judged(shown) == [(0, a), (2, a)]
     assert newsroom_composer.judged([excerpt(first_of[b]), *shown]) == [(0, b), (2, b)]
+
+
+_HARBOUR = {
+    "juno.md": """---
+title: Dredgers find wreck of the Juno under Salterne harbour
+site: The Coast Lantern
+source: https://thecoastlantern.example/heritage/juno-wreck
+---
+
+Work on the deep quay has stopped for six weeks after a dredger brought up timbers and a bell.
+
+SALTERNE, June 4 — The wreck of the Juno, a merchant ship that sank in a storm in 1742, has been
+found buried in silt by a dredger deepening the harbour.
+
+Divers raised a bronze bell on Monday.
+""",
+    "strike.md": """---
+title: Pilots begin 72-hour strike, grounding 300 flights
+source: https://meridianwire.example/business/pilots-strike
+---
+
+## Summary
+
+- Flights cancelled for three days
+
+PORTVALE (Meridian Wire) - Pilots at Northwind Air began a 72-hour strike on Monday over pay.
+
+The airline's chief executive, Annika Solberg, said the demand would add 38 million euros a year.
+""",
+    "pilot.md": """---
+title: Hospital to be cooled by lake water in pilot project
+site: Lakeshore Gazette
+author: Dana Marsh
+published: 2024-06-02
+---
+
+The council approved a pilot project that will cool the regional hospital with lake water.
+
+The state news agency published photos of the pump house on Tuesday.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def harbour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("harbour")
+    for name, text in _HARBOUR.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_dateline_after_a_standfirst_or_a_summary_states_the_date_and_outlet(harbour: Path) -> None:
+    when = ask(harbour, "When was the article about the Juno wreck published?")
+    [excerpt] = when["excerpts"]
+    assert excerpt["document"] == "juno.md"
+    assert excerpt["citation"] == "metadata: published, from the dateline"
+    assert cited(harbour, excerpt).startswith("SALTERNE, June 4 —")
+    outlet = ask(harbour, "Which outlet published the pilots' strike story?")
+    assert outlet["excerpts"][0]["citation"] == "metadata: outlet, from the dateline"
+    assert "Meridian Wire" in outlet["excerpts"][0]["text"]
+    # A dateline after the first sentence stays in its sentence: the place it names is found.
+    where = ask(harbour, "What happened in Portvale?")
+    assert where["excerpts"][0]["document"] == "strike.md" and "Portvale" not in where.get("note", "")
+
+
+def test_which_paper_or_news_agency_reported_a_story_is_its_outlet(harbour: Path) -> None:
+    paper = ask(harbour, "Which paper reported on the hospital pilot?")
+    assert paper["excerpts"][0]["citation"].startswith("metadata: outlet")
+    assert paper["excerpts"][0]["document"] == "pilot.md"
+    agency = ask(harbour, "Which news agency reported the pilots' strike?")
+    assert agency["excerpts"][0]["citation"].startswith("metadata: outlet")
+    assert agency["excerpts"][0]["document"] == "strike.md"
+    # "published the photos" asks what a story says: the content, not the outlet.
+    photos = ask(harbour, "Which agency published photos of the pump house?")
+    assert not photos["abstained"]
+    assert not photos["excerpts"][0]["citation"].startswith("metadata")
+
+
+def test_a_field_noun_inside_a_name_does_not_ask_for_that_field(harbour: Path) -> None:
+    # "Wire" in "the Meridian Wire story" names the outlet; "link" asks for the address.
+    link = ask(harbour, "Can you give me the link to the Meridian Wire story?")
+    assert [e["citation"] for e in link["excerpts"]] == ["metadata: source"]
+    assert link["excerpts"][0]["document"] == "strike.md"
+    # In a title-cased question the capitals name nothing: "Link" still asks for the address.
+    titled = ask(harbour, "What Is The Link To The Meridian Wire Story?")
+    assert [e["citation"] for e in titled["excerpts"]] == ["metadata: source"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from bot.answer.answers import Answer, Excerpt
 from bot.documents.corpus import FILE_NAME, FRONT_MATTER, Corpus, Document, sentence_text
 from bot.search.ranking import Question, Ranker
-from bot.text import tokenize
+from bot.text import tokenize, written_words
 
 # Spans of a text that match the question (the composer's highlighting).
 Highlighter = Callable[[str, Question], list[tuple[int, int]]]
@@ -79,12 +79,16 @@ def about_documents(
 
     With `document`, the question is about that document alone.
     """
-    fields, used = _fields(asked.words)
+    fields, used = _fields(asked.words, _in_names(question))
     if not fields:
         return None
     skip = _WH | used | _DOCUMENT_WORDS
     rest_terms = list(dict.fromkeys(tokenize(" ".join(w for w in asked.words if w not in skip))))
-    names_document = any(w in _DOCUMENT_WORDS for w in asked.words)
+    # "Which paper reported on the hospital pilot?": a field's noun with a verb of writing asks
+    # about the document that reported it, named by its subject (but "Which agency published the
+    # photos?" may ask what the story says: see below).
+    reported = bool(used & set(_FIELD_NOUNS)) and bool(used & _WRITE)
+    names_document = reported or any(w in _DOCUMENT_WORDS for w in asked.words)
     if document is not None:
         documents = [document]
     elif not rest_terms:
@@ -119,6 +123,8 @@ def about_documents(
         if not excerpts:
             silent.append(doc)
     asked_for = " or ".join(_LABELS[name] for name in fields)
+    if not found and reported and not any(w in _DOCUMENT_WORDS for w in asked.words):
+        return None  # no document states it: the question may be about what one reports
     if not found:
         which = "The article doesn't" if len(documents) == 1 else "The articles don't"
         if document is not None or len(documents) < len(corpus.documents):
@@ -130,8 +136,18 @@ def about_documents(
     )
 
 
-def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
-    """The metadata fields a question asks for, and the words that ask for them.
+def _in_names(question: str) -> frozenset[str]:
+    """The words a question writes capitalised after its first: parts of names ("the Meridian
+    Wire story" names an outlet; it does not ask for one). None in a title-cased question ("Who Is
+    The Author Of ..."), where capitals tell nothing."""
+    rest = written_words(question)[1:]
+    capitalised = [w for w in rest if w[:1].isupper()]
+    return frozenset() if len(capitalised) > len(rest) / 2 else frozenset(w.lower() for w in capitalised)
+
+
+def _fields(words: Sequence[str], in_names: frozenset[str] = frozenset()) -> tuple[list[str], set[str]]:
+    """The metadata fields a question asks for, and the words that ask for them (none of
+    `in_names`, the words written as part of a name).
 
     A field's noun asks for it where the question asks for a thing: right after the question word
     ("Which outlet published ...", "Whose byline ...") or after "is the" ("Who is the author of
@@ -146,12 +162,18 @@ def _fields(words: Sequence[str]) -> tuple[list[str], set[str]]:
     after = words[at + 1 :]
     if after[:1] in (["is"], ["was"], ["are"], ["were"]):
         framed = [w for w in after[1:6] if w not in _ARTICLES][:3]
-    elif names_document and len(after) > 2 and after[1] in _FIELD_NOUNS and after[2] in _FRAME_VERBS:
-        # "Which news outlet is the story from?", "What web address does the article have?"
+    elif (
+        (names_document or after[:1] in (["news"], ["web"]))
+        and len(after) > 2
+        and after[1] in _FIELD_NOUNS
+        and after[2] in _FRAME_VERBS
+    ):
+        # "Which news outlet is the story from?", "What web address does the article have?",
+        # "Which news agency reported the strike?"
         framed = after[:2]
     else:
         framed = after[:1] if at >= 0 else list(words)
-    nouns = {w: _FIELD_NOUNS[w] for w in framed if w in _FIELD_NOUNS}
+    nouns = {w: _FIELD_NOUNS[w] for w in framed if w in _FIELD_NOUNS and w not in in_names}
     if wh == "when":  # a time is asked for: "the Alpine Wire story" names the document, not a field
         nouns = {w: f for w, f in nouns.items() if f == "published"}
     if "date" in nouns or "dated" in nouns:  # "the publication date" asks for a date, not an outlet

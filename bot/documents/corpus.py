@@ -405,14 +405,21 @@ def _described(
     Press) —" is where and when the story was filed, metadata, not an answer to what happened."""
     if not rows:
         return document, rows
-    para_no, sent_no, start, end, quoted = rows[0]
-    found = describe.dateline(sentence_text(document, start, end))
     stated = list(document.stated)
     outlet, published = document.outlet, document.published
-    if (
-        found is not None
-        and document.text[start : start + found.end] == sentence_text(document, start, end)[: found.end]
-    ):
+    # The story's first sentence: the first of the body, or after a standfirst or a section label
+    # ("Work on the project has stopped ...", then "SALTERNE, June 4 — The wreck ...").
+    for n, (para_no, sent_no, start, end, quoted) in enumerate(rows):
+        if para_no > _BYLINE_PARAGRAPHS + 2:
+            break
+        if n and rows[n - 1][0] == para_no:  # a dateline opens a paragraph
+            continue
+        found = describe.dateline(sentence_text(document, start, end))
+        if (
+            found is None
+            or document.text[start : start + found.end] != sentence_text(document, start, end)[: found.end]
+        ):
+            continue
         # The file holds the dateline as shown (no markup in it): the story starts after it.
         line = (start, start + found.length)
         if found.outlet and outlet is None:
@@ -421,8 +428,11 @@ def _described(
         if found.date and published is None:
             published = found.date
             stated.append(Stated("published", DATELINE, DATELINE, *line))
-        if start + found.end < end:
+        # The body's first sentence loses its dateline; one found later (after a standfirst or a
+        # summary) keeps it: it is what a question naming that place ("the report from Lisbon") finds.
+        if n == 0 and start + found.end < end:
             rows = [(para_no, sent_no, start + found.end, end, quoted), *rows[1:]]
+        break
     for n, (para, _, a, b, _) in enumerate(rows):  # a line that is only a date, before the story
         if para > _BYLINE_PARAGRAPHS + 2 or published is not None:
             break
