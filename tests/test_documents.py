@@ -116,6 +116,23 @@ def test_what_an_author_wrote_lists_their_articles(newsroom: Path) -> None:
     assert all(e["citation"] == "metadata: title" for e in answer["excerpts"])
 
 
+def test_what_an_author_wrote_besides_one_article_leaves_it_out(newsroom: Path) -> None:
+    for question in (
+        "Besides the bike lanes story, what did Maria Lopez write?",
+        "What did Maria Lopez write other than the article about bike lanes?",
+    ):
+        answer = ask(newsroom, question)
+        assert answer["question"] == question
+        assert [(e["document"], e["citation"]) for e in answer["excerpts"]] == [
+            ("parking.md", "metadata: title")
+        ]
+    # With nothing else to list, it says so; an exclusion in a content question changes nothing.
+    only = ask(newsroom, "Apart from the Acme article, what did Priya Natarajan write?")
+    assert only["abstained"] and only["note"] == "acme.md is the only article that fits."
+    content = ask(newsroom, "Who else besides Maria Lopez covered the council vote?")
+    assert not any(e["citation"].startswith("metadata") for e in content["excerpts"])
+
+
 def test_two_documents_on_one_subject_are_each_answered(newsroom: Path) -> None:
     both = ask(newsroom, "Who wrote the article about bike lanes?")
     assert sorted((e["document"], e["text"]) for e in both["excerpts"]) == [

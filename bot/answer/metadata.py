@@ -79,7 +79,13 @@ def about_documents(
 
     With `document`, the question is about that document alone.
     """
-    fields, used = _fields(asked.words, _in_names(question))
+    # "Besides the tuition story, what did Lukas Brenner write?": the rest of the question is read
+    # without the exclusion, and the document it names is left out of the answer.
+    text, excluded = question, _excluded(ranker, question) if document is None else None
+    if excluded is not None:
+        text = excluded[1]
+        asked = ranker.question(text)
+    fields, used = _fields(asked.words, _in_names(text))
     if not fields:
         return None
     skip = _WH | used | _DOCUMENT_WORDS
@@ -94,15 +100,20 @@ def about_documents(
     elif not rest_terms:
         documents = list(range(len(corpus.documents)))
     else:
-        documents = _named(ranker, question, rest_terms, names_document)
+        documents = _named(ranker, text, rest_terms, names_document)
         if not documents:
             return None  # "What did Kim write about the war?" is about the content
+    if excluded is not None:
+        documents = [d for d in documents if d != excluded[0]]
+        if not documents:
+            note = f"{corpus.documents[excluded[0]].name} is the only article that fits."
+            return Answer(question, abstained=True, terms=asked.terms, note=note)
     wh = next((w for w in asked.words if w in _WH), "")
     if (
         rest_terms
         and wh in ("what", "which")
         and fields[0] in ("author", "outlet")
-        and all(_described_by(ranker, d, question, rest_terms, fields[0]) for d in documents)
+        and all(_described_by(ranker, d, text, rest_terms, fields[0]) for d in documents)
     ):
         fields = ["title"]  # "What else did Maria Lopez write?": her articles, by their titles
     if len(documents) > LIST_MAX:
@@ -134,6 +145,26 @@ def about_documents(
     return Answer(
         question, abstained=False, excerpts=tuple(found), coverage=1.0, terms=asked.terms, note=note
     )
+
+
+# "besides the tuition story", "other than the Gazette's piece": a document left out of the answer.
+_EXCLUDING = re.compile(
+    r"\b(?:besides|apart from|aside from|other than|except(?: for)?)\s+(?P<phrase>[^,?;]+)", re.IGNORECASE
+)
+
+
+def _excluded(ranker: Ranker, question: str) -> tuple[int, str] | None:
+    """The document an exclusion in the question names, and the question without it; or None."""
+    found = _EXCLUDING.search(question)
+    if found is None:
+        return None
+    phrase = found["phrase"]
+    terms = list(ranker.question(phrase).terms)
+    named = _named(ranker, phrase, terms, names_document=True) if terms else []
+    if not named:
+        return None
+    rest = " ".join((question[: found.start()] + question[found.end() :]).split()).strip(" ,")
+    return named[0], rest
 
 
 def _in_names(question: str) -> frozenset[str]:
