@@ -144,13 +144,18 @@ Earthen walls turned the lava away from the town, officials said.
 }
 
 
+def corpus_folder(tmp_path_factory: pytest.TempPathFactory, name: str, files: dict[str, str]) -> Path:
+    """A new corpus folder holding `files` (file name: text)."""
+    folder = tmp_path_factory.mktemp(name)
+    for file_name, text in files.items():
+        (folder / file_name).write_text(text, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A corpus folder of the five `NEWSROOM` articles."""
-    folder = tmp_path_factory.mktemp("newsroom")
-    for name, text in NEWSROOM.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+    return corpus_folder(tmp_path_factory, "newsroom", NEWSROOM)
 
 
 @pytest.fixture(scope="session")

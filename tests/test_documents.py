@@ -14,7 +14,7 @@ import pytest
 from bot.answer.answers import Excerpt
 from bot.answer.composer import Composer, DocumentError
 from bot.documents.corpus import parse_document, sentence_text
-from tests.conftest import DATA, NEWSROOM
+from tests.conftest import DATA, NEWSROOM, corpus_folder
 from tests.test_cli import run
 
 # The questions this module asks of the newsroom without options: asked together in one process
@@ -324,10 +324,8 @@ The state news agency published photos of the pump house on Tuesday.
 
 @pytest.fixture(scope="module")
 def harbour(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("harbour")
-    for name, text in _HARBOUR.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+    """Three news pages whose datelines stand after a standfirst or a summary."""
+    return corpus_folder(tmp_path_factory, "harbour", _HARBOUR)
 
 
 def test_a_dateline_after_a_standfirst_or_a_summary_states_the_date_and_outlet(harbour: Path) -> None:
