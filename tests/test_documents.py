@@ -133,6 +133,21 @@ def test_what_an_author_wrote_besides_one_article_leaves_it_out(newsroom: Path) 
     assert not any(e["citation"].startswith("metadata") for e in content["excerpts"])
 
 
+def test_who_covered_a_story_and_what_day_it_ran(newsroom: Path) -> None:
+    reporter = ask(newsroom, "Which reporter covered the council vote?")
+    assert [(e["document"], e["text"]) for e in reporter["excerpts"]] == [
+        ("lakeview.md", "author: Tom Becker")
+    ]
+    covered = ask(newsroom, "Who covered the bike lanes story?")
+    assert {e["citation"] for e in covered["excerpts"]} == {"metadata: author"}
+    day = ask(newsroom, "What day was the Acme story published?")
+    assert [(e["document"], e["citation"]) for e in day["excerpts"]] == [("acme.md", "metadata: published")]
+    # "covered" asks for a writer only with "who" or a writer's noun; a year only of a document.
+    for content in ("Who covered the cost of the lanes?", "What year did the city finish the lanes?"):
+        answer = ask(newsroom, content)
+        assert not any(e["citation"].startswith("metadata") for e in answer["excerpts"]), content
+
+
 def test_two_documents_on_one_subject_are_each_answered(newsroom: Path) -> None:
     both = ask(newsroom, "Who wrote the article about bike lanes?")
     assert sorted((e["document"], e["text"]) for e in both["excerpts"]) == [

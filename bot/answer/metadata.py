@@ -50,6 +50,9 @@ _PUBLISH = frozenset("published publish publishes publishing posted printed ran 
 # ... and these only with a word for a document: "When did the Gazette run its story?" (but "Who
 # runs the department?", "When was that version released?" ask the content).
 _PUBLISH_DOCUMENT = frozenset("run runs print prints carry carries release released".split())
+# ... and these with "who" or a writer's noun: "Which reporter covered the council vote?" (but
+# "What did the story cover?" asks the content).
+_COVER = frozenset("cover covers covered covering".split())
 _READ = frozenset("read find see view open".split())  # "Where can I read the article online?": its address
 _OUT = frozenset("come comes came appear appeared appears".split())  # "When did the story come out?"
 _CALLED = frozenset("called named".split())  # "What is the story called?"
@@ -93,7 +96,7 @@ def about_documents(
     # "Which paper reported on the hospital pilot?": a field's noun with a verb of writing asks
     # about the document that reported it, named by its subject (but "Which agency published the
     # photos?" may ask what the story says: see below).
-    reported = bool(used & set(_FIELD_NOUNS)) and bool(used & _WRITE)
+    reported = bool(used & set(_FIELD_NOUNS)) and bool(used & (_WRITE | _COVER))
     names_document = reported or any(w in _DOCUMENT_WORDS for w in asked.words)
     if document is not None:
         documents = [document]
@@ -215,13 +218,18 @@ def _fields(words: Sequence[str], in_names: frozenset[str] = frozenset()) -> tup
     verbs = {w for w in words if w in _WRITE | _PUBLISH | _CALLED | _OUT}
     if names_document:
         verbs |= _PUBLISH_DOCUMENT.intersection(words)
+    if wh == "who" or "author" in found:
+        verbs |= _COVER.intersection(words)
     used = set(nouns) | verbs
     if not found:
         if verbs & _CALLED and wh in ("what", "which"):
             found.add("title")
+        elif wh in ("what", "which") and after[:1] in (["day"], ["year"], ["month"]) and verbs - _CALLED:
+            found.add("published")  # "What day was the Acme story published?"
+            used.add(after[0])
         elif verbs - _CALLED and wh == "when" and (names_document or not verbs <= _OUT):
             found.add("published")  # "When was it written?", "When did the story come out?"
-        elif verbs & _WRITE:
+        elif verbs & (_WRITE | _COVER):
             found.add("author")
         elif verbs & (_PUBLISH | _PUBLISH_DOCUMENT) and wh in ("who", "where", "which", "what"):
             found.add("outlet")
