@@ -20,8 +20,6 @@ import Stemmer
 _WORD = re.compile(r"[^\W_]+(?:['’ʼ‘][^\W_]+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'"})
 
-# A general English stop list (function words, auxiliaries, question words). Question words
-# are removed from the terms; the composer reads them separately for the kind of answer asked.
 # Month names as news text writes them, whole or abbreviated with a full stop (one pattern for the
 # ranker's answer types and the short answers' dates).
 MONTHS = (
@@ -29,6 +27,8 @@ MONTHS = (
     r"Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
 )
 
+# A general English stop list (function words, auxiliaries, question words). Question words
+# are removed from the terms; the composer reads them separately for the kind of answer asked.
 STOP_WORDS = frozenset(
     """
     a about above after again against all am an and any are aren't as at be because been before

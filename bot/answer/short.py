@@ -39,7 +39,6 @@ FAR = 1000  # words: the distance of a rival that is not there
 
 # -- spans of each kind -----------------------------------------------------------------------------
 
-
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _YEAR = r"(?:1[0-9]|20)\d\d"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
