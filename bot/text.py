@@ -170,6 +170,15 @@ def written_words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def written_names(question: str) -> list[str]:
+    """The words a question writes as names: capitalised after its first word, acronyms ("TV",
+    "URL") aside; none in a title-cased question ("Who Wrote The Article?"), where capitals tell
+    nothing."""
+    rest = written_words(question)[1:]
+    names = [w for w in rest if w[:1].isupper() and not w.isupper()]
+    return [] if len(names) > len(rest) / 2 else names
+
+
 def words(text: str) -> Iterator[str]:
     """The normalised words of `text`, stop words included (for reading question words)."""
     for match in _WORD.finditer(text):

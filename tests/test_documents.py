@@ -375,6 +375,9 @@ def test_a_field_noun_inside_a_name_does_not_ask_for_that_field(harbour: Path) -
     link = ask(harbour, "Can you give me the link to the Meridian Wire story?")
     assert [e["citation"] for e in link["excerpts"]] == ["metadata: source"]
     assert link["excerpts"][0]["document"] == "strike.md"
-    # In a title-cased question the capitals name nothing: "Link" still asks for the address.
+    # In a title-cased question the capitals name nothing: "Link" still asks for the address; nor
+    # does an acronym: "URL" asks for it too.
     titled = ask(harbour, "What Is The Link To The Meridian Wire Story?")
     assert [e["citation"] for e in titled["excerpts"]] == ["metadata: source"]
+    url = ask(harbour, "What is the URL of the Meridian Wire story?")
+    assert [(e["document"], e["citation"]) for e in url["excerpts"]] == [("strike.md", "metadata: source")]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from bot.answer.answers import Answer, Excerpt
 from bot.documents.corpus import FILE_NAME, FRONT_MATTER, Corpus, Document, sentence_text
 from bot.search.ranking import Question, Ranker
-from bot.text import tokenize, written_words
+from bot.text import tokenize, written_names
 
 # Spans of a text that match the question (the composer's highlighting).
 Highlighter = Callable[[str, Question], list[tuple[int, int]]]
@@ -171,12 +171,9 @@ def _excluded(ranker: Ranker, question: str) -> tuple[int, str] | None:
 
 
 def _in_names(question: str) -> frozenset[str]:
-    """The words a question writes capitalised after its first: parts of names ("the Meridian
-    Wire story" names an outlet; it does not ask for one). None in a title-cased question ("Who Is
-    The Author Of ..."), where capitals tell nothing."""
-    rest = written_words(question)[1:]
-    capitalised = [w for w in rest if w[:1].isupper()]
-    return frozenset() if len(capitalised) > len(rest) / 2 else frozenset(w.lower() for w in capitalised)
+    """The words a question writes as parts of names (`written_names`): "the Meridian Wire story"
+    names an outlet; it does not ask for one."""
+    return frozenset(w.lower() for w in written_names(question))
 
 
 def _fields(words: Sequence[str], in_names: frozenset[str] = frozenset()) -> tuple[list[str], set[str]]:

@@ -54,7 +54,7 @@ from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
 from bot.search.documents import DocumentStep
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.search.semantic import Embedder, Relevance, SentenceVectors, unit
-from bot.text import MONTHS, fold_word, term_spans, tokenize, words, written_words
+from bot.text import MONTHS, fold_word, term_spans, tokenize, words, written_names
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -503,9 +503,8 @@ class Ranker:
         cannot answer, however well "president" matches. A name that has a near spelling in the
         corpus (a typo) or an acronym ("TV") is not such a name; title-cased questions are skipped.
         """
-        ws = written_words(question.text)
-        names = [w for w in ws[1:] if w[:1].isupper() and not w.isupper()]
-        if not names or len(names) > len(ws[1:]) / 2:
+        names = written_names(question.text)
+        if not names:
             return False
         stood_for: dict[str, list[str]] = {}
         for q, n in zip(question.query, question.owner, strict=True):
