@@ -62,7 +62,7 @@ from bot.search.ranking import (
     reranked_order,
 )
 from bot.search.retriever import Bm25Params
-from bot.search.semantic import best_cosines_by_document, document_quantile
+from bot.search.semantic import best_cosines_by_document, document_references
 from bot.text import fold_space
 
 DATA = PROJECT_ROOT / "tests" / "data"
@@ -426,8 +426,7 @@ def decided(rows: Sequence[Asked], off_topic: dict[str, F32], abstain: Abstain |
         for key, scores in off_topic.items():
             # The documents with sentences (an empty one's cosines are all -1), as the bot counts.
             documents = int(np.count_nonzero((scores > -1).any(axis=1)))
-            quantile = document_quantile(abstain.quantile, abstain.power, documents)
-            references[key] = np.percentile(scores, quantile, axis=1)
+            references[key] = document_references(scores, abstain.quantile, abstain.power, documents)
     return [
         r.declined_by_settled
         if r.settled

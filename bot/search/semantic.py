@@ -159,8 +159,8 @@ class SentenceVectors:
         self._doc_of = doc_of
         self.keys = tuple(keys)
         counts = np.bincount(doc_of, minlength=len(keys)) if len(doc_of) else np.zeros(len(keys), np.int64)
-        self._start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-        self.starts = self._start  # document d's sentences: rows starts[d] to starts[d + 1]
+        # Document d's sentences are rows starts[d] to starts[d + 1].
+        self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self._store = store
         self._lock = threading.RLock()
         # np.zeros: pages of rows never computed are never touched, so they cost no memory.
@@ -183,7 +183,7 @@ class SentenceVectors:
         return len(self._doc_of)
 
     def _span(self, d: int) -> slice:
-        return slice(int(self._start[d]), int(self._start[d + 1]))
+        return slice(int(self.starts[d]), int(self.starts[d + 1]))
 
     def _rows(self, d: int) -> tuple[F32, Mask]:
         return self._vectors[self._span(d)], self._done[self._span(d)]
@@ -302,7 +302,6 @@ class SentenceVectors:
 # ----------------------------------------------------------------------------- relevance
 
 OFF_TOPIC_FILE = Path(__file__).with_name("off_topic_questions.txt")
-_CHUNK = 16_384  # rows at a time: the cosines of many questions at once stay a few MiB
 _BLOCK_CELLS = 1 << 22  # cosines (sentences x questions) computed at once: 16 MiB
 
 
@@ -350,8 +349,8 @@ class Relevance:
         if self._references is None and self.vectors.complete:
             starts = self.vectors.starts
             scores = best_cosines_by_document(self.vectors.matrix(), self.off_topic, starts)
-            quantile = document_quantile(self._quantile, self._power, int(np.count_nonzero(np.diff(starts))))
-            self._references = np.percentile(scores, quantile, axis=1).astype(np.float32)
+            documents = int(np.count_nonzero(np.diff(starts)))
+            self._references = document_references(scores, self._quantile, self._power, documents)
         return self._references
 
     def __call__(self, question_vector: F32) -> F32 | None:
@@ -367,6 +366,12 @@ def document_quantile(quantile: float, power: float, documents: int) -> float:
     """The percentile of the off-topic questions' cosines that is a document's reference in a
     corpus of `documents` (`Relevance`): `quantile` for one document, rising with more."""
     return float(100.0 - (100.0 - quantile) / max(documents, 1) ** power)
+
+
+def document_references(scores: F32, quantile: float, power: float, documents: int) -> F32:
+    """Each document's reference cosine (`Relevance`), from the off-topic questions' best cosines
+    on it (`scores`: rows documents, columns questions), in a corpus of `documents` with sentences."""
+    return np.percentile(scores, document_quantile(quantile, power, documents), axis=1).astype(np.float32)
 
 
 @cache
