@@ -16,6 +16,8 @@ from bot.answer.composer import Composer, Excerpt, QuestionError
 from bot.discord_bot.feedback import vote_buttons
 from bot.discord_bot.views import (
     ASK_AGAIN_ID,
+    CHOICE_MAX,
+    CHOICES_MAX,
     Reply,
     answer_again,
     ask_again_button,
@@ -34,8 +36,6 @@ QUESTION_MAX = 250  # an embed title (256) shows it whole, Markdown escapes and 
 DEFER_AFTER = 1.5  # seconds: answer directly when faster, else defer (Discord allows 3)
 CONTEXT_STEPS = 3  # "More context" widens by one sentence a side, this many times
 ASK_MESSAGE = "Ask the article"  # the message context menu's name, as people see it
-CHOICES_MAX = 25  # Discord's limits on autocomplete: 25 choices,
-CHOICE_MAX = 100  # each name and value at most 100 characters
 NOTHING_TO_ASK = "That message has no text to ask about."
 
 

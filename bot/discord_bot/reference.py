@@ -13,13 +13,14 @@ from discord.ext import commands
 
 from bot.answer import render
 from bot.answer.composer import Composer
-from bot.discord_bot.views import help_embed, respond
+from bot.discord_bot.views import CHOICE_MAX, CHOICES_MAX, help_embed, respond
 from bot.documents.corpus import (
     FILE_NAME,
     FRONT_MATTER,
     Document,
     DocumentNotFoundError,
     Sentence,
+    listed_names,
     sentence_text,
 )
 from bot.search.retriever import QueryTerm
@@ -34,8 +35,6 @@ _CITATION = re.compile(r"^\s*(?:(?P<doc>.+?)\s+)?¶?\s*(?P<p>\d+)\.(?P<s>\d+)(?:
 _METADATA = re.compile(r"^\s*(?:(?P<doc>.+?)\s+)?metadata:\s*(?P<field>[a-z]+)\b.*$")
 # What a person has typed of a citation so far: "¶2", "2.", "article.txt ¶2.1".
 _CITATION_START = re.compile(r"^\s*(?:(?P<doc>\S+?)\s+)?¶?\s*(?P<p>\d+)(?:\.(?P<s>\d*))?\s*$")
-CHOICES_MAX = 25  # Discord's limits on autocomplete: 25 choices,
-CHOICE_MAX = 100  # each name and value at most 100 characters
 _PREFIX_TERMS = 30  # index terms a half-typed last word may stand for
 
 
@@ -135,11 +134,10 @@ def _cited_document(
             for d in corpus.documents
             if paragraph is None or corpus.find(d.name, int(paragraph), int(sentence or 0)) is not None
         ]
-        listed = ", ".join(having[:10]) + (f" and {len(having) - 10} more" if len(having) > 10 else "")
         raise QuoteError(
             f"I read {len(corpus.documents)} documents, so a citation needs the document's name, "
             f"like {corpus.documents[0].name} {cited}."
-            + (f" Documents with a {cited}: {listed}." if having else "")
+            + (f" Documents with a {cited}: {listed_names(having)}." if having else "")
         )
     exact = [d for d in corpus.documents if d.name == name]
     if exact:

@@ -12,6 +12,8 @@ from bot.answer import render
 from bot.answer.composer import Answer, Composer, QuestionError
 
 FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
+CHOICES_MAX = 25  # Discord's limits on autocomplete: 25 choices,
+CHOICE_MAX = 100  # each name and value at most 100 characters
 
 
 @dataclass(frozen=True)

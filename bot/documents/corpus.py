@@ -414,11 +414,9 @@ def _described(
             break
         if n and rows[n - 1][0] == para_no:  # a dateline opens a paragraph
             continue
-        found = describe.dateline(sentence_text(document, start, end))
-        if (
-            found is None
-            or document.text[start : start + found.end] != sentence_text(document, start, end)[: found.end]
-        ):
+        shown = sentence_text(document, start, end)
+        found = describe.dateline(shown)
+        if found is None or document.text[start : start + found.end] != shown[: found.end]:
             continue
         # The file holds the dateline as shown (no markup in it): the story starts after it.
         line = (start, start + found.length)
@@ -723,11 +721,10 @@ class Corpus:
         if len(partial) == 1:
             return partial[0]
         if partial:
-            matching = _listed([self.documents[n].name for n in partial])
+            matching = listed_names([self.documents[n].name for n in partial])
             raise DocumentNotFoundError(f"{len(partial)} documents match {query!r}: {matching}")
-        raise DocumentNotFoundError(
-            f"no document matches {query!r}; the documents are {_listed([d.name for d in self.documents])}"
-        )
+        every = listed_names([d.name for d in self.documents])
+        raise DocumentNotFoundError(f"no document matches {query!r}; the documents are {every}")
 
     def matching(self, query: str) -> list[int]:
         """The positions of the documents whose file name or title holds every word of `query`
@@ -752,7 +749,7 @@ class Corpus:
         return None
 
 
-def _listed(names: Sequence[str], most: int = 10) -> str:
+def listed_names(names: Sequence[str], most: int = 10) -> str:
     """Names for a one-line message: the first `most`, and how many more."""
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
