@@ -37,7 +37,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +193,13 @@ def load_together(
             documents.update(_documents(spec))
     ranker = ranker_for(documents, params)
     return {name: list(tables(ranker, read_question_set(SETS[name].questions).cases)) for name in names}
+
+
+def fitting_tables(names: Sequence[str], params: Bm25Params) -> list[list[Scored]]:
+    """Each fitting set's tables: asked of its own documents, and beside every other (not blind)
+    document, both of which should rank well."""
+    together = load_together(names, params, blind=False)
+    return [[*tables(*load_set(name, params)), *together[name]] for name in names]
 
 
 _QUESTION_VECTORS: dict[str, F32] = {}  # a question's vector, the same in every corpus
@@ -581,6 +588,25 @@ def _print_figures(
     return rows
 
 
+def _command(argv: Sequence[str] | None) -> str:
+    """The command that fitted what is written, as a person would type it."""
+    return "python -m benchmarks.fit " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def _write(record: dict[str, object]) -> None:
+    WEIGHTS_FILE.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {WEIGHTS_FILE}")
+
+
+def _print_declining(abstain: Abstain, counts: tuple[int, int, int, int]) -> None:
+    print(
+        f"declining: quantile={abstain.quantile} coverage_weight={abstain.coverage_weight} "
+        f"rescue={abstain.rescue} power={abstain.power}: on the fitting sets {counts[2]}/{counts[3]} "
+        f"declined, {counts[0]}/{counts[1]} falsely",
+        flush=True,
+    )
+
+
 def _fit_abstain_only(
     fit_sets: Sequence[str], only: Sequence[str] | None, write: bool, argv: Sequence[str] | None
 ) -> int:
@@ -593,25 +619,12 @@ def _fit_abstain_only(
     held = Rerank.load().abstain if only else None
     rows = asked_of(fitting, fit_sets)
     abstain, counts = fit_abstain(rows, {",".join(f.key): f.off_topic for f in fitting}, held)
-    print(
-        f"declining: quantile={abstain.quantile} coverage_weight={abstain.coverage_weight} "
-        f"rescue={abstain.rescue} power={abstain.power}: on the fitting sets {counts[2]}/{counts[3]} "
-        f"declined, {counts[0]}/{counts[1]} falsely",
-        flush=True,
-    )
+    _print_declining(abstain, counts)
     if write:
         stored = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
-        stored["rerank"]["abstain"] = {
-            "quantile": abstain.quantile,
-            "coverage_weight": abstain.coverage_weight,
-            "rescue": abstain.rescue,
-            "power": abstain.power,
-        }
-        stored["abstain_command"] = "python -m benchmarks.fit " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
-        WEIGHTS_FILE.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS_FILE}")
+        stored["rerank"]["abstain"] = asdict(abstain)
+        stored["abstain_command"] = _command(argv)
+        _write(stored)
     print("\n".join(declines_report(abstain)))
     return 0
 
@@ -627,8 +640,7 @@ def _fit_only(
     ones; everything else held."""
     stored = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
     params, rerank = fitted_params(), Rerank.load()
-    together = load_together(fit_sets, params, blind=False)
-    scored = [[*tables(*load_set(name, params)), *together[name]] for name in fit_sets]
+    scored = fitting_tables(fit_sets, params)
     grid = {name: RERANK_GRID[name] for name in only}
     start = Weights.load()
     weights, lexical = descend(scored, start, balanced(scored, start.vector()), grid)
@@ -650,10 +662,9 @@ def _fit_only(
         stored["rerank"]["weights"] = reranked.as_dict()
         stored["held_from"] = stored.get("held_from", held)  # what fitted the weights held
         stored["fitted_on"] = list(fit_sets)
-        stored["command"] = "python -m benchmarks.fit " + " ".join(sys.argv[1:] if argv is None else argv)
+        stored["command"] = _command(argv)
         stored["sentence_figures"] = {"lexical": figures_lexical, "reranked": figures_reranked}
-        WEIGHTS_FILE.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS_FILE}")
+        _write(stored)
     return 0
 
 
@@ -707,9 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The BM25 parameters are fitted with the lexical weights: each needs its own index.
     best: tuple[float, Bm25Params, Weights, list[list[Scored]]] | None = None
     for params in BM25_GRID:
-        # Each fitting set alone, and beside every other document: both should rank well.
-        together = load_together(args.fit, params, blind=False)
-        scored = [[*tables(*load_set(name, params)), *together[name]] for name in args.fit]
+        scored = fitting_tables(args.fit, params)
         weights, figures = fit(scored)
         print(f"  k1={params.k1} b={params.b}: MRR@3 {figures[2]:.3f} on {', '.join(args.fit)}", flush=True)
         if best is None or figures[2] > best[0]:
@@ -732,12 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     abstain, counts = fit_abstain(
         asked_of(fitting, args.fit), {",".join(f.key): f.off_topic for f in fitting}
     )
-    print(
-        f"declining: quantile={abstain.quantile} coverage_weight={abstain.coverage_weight} "
-        f"rescue={abstain.rescue} power={abstain.power}: on the fitting sets {counts[2]}/{counts[3]} "
-        f"declined, {counts[0]}/{counts[1]} falsely",
-        flush=True,
-    )
+    _print_declining(abstain, counts)
     if args.write:
         record = {
             "weights": weights.as_dict(),
@@ -745,19 +749,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rerank": {
                 "weights": reranked.as_dict(),
                 "pool": pool,
-                "abstain": {
-                    "quantile": abstain.quantile,
-                    "coverage_weight": abstain.coverage_weight,
-                    "rescue": abstain.rescue,
-                    "power": abstain.power,
-                },
+                "abstain": asdict(abstain),
             },
             "fitted_on": args.fit,
-            "command": "python -m benchmarks.fit " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": _command(argv),
             "sentence_figures": {"lexical": figures_lexical, "reranked": figures_reranked},
         }
-        WEIGHTS_FILE.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS_FILE}")
+        _write(record)
         fitted_params.cache_clear()  # the declines below answer with what was just written
         print("\n".join(declines_report()))
     return 0
