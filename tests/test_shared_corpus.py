@@ -14,11 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from benchmarks import pgserver
 from bot.answer import render
+from bot.stores.database import StoreError
 from bot.stores.documents import Mirror, Shared, open_documents
+from bot.stores.feedback import open_feedback
 from tests.conftest import CORPUS, DATA
 from tests.discord_helpers import bot_process, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, shard_of
@@ -168,3 +171,33 @@ async def test_two_shards_share_votes_and_articles_through_postgres(
     assert processes[0].returncode == 0, outputs[0][1]
     for _, err in outputs:
         assert "Traceback" not in err and "s3cret" not in err
+
+
+def _open_at_once(address: str, *openers: Callable[[str], Any]) -> list[str]:
+    """Open a store with each of `openers` at `address`, each in a thread, all at once; the errors."""
+    start, failures = threading.Barrier(len(openers)), []
+
+    def open_store(opener: Callable[[str], Any]) -> None:
+        start.wait()
+        try:
+            opener(address).close()
+        except StoreError as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=open_store, args=(opener,)) for opener in openers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return failures
+
+
+def test_two_stores_migrating_a_new_database_at_once(postgres_server: pgserver.Server) -> None:
+    # A bot opening FEEDBACK_DB while `add` opens CORPUS_DB, the same database: both create
+    # `schema_versions`; each under a lock of its own, one failed every time.
+    for _ in range(3):
+        address = postgres_server.database()
+        assert _open_at_once(address, open_feedback, open_documents) == []
+        with psycopg.connect(address) as conn:
+            versions = dict(conn.execute("SELECT store, version FROM schema_versions").fetchall())
+        assert set(versions) == {"feedback", "documents"}

@@ -130,7 +130,9 @@ def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Da
 
 def migrate(db: Database, store: Store) -> None:
     """Bring `store`'s schema to this bot's version, or, read-only, check that it is there already."""
-    with db.transaction(lock=None if db.read_only else f"article-bot:{store.name}") as cur:
+    # One lock for every store's migrations: two stores sharing a database both create
+    # `schema_versions`, and under a lock each, the second failed on the first's new table.
+    with db.transaction(lock=None if db.read_only else "article-bot:migrations") as cur:
         version = db.schema_version(cur, store.name)
         if version > store.version:
             raise StoreError(
