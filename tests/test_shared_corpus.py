@@ -1,14 +1,16 @@
 """Votes and articles shared through PostgreSQL by every bot process (issue 16): the documents table
 and its mirror, then two real `python -m bot run` processes on two shards through the fake Discord;
 then what issue 25 found: a document one folder could not write was deleted or reverted everywhere,
-two `add`s of one title at once kept one page, two stores migrating one new database at once
-failed, a file name not UTF-8 stopped `run`, and a document over the size caps was published."""
+a listener on a silently dead connection never heard again, two `add`s of one title at once kept
+one page, two stores migrating one new database at once failed, a file name not UTF-8 stopped
+`run`, and a document over the size caps was published."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import resource
 import shutil
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from bot.stores.feedback import open_feedback
 from tests.conftest import CORPUS, DATA, ROOT
 from tests.discord_helpers import bot_environ, bot_process, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, shard_of
+from tests.stalling_proxy import StallingProxy
 from tests.test_cli import run
 
 PAGE = DATA / "pages" / "wire-sag-awards.html"
@@ -421,3 +425,33 @@ def test_two_stores_migrating_a_new_database_at_once(postgres_server: pgserver.S
         with psycopg.connect(address) as conn:
             versions = dict(conn.execute("SELECT store, version FROM schema_versions").fetchall())
         assert set(versions) == {"feedback", "documents"}
+
+
+def test_a_listener_on_a_silently_dead_connection_reconnects_and_catches_up(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = urllib.parse.urlsplit(postgres_url)
+    proxy = StallingProxy((str(address.hostname), int(address.port or 5432)))
+    user = address.netloc.rpartition("@")[0]  # and password, where the server's address has one
+    through = address._replace(netloc=f"{user}@127.0.0.1:{proxy.port}".lstrip("@")).geturl()
+    there = tmp_path / "there"
+    mirror, publisher = _mirror(through, there), open_documents(postgres_url)
+    publisher.publish([Shared("before.txt", b"Published before the path died.\n")], {})
+    stop = threading.Event()
+    follower = threading.Thread(target=mirror.follow, args=(stop, lambda names: None), daemon=True)
+    caplog.set_level(logging.INFO, logger="bot.stores")
+    follower.start()
+    try:
+        assert _wait_for(there / "before.txt", 15)  # listening, caught up
+        # Every connection open through the proxy (the listener's, the pool's) stops carrying
+        # anything, both ways, and nothing says so; new ones are carried.
+        assert proxy.stall() >= 2
+        publisher.publish([Shared("after.txt", b"Published after the path died.\n")], {})
+        assert _wait_for(there / "after.txt", 30), "never mirrored"  # (a check every 5 s, 5 s to answer)
+    finally:
+        stop.set()
+        follower.join(15)
+        mirror.store.close()
+        publisher.close()
+        proxy.close()
+    assert "did not answer within 5 s" in caplog.text and "listening again, caught up" in caplog.text

@@ -6,11 +6,11 @@ document is a row without content, so a process that was down learns of the dele
 publication (`add`, or a reload that found the folder changed) writes its rows, each only over the
 version its folder last saw, and `pg_notify`s their names in the same transaction: a listener hears
 of a change only once it is committed. Each process LISTENs, catches up with a full sync by hash (on
-start and after every reconnection, since notifications sent while it was away are lost), then
-applies each notification. Files are written whole (a temporary file renamed into place) and deleted
-by name; the bot's folder watcher then reloads as it does for any change. The table is the truth: a
-document edited in a folder while its process was down is overwritten by the table's version when
-the process starts.
+start and after every reconnection, since notifications sent while it was away are lost; a
+connection that stops answering counts as lost), then applies each notification. Files are written
+whole (a temporary file renamed into place) and deleted by name; the bot's folder watcher then
+reloads as it does for any change. The table is the truth: a document edited in a folder while its
+process was down is overwritten by the table's version when the process starts.
 """
 
 from __future__ import annotations
@@ -274,13 +274,16 @@ class Mirror:
 
     def follow(self, stop: threading.Event, changed: Callable[[list[str]], None]) -> None:
         """Mirror the table until `stop`: LISTEN, a full sync, then each notification; after the
-        server goes away, connect again (waiting longer each time, up to 10 s) and sync again."""
-        delay = 0.5
+        connection is lost, or found dead (`PostgresDatabase.listen`), connect again (waiting
+        longer each time, up to 10 s) and sync again."""
+        delay, lost = 0.5, False
         while not stop.is_set():
             try:
                 for batch in self.store.db.listen(CHANNEL, stop):
                     names = self.pull(batch) if batch else self.sync()  # [] first: catch up
-                    delay = 0.5
+                    if lost:
+                        log.info("shared corpus: listening again, caught up by hash")
+                    delay, lost = 0.5, False
                     if names:
                         log.info(
                             "shared corpus: %d document(s) updated (%s)", len(names), ", ".join(names[:5])
@@ -288,10 +291,12 @@ class Mirror:
                         changed(names)
             except (UnavailableError, OSError) as exc:
                 log.warning("shared corpus: %s; trying again in %.1f s", exc, delay)
+                lost = True
                 stop.wait(delay)
                 delay = min(delay * 2, 10.0)
             except StoreError as exc:
                 log.error("shared corpus: %s; trying again in 10 s", exc)
+                lost = True
                 stop.wait(10.0)
 
     def _local(self) -> dict[str, str]:
