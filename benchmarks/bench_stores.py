@@ -26,7 +26,7 @@ from pathlib import Path
 
 from benchmarks import pgserver
 from bot.config import Settings
-from bot.stores.documents import Mirror, open_documents
+from bot.stores.documents import open_mirror
 from bot.stores.feedback import Feedback, Shown, open_feedback
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,8 @@ def add_to_answered(server: pgserver.Server, adds: int) -> list[tuple[float, flo
         corpus_db = server.database()  # a new table each round: the same page is new to it
         try:
             there = work / "there"
-            mirror = Mirror(open_documents(corpus_db), there)
+            settings = Settings(_env_file=None, corpus_dir=there, corpus_db=corpus_db, use_cache=False)
+            mirror = open_mirror(settings)
             stop, arrived = threading.Event(), threading.Event()
             follower = threading.Thread(target=mirror.follow, args=(stop, _setter(arrived)), daemon=True)
             follower.start()
@@ -82,7 +83,6 @@ def add_to_answered(server: pgserver.Server, adds: int) -> list[tuple[float, flo
             added = time.perf_counter()
             if not arrived.wait(30):
                 raise RuntimeError("the page never arrived")
-            settings = Settings(_env_file=None, corpus_dir=there, use_cache=False)
             answer = engine.load(settings).answer(QUESTION)
             if answer.abstained or not answer.excerpts:
                 raise RuntimeError("the page arrived but was not answered from")

@@ -25,6 +25,7 @@ from bot.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from bot.answer.composer import Composer
+    from bot.documents.add import Added
     from bot.stores.documents import Mirror
 
 
@@ -311,18 +312,13 @@ def _rerank_line(settings: Settings, composer: Composer) -> str:
 
 
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.documents.add import SourceError, add
+    from bot.documents.add import SourceError
 
     mirror = _shared_corpus(settings)  # with CORPUS_DB: the folder first caught up, so updates keep names
     failed = 0
     for source in args.sources:
         try:
-            added = add(
-                source,
-                settings.corpus_dir,
-                timeout=settings.fetch_timeout_seconds,
-                max_bytes=settings.fetch_max_bytes,
-            )
+            added, unshared = _add_source(source, settings, mirror)
         except SourceError as exc:
             print(f"error: {source}: {exc}", file=sys.stderr)
             failed += 1
@@ -334,8 +330,9 @@ def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             )
             failed += 1
             continue
-        if mirror is not None:
-            failed += not _publish(mirror, added.path.relative_to(settings.corpus_dir).as_posix(), source)
+        if unshared is not None:
+            print(f"error: {source}: written to the folder but not shared ({unshared})", file=sys.stderr)
+            failed += 1
         out.write(f"{added.path}\n")
         out.flush()
     if mirror is not None:
@@ -348,26 +345,49 @@ def _shared_corpus(settings: Settings) -> Mirror | None:
     if settings.corpus_db is None:
         return None
     from bot.stores.database import StoreError
-    from bot.stores.documents import Mirror, open_documents
+    from bot.stores.documents import open_mirror
 
     try:
-        mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
-        mirror.sync()
+        return open_mirror(settings)
     except (StoreError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    return mirror
 
 
-def _publish(mirror: Mirror, name: str, source: str) -> bool:
-    """Send one added document to the shared corpus (every bot process is told); False, said, if not."""
+_ADD_TRIES = 5  # times a page takes another name when other processes publish the one it chose
+
+
+def _add_source(source: str, settings: Settings, mirror: Mirror | None) -> tuple[Added, str | None]:
+    """Add one source to the corpus folder and, with a shared corpus, publish it; why it was not
+    published, if it was not.
+
+    Another process may publish a document of the chosen name meanwhile (another page of the same
+    title): then its version is fetched and the page added again, which finds that name taken and
+    takes the next (or, when both added the same page, finds it and updates it).
+    """
+    from bot.documents.add import add
     from bot.stores.database import StoreError
 
-    try:
-        mirror.publish([name])
-    except (StoreError, OSError) as exc:
-        print(f"error: {source}: written to the folder but not shared ({exc})", file=sys.stderr)
-        return False
-    return True
+    tries = 0
+    while True:
+        added = add(
+            source,
+            settings.corpus_dir,
+            timeout=settings.fetch_timeout_seconds,
+            max_bytes=settings.fetch_max_bytes,
+        )
+        if mirror is None:
+            return added, None
+        name = added.path.relative_to(settings.corpus_dir).as_posix()
+        tries += 1
+        try:
+            published = mirror.publish([name])
+            if not published.taken:
+                return added, str(published.skipped[0]) if published.skipped else None
+            if tries == _ADD_TRIES:
+                return added, f"other processes published a document named {name} each of {tries} times"
+            mirror.sync()
+        except (StoreError, OSError) as exc:
+            return added, str(exc)
 
 
 def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

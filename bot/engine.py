@@ -109,7 +109,7 @@ def load(
     unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
     paths = document_files(folder, unlisted)
     files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}
-    caps = SizeCaps(text=settings.max_document_bytes, page=settings.fetch_max_bytes)
+    caps = SizeCaps.from_settings(settings)
     for n, (file_name, path) in enumerate(paths, start=1):
         name, files[name] = read_document(file_name, path, caps)
         report("reading", n, len(paths))

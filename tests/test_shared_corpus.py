@@ -1,32 +1,60 @@
 """Votes and articles shared through PostgreSQL by every bot process (issue 16): the documents table
-and its mirror, then two real `python -m bot run` processes on two shards through the fake Discord."""
+and its mirror, then two real `python -m bot run` processes on two shards through the fake Discord;
+then what issue 25 found: a document one folder could not write was deleted or reverted everywhere,
+a listener on a silently dead connection never heard again, two `add`s of one title at once kept
+one page, two stores migrating one new database at once failed, a file name not UTF-8 stopped
+`run`, and a document over the size caps was published."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import logging
+import os
+import resource
 import shutil
 import subprocess
+import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from benchmarks import pgserver
 from bot.answer import render
+from bot.config import Settings
+from bot.documents.corpus import SizeCaps
+from bot.stores.database import StoreError
 from bot.stores.documents import Mirror, Shared, open_documents
-from tests.conftest import CORPUS, DATA
-from tests.discord_helpers import bot_process, custom_ids, embed_of
+from bot.stores.feedback import open_feedback
+from tests.conftest import CORPUS, DATA, ROOT
+from tests.discord_helpers import bot_environ, bot_process, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, shard_of
+from tests.stalling_proxy import StallingProxy
 from tests.test_cli import run
 
 PAGE = DATA / "pages" / "wire-sag-awards.html"
 ABOUT_PAGE = "Which film scored a historic upset at the SAG awards?"
 ABOUT_ARTICLE = "How old is Kim Ju-ae?"
+
+
+def _mirror(address: str, folder: Path) -> Mirror:
+    """A mirror of the table at `address` into `folder`, with the default size caps."""
+    return Mirror(open_documents(address), folder, SizeCaps.from_settings(Settings(_env_file=None)))  # type: ignore[call-arg]
+
+
+def _wait_for(path: Path, seconds: float) -> bool:
+    """Whether `path` exists within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
@@ -41,10 +69,10 @@ def test_a_published_document_reaches_another_folder_and_so_does_its_deletion(
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir()
     (here / "walrus.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
-    ours, theirs = Mirror(open_documents(postgres_url), here), Mirror(open_documents(postgres_url), there)
+    ours, theirs = _mirror(postgres_url, here), _mirror(postgres_url, there)
     ours.sync()
-    assert ours.publish() == ["walrus.txt"]
-    assert ours.publish() == []  # nothing changed since
+    assert ours.publish().sent == ["walrus.txt"]
+    assert ours.publish() == ([], [], [])  # nothing changed since
     stop, heard = threading.Event(), []
     follower = threading.Thread(target=theirs.follow, args=(stop, heard.extend), daemon=True)
     follower.start()
@@ -56,15 +84,15 @@ def test_a_published_document_reaches_another_folder_and_so_does_its_deletion(
         (here / "notes").mkdir()
         (here / "notes" / "seal.md").write_bytes(b"# Seals\n\nSeals bark.\r\n")  # bytes as saved
         (here / "walrus.txt").unlink()
-        assert sorted(ours.publish()) == ["notes/seal.md", "walrus.txt"]
-        ours.store.publish([Shared("../escape.md", b"x"), Shared(".hidden.md", b"x")])  # never written
+        assert sorted(ours.publish().sent) == ["notes/seal.md", "walrus.txt"]
+        ours.store.publish([Shared("../escape.md", b"x"), Shared(".hidden.md", b"x")], {})  # never written
         seal = there / "notes" / "seal.md"
         # Two notifications, applied in either order: wait for both.
         while ((there / "walrus.txt").exists() or not seal.exists()) and time.monotonic() < deadline + 10:
             time.sleep(0.05)
         assert not (there / "walrus.txt").exists()
         assert (there / "notes" / "seal.md").read_bytes() == b"# Seals\n\nSeals bark.\r\n"
-        assert theirs.publish() == []  # what the mirror wrote is not sent back
+        assert theirs.publish() == ([], [], [])  # what the mirror wrote is not sent back
     finally:
         stop.set()
         follower.join(10)
@@ -168,3 +196,262 @@ async def test_two_shards_share_votes_and_articles_through_postgres(
     assert processes[0].returncode == 0, outputs[0][1]
     for _, err in outputs:
         assert "Traceback" not in err and "s3cret" not in err
+
+
+def _table(address: str) -> dict[str, bytes | None]:
+    """The documents table's rows: name -> content (None: deleted)."""
+    with psycopg.connect(address) as conn:
+        rows = conn.execute("SELECT name, content FROM documents").fetchall()
+    return {name: None if content is None else bytes(content) for name, content in rows}
+
+
+def test_a_file_name_near_the_limit_is_received_and_never_deleted_everywhere(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # 247 bytes, legal everywhere; the temporary name the mirror wrote it through was longer than
+    # 255, so the other folder never got it, and its next publication deleted it from the table.
+    name = "a" * 244 + ".md"
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    (here / name).write_text("# A long name\n\nThe file name is long but legal.\n", encoding="utf-8")
+    ours, theirs = _mirror(postgres_url, here), _mirror(postgres_url, there)
+    try:
+        ours.sync()
+        theirs.sync()
+        assert ours.publish().sent == [name]
+        assert theirs.pull([name]) == [name]  # as a notification has it
+        assert (there / name).read_bytes() == (here / name).read_bytes()
+        (there / "own.txt").write_text("A document of the other folder's own.\n", encoding="utf-8")
+        assert theirs.publish().sent == ["own.txt"]  # an edit there publishes that, and no deletion
+        assert _table(postgres_url)[name] == (here / name).read_bytes()
+    finally:
+        ours.store.close()
+        theirs.store.close()
+
+
+def test_a_document_a_folder_cannot_write_is_neither_deleted_nor_reverted_everywhere(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    here, there = tmp_path / "here", tmp_path / "there"
+    (here / "notes").mkdir(parents=True)
+    (here / "notes" / "seal.md").write_text("# Seals\n\nSeals bark.\n", encoding="utf-8")
+    there.mkdir()
+    (there / "notes").write_text("not a folder, so notes/seal.md cannot be written here", encoding="utf-8")
+    ours, theirs = _mirror(postgres_url, here), _mirror(postgres_url, there)
+    try:
+        ours.sync()
+        theirs.sync()
+        assert ours.publish().sent == ["notes/seal.md"]
+        assert theirs.pull(["notes/seal.md"]) == []  # the write failed (logged)
+        (there / "own.txt").write_text("A document of the other folder's own.\n", encoding="utf-8")
+        # The folder's next publication (any reload) sends its own document, not the absence of
+        # the one it failed to receive.
+        assert theirs.publish() == (["own.txt"], [], [])
+        assert _table(postgres_url)["notes/seal.md"] == (here / "notes" / "seal.md").read_bytes()
+        assert ours.pull(["notes/seal.md"]) == [] and (here / "notes" / "seal.md").exists()
+        (there / "notes").unlink()  # the obstacle gone, the next sync writes it
+        assert theirs.sync() == ["notes/seal.md"]
+        assert (there / "notes" / "seal.md").read_bytes() == (here / "notes" / "seal.md").read_bytes()
+    finally:
+        ours.store.close()
+        theirs.store.close()
+
+
+async def _run_without_discord(
+    tmp_path: Path, limit_file_bytes: int = 0, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot run` through to where it reaches for Discord, which is not there (exit 1);
+    with `limit_file_bytes`, no file it writes may grow past that (RLIMIT_FSIZE, as a full disk)."""
+    async with FakeDiscord() as server:
+        fake_env = server.env()
+
+    def limit() -> None:
+        if limit_file_bytes:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_bytes, limit_file_bytes))
+
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(ROOT / "tests" / "run_patched.py"), "run"],
+        cwd=tmp_path,
+        env=bot_environ(fake_env, tmp_path, USE_CACHE="false", RERANK="false", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=limit,
+    )
+
+
+STORY = "# Harbour\n\nThe harbour reopened on Monday after the storm.\n"
+
+
+@pytest.mark.asyncio
+async def test_run_does_not_publish_a_stale_copy_it_could_not_replace(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Another machine published a longer version; this one was down, holds the first, and cannot
+    # write the new one (a full disk: RLIMIT_FSIZE). Its start used to publish its stale copy.
+    newer = (STORY + "".join(f"\nCrews repaired berth {n} on day {n}.\n" for n in range(10_000))).encode()
+    store = open_documents(postgres_url)
+    try:
+        assert store.publish([Shared("story.md", newer)], {}) == []
+    finally:
+        store.close()
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "story.md").write_text(STORY, encoding="utf-8")
+    limit = len(newer) // 2
+    done = await _run_without_discord(
+        tmp_path, limit, CORPUS_DIR=str(folder), CORPUS_DB=postgres_url, FEEDBACK_DB=postgres_url
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot reach Discord")
+    assert "cannot write" in done.stderr and "story.md" in done.stderr
+    assert _table(postgres_url)["story.md"] == newer
+
+
+@pytest.mark.asyncio
+async def test_run_with_corpus_db_skips_a_file_name_that_is_not_utf8(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(CORPUS / "article.txt", folder / "article.txt")
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "wb") as fh:  # Latin-1, as an old archive has it
+        fh.write(b"A file whose name is not UTF-8.\n")
+    done = await _run_without_discord(tmp_path, CORPUS_DIR=str(folder), CORPUS_DB=postgres_url)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: cannot reach Discord")
+    assert "skipped caf\\xe9.txt: has a file name that is not UTF-8" in done.stderr  # as without CORPUS_DB
+    assert list(_table(postgres_url)) == ["article.txt"]
+    # A reload (the watcher's, once running) publishes through the same mirror: no error either.
+    mirror = _mirror(postgres_url, folder)
+    try:
+        mirror.sync()
+        (folder / "article.txt").write_text("Edited after the start.\n", encoding="utf-8")
+        assert mirror.publish() == (["article.txt"], [], [])
+    finally:
+        mirror.store.close()
+
+
+def test_add_does_not_publish_a_document_over_the_size_cap(tmp_path: Path, postgres_url: str) -> None:
+    folder = tmp_path / "corpus"
+    added = run("add", str(PAGE), "--corpus", str(folder), CORPUS_DB=postgres_url, MAX_DOCUMENT_BYTES="1000")
+    assert added.returncode == 2
+    (line,) = added.stderr.strip().splitlines()
+    (path,) = folder.glob("*.md")
+    assert line == (
+        f"error: {PAGE}: written to the folder but not shared ({path.name}: is larger than the "
+        "1,000-byte limit (MAX_DOCUMENT_BYTES))"
+    )
+    assert path.stat().st_size > 1000 and _table(postgres_url) == {}
+
+
+def _same_title(tmp_path: Path) -> list[Path]:
+    """Two pages of one title, by different people at different addresses."""
+    html = PAGE.read_text(encoding="utf-8")
+    other = html.replace("Lisa Richwine", "Jane Okafor").replace(
+        "parasite-scores-historic-upset-at-sag-awards-2020-01-20", "parasite-sag-upset-analysis"
+    )
+    assert other != html
+    pages = [tmp_path / "wire.html", tmp_path / "analysis.html"]
+    for page, text in zip(pages, (html, other), strict=True):
+        page.write_text(text, encoding="utf-8")
+    return pages
+
+
+def test_two_adds_of_one_title_at_once_keep_both_pages(tmp_path: Path, postgres_url: str) -> None:
+    open_documents(postgres_url).close()  # the table exists
+    environ = {**os.environ, "USE_CACHE": "false", "CORPUS_DB": postgres_url}
+    environ.pop("DISCORD_TOKEN", None)
+    folders = [tmp_path / "one", tmp_path / "two"]
+    with psycopg.connect(postgres_url) as lock, psycopg.connect(postgres_url, autocommit=True) as watch:
+        # Writers wait until both have caught up, chosen the same free name and tried to publish.
+        lock.execute("LOCK TABLE documents IN EXCLUSIVE MODE")  # readers pass, writers wait
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bot", "add", str(page), "--corpus", str(folder)],
+                cwd=ROOT,
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for page, folder in zip(_same_title(tmp_path), folders, strict=True)
+        ]
+        deadline = time.monotonic() + 60
+        waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'documents'::regclass AND NOT granted"
+        while watch.execute(waiting).fetchone() != (2,):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
+            time.sleep(0.05)
+        lock.commit()
+    outputs = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
+    paths = [Path(out.strip()) for out, _ in outputs]
+    assert sorted(p.name for p in paths) == [
+        "parasite-scores-historic-upset-at-sag-awards-2.md",
+        "parasite-scores-historic-upset-at-sag-awards.md",
+    ]
+    table = _table(postgres_url)
+    assert {table[p.name] for p in paths} == {p.read_bytes() for p in paths}  # each page, whole
+    assert b"Jane Okafor" in b"".join(p.read_bytes() for p in paths)
+
+
+def _open_at_once(address: str, *openers: Callable[[str], Any]) -> list[str]:
+    """Open a store with each of `openers` at `address`, each in a thread, all at once; the errors."""
+    start, failures = threading.Barrier(len(openers)), []
+
+    def open_store(opener: Callable[[str], Any]) -> None:
+        start.wait()
+        try:
+            opener(address).close()
+        except StoreError as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=open_store, args=(opener,)) for opener in openers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return failures
+
+
+def test_two_stores_migrating_a_new_database_at_once(postgres_server: pgserver.Server) -> None:
+    # A bot opening FEEDBACK_DB while `add` opens CORPUS_DB, the same database: both create
+    # `schema_versions`; each under a lock of its own, one failed every time.
+    for _ in range(3):
+        address = postgres_server.database()
+        assert _open_at_once(address, open_feedback, open_documents) == []
+        with psycopg.connect(address) as conn:
+            versions = dict(conn.execute("SELECT store, version FROM schema_versions").fetchall())
+        assert set(versions) == {"feedback", "documents"}
+
+
+def test_a_listener_on_a_silently_dead_connection_reconnects_and_catches_up(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = urllib.parse.urlsplit(postgres_url)
+    proxy = StallingProxy((str(address.hostname), int(address.port or 5432)))
+    user = address.netloc.rpartition("@")[0]  # and password, where the server's address has one
+    through = address._replace(netloc=f"{user}@127.0.0.1:{proxy.port}".lstrip("@")).geturl()
+    there = tmp_path / "there"
+    mirror, publisher = _mirror(through, there), open_documents(postgres_url)
+    publisher.publish([Shared("before.txt", b"Published before the path died.\n")], {})
+    stop = threading.Event()
+    follower = threading.Thread(target=mirror.follow, args=(stop, lambda names: None), daemon=True)
+    caplog.set_level(logging.INFO, logger="bot.stores")
+    follower.start()
+    try:
+        assert _wait_for(there / "before.txt", 15)  # listening, caught up
+        # Every connection open through the proxy (the listener's, the pool's) stops carrying
+        # anything, both ways, and nothing says so; new ones are carried.
+        assert proxy.stall() >= 2
+        publisher.publish([Shared("after.txt", b"Published after the path died.\n")], {})
+        assert _wait_for(there / "after.txt", 30), "never mirrored"  # (a check every 5 s, 5 s to answer)
+    finally:
+        stop.set()
+        follower.join(15)
+        mirror.store.close()
+        publisher.close()
+        proxy.close()
+    assert "did not answer within 5 s" in caplog.text and "listening again, caught up" in caplog.text

@@ -206,7 +206,7 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
         )
     from bot.documents.corpus import CorpusError
     from bot.stores.database import StoreError
-    from bot.stores.documents import open_documents
+    from bot.stores.documents import open_mirror
     from bot.stores.feedback import open_feedback
 
     if sync_globally:  # logs in over HTTP only: nothing to serve, watch or store
@@ -217,9 +217,8 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
     votes: Votes | None = None
     try:
         if settings.corpus_db is not None:  # catch up with the shared corpus before loading it
-            mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
-            mirror.sync()
-            mirror.publish()  # and share what only this folder has
+            mirror = open_mirror(settings)
+            mirror.publish().log_unsent("start")  # and share what only this folder has
         composer = engine.load(settings, progress=engine.log_progress())
         if not sync_globally:
             votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))

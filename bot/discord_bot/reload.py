@@ -153,12 +153,13 @@ class ReloadCog(commands.Cog):
         if mirror is None:
             return
         try:
-            sent = await asyncio.to_thread(mirror.publish)
+            published = await asyncio.to_thread(mirror.publish)
         except (StoreError, OSError) as exc:  # the folder still answers; the next reload tries again
             log.error("reload (%s): could not publish to the shared corpus: %s", why, exc)
             return
-        if sent:
-            log.info("reload (%s): published %s to the shared corpus", why, ", ".join(sent[:10]))
+        published.log_unsent(f"reload ({why})")
+        if published.sent:
+            log.info("reload (%s): published %s to the shared corpus", why, ", ".join(published.sent[:10]))
 
     async def _watch(self) -> None:
         """Reload each time changes in the corpus folder settle; never dies of a failed reload."""

@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
-import stat
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from bot.documents.corpus import (
     is_article,
     parse_document,
     read_bytes,
+    write_atomically,
 )
 from bot.documents.extract import address_problem, extract, markdown_document
 
@@ -79,7 +78,7 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
         addresses.append(article.source_url)
     existing = _document_from(folder, {_without_fragment(a) for a in addresses})
     path = existing or _free_name(folder, file_stem(article.title, url or source))
-    _write(path, text)
+    write_atomically(path, text.encode("utf-8"))
     return Added(path, updated=existing is not None)
 
 
@@ -244,34 +243,3 @@ def _free_name(folder: Path, stem: str) -> Path:
         path = folder / f"{stem}-{n}.md"
         n += 1
     return path
-
-
-def _write(path: Path, text: str) -> None:
-    """Write atomically: a reader (or a bot watching the folder) never sees half a document.
-
-    A new document's mode follows the umask, as any file the user makes; an updated one keeps its
-    own. (mkstemp's 0600 hid what `add` wrote from a bot running as another user.)
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, fd = _temporary_file(path.parent)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _temporary_file(folder: Path) -> tuple[Path, int]:
-    """A new hidden file in `folder` (the corpus loader and watcher skip dot-files), open to write,
-    made with mode 0666 so that the umask decides, as it does for the finished document."""
-    while True:
-        tmp = folder / f".tmp-add-{secrets.token_hex(8)}.md"
-        try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue

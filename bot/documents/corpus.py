@@ -15,15 +15,18 @@ the subtitle, or the file name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import secrets
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +34,9 @@ import numpy.typing as npt
 from bot.documents import describe, frontmatter, markdown, segment
 from bot.documents.markdown import Block, Leaf, Visible
 from bot.text import fold_space
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +196,11 @@ class SizeCaps(NamedTuple):
 
     text: int  # .txt and .md
     page: int  # .html and .htm: extracting a page costs several times more a byte
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SizeCaps:
+        """The caps the settings set."""
+        return cls(text=settings.max_document_bytes, page=settings.fetch_max_bytes)
 
     def of(self, name: str) -> tuple[int, str]:
         """The cap for a file, and the setting that sets it."""
@@ -501,14 +512,21 @@ def read_document(name: str, path: str, caps: SizeCaps | None) -> tuple[str, byt
 
     The engine always gives `caps`; None reads a file whatever its size (tests, tools).
     """
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        # Python keeps undecodable bytes of file names as lone surrogates, which no text
-        # output (JSON, Discord, the cache key) can carry: show them escaped and skip the file.
+    if not is_utf8_name(name):  # shown escaped, and skipped
         readable = os.fsencode(name).decode("utf-8", "backslashreplace")
         return readable, Problem(readable, "has a file name that is not UTF-8; rename the file")
     return name, read_bytes(path, name, caps.of(name) if caps else None)
+
+
+def is_utf8_name(name: str) -> bool:
+    """Whether a file name (as `document_files` gives it) is UTF-8. Python keeps a name's undecodable
+    bytes as lone surrogates, which no text output (JSON, Discord, the cache key, a database's text
+    column) can carry."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_bytes(name: str, raw: bytes) -> ParsedDocument | Problem:
@@ -767,3 +785,33 @@ def load_corpus(folder: Path, caps: SizeCaps | None = None) -> Corpus:
         else:
             parsed.append(result)
     return Corpus.from_parsed(parsed, problems)
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write a whole corpus file or nothing, so a reader (a bot watching the folder) never sees half
+    of it: a hidden temporary file beside it (the loader and the watcher skip dot-files), renamed
+    into place. A new file's mode follows the umask (mkstemp's 0600 would hide it from a bot running
+    as another user); a replaced file keeps its own. The temporary name is short whatever the file's:
+    one built from it took a name near the file system's 255-byte limit past it, so that file could
+    never be written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = path.with_name(f".tmp-{secrets.token_hex(8)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(fh.fileno(), stat.S_IMODE(os.stat(path).st_mode))
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

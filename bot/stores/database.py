@@ -21,9 +21,12 @@ of its own version or says why it cannot.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import socket
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,7 +133,9 @@ def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Da
 
 def migrate(db: Database, store: Store) -> None:
     """Bring `store`'s schema to this bot's version, or, read-only, check that it is there already."""
-    with db.transaction(lock=None if db.read_only else f"article-bot:{store.name}") as cur:
+    # One lock for every store's migrations: two stores sharing a database both create
+    # `schema_versions`, and under a lock each, the second failed on the first's new table.
+    with db.transaction(lock=None if db.read_only else "article-bot:migrations") as cur:
         version = db.schema_version(cur, store.name)
         if version > store.version:
             raise StoreError(
@@ -325,17 +330,30 @@ class PostgresDatabase:
     def listen(self, channel: str, stop: threading.Event, *, poll: float = 1.0) -> Iterator[list[str]]:
         """LISTEN on `channel` on a connection of its own: yields `[]` once listening (the moment to
         catch up on what was missed), then each batch of notification payloads, until `stop` is set.
-        Raises UnavailableError when the connection is lost (the caller connects again)."""
+        Raises UnavailableError when the connection is lost (the caller connects again), or found
+        dead: after ALIVE_EVERY quiet seconds it must answer a trivial query within ALIVE_DEADLINE.
+        A path that died without a word (a NAT or load balancer that forgot it) is otherwise waited
+        on for ever, and TCP keepalives miss a proxy that goes on acknowledging. The pool's idle
+        connections are replaced then too, so the catching up does not wait on a dead one."""
         import psycopg
 
         try:
             with psycopg.connect(self.address, autocommit=True, **self._kwargs) as conn:
                 conn.execute(f"LISTEN {channel}")
                 yield []
+                quiet_since = time.monotonic()
                 while not stop.is_set():
                     batch = [n.payload for n in conn.notifies(timeout=poll)]
                     if batch:
                         yield batch
+                    elif time.monotonic() - quiet_since < ALIVE_EVERY:
+                        continue
+                    elif not _answers(conn, ALIVE_DEADLINE):
+                        self._pool.drain()  # its idle connections most likely went the same way
+                        raise UnavailableError(
+                            f"the {self._what} at {self.server} did not answer within {ALIVE_DEADLINE:g} s"
+                        )
+                    quiet_since = time.monotonic()
         except psycopg.Error as exc:
             raise UnavailableError(
                 f"the {self._what} at {self.server} is not answering ({self._reason(exc)})"
@@ -343,3 +361,33 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._pool.close()
+
+
+ALIVE_EVERY = 5.0  # seconds without a notification after which a listening connection is checked
+ALIVE_DEADLINE = 5.0  # seconds it has to answer before it is taken for dead
+
+
+def _answers(conn: psycopg.Connection[Any], deadline: float) -> bool:
+    """Whether `conn` answers a trivial query within `deadline` seconds. If it does not, its socket
+    is shut down, which ends the wait with an error, and the connection is unusable: libpq has no
+    deadline of its own, and the server's statement_timeout cannot help when the query never
+    reaches it."""
+    import psycopg
+
+    fd, late = conn.fileno(), threading.Event()
+
+    def cut() -> None:
+        late.set()
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(deadline, cut)
+    timer.start()
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        if not late.is_set():
+            raise
+    finally:
+        timer.cancel()
+    return not late.is_set()

@@ -3,10 +3,11 @@ its own corpus folder, so an article added on one machine is answered on all of 
 
 The table holds each document's bytes as saved, by its name below the corpus folder (a deleted
 document is a row without content, so a process that was down learns of the deletion too). A
-publication (`add`, or a reload that found the folder changed) writes its rows and `pg_notify`s
-their names in the same transaction: a listener hears of a change only once it is committed. Each
-process LISTENs, catches up with a full sync by hash (on start and after every reconnection, since
-notifications sent while it was away are lost), then applies each notification. Files are written
+publication (`add`, or a reload that found the folder changed) writes its rows, each only over the
+version its folder last saw, and `pg_notify`s their names in the same transaction: a listener hears
+of a change only once it is committed. Each process LISTENs, catches up with a full sync by hash (on
+start and after every reconnection, since notifications sent while it was away are lost; a
+connection that stops answering counts as lost), then applies each notification. Files are written
 whole (a temporary file renamed into place) and deleted by name; the bot's folder watcher then
 reloads as it does for any change. The table is the truth: a document edited in a folder while its
 process was down is overwritten by the table's version when the process starts.
@@ -18,13 +19,21 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from bot.documents.corpus import SUFFIXES, CorpusError, document_files
+from bot.documents.corpus import (
+    SUFFIXES,
+    CorpusError,
+    Problem,
+    SizeCaps,
+    document_files,
+    is_utf8_name,
+    read_bytes,
+    write_atomically,
+)
 from bot.stores.database import (
     Migrations,
     PostgresDatabase,
@@ -34,6 +43,9 @@ from bot.stores.database import (
     connect,
     is_postgres,
 )
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +90,27 @@ class DocumentStore:
     def where(self) -> str:
         return self.db.where
 
-    def publish(self, documents: Sequence[Shared]) -> None:
-        """Write these documents (or their deletion) and notify every listener, in one transaction."""
+    def publish(self, documents: Sequence[Shared], previous: Mapping[str, str]) -> list[str]:
+        """Write these documents (or their deletion) and notify every listener, in one transaction;
+        the names left as they were, because their row no longer holds the version `previous` names
+        (its hash; '' for none): another process published them meanwhile, and a blind write would
+        silently undo that. A row that already holds the same bytes counts as written."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        taken = []
         with self.db.transaction() as cur:
             for doc in documents:
                 cur.execute(
-                    """INSERT INTO documents VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE
+                    """INSERT INTO documents AS d VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE
                        SET content = excluded.content, sha256 = excluded.sha256,
-                           updated = excluded.updated""",
-                    (doc.name, doc.content, doc.sha256, now),
+                           updated = excluded.updated
+                       WHERE d.sha256 IN (?, excluded.sha256)""",
+                    (doc.name, doc.content, doc.sha256, now, previous.get(doc.name, "")),
                 )
-                cur.execute("SELECT pg_notify(?, ?)", (CHANNEL, doc.name))  # sent when this commits
+                if cur.rowcount:
+                    cur.execute("SELECT pg_notify(?, ?)", (CHANNEL, doc.name))  # sent when this commits
+                else:
+                    taken.append(doc.name)
+        return taken
 
     def hashes(self) -> dict[str, str]:
         """Every document's hash ('' for a deleted one), by name."""
@@ -124,6 +145,22 @@ def open_documents(address: str) -> DocumentStore:
     return DocumentStore(db)
 
 
+def open_mirror(settings: Settings) -> Mirror:
+    """The shared corpus (CORPUS_DB, which must be set) mirrored into CORPUS_DIR, caught up with it."""
+    assert settings.corpus_db is not None
+    mirror = Mirror(
+        open_documents(settings.corpus_db.get_secret_value()),
+        settings.corpus_dir,
+        SizeCaps.from_settings(settings),
+    )
+    try:
+        mirror.sync()
+    except BaseException:
+        mirror.store.close()
+        raise
+    return mirror
+
+
 def safe_name(name: str) -> bool:
     """Whether a name from the table can be written below a corpus folder: a relative path of a
     document's kind, with no hidden part and no way out of the folder."""
@@ -136,6 +173,24 @@ def safe_name(name: str) -> bool:
     )
 
 
+_UNRECEIVED = "is not shared: the shared corpus's version of it could not be written here"
+
+
+class Published(NamedTuple):
+    """What `Mirror.publish` did with the folder's changes."""
+
+    sent: list[str]  # in the table now; every process is told
+    taken: list[str]  # another process published these since this folder last saw them: theirs stands
+    skipped: list[Problem]  # not sent, and why (over a size cap; the table's version never arrived here)
+
+    def log_unsent(self, when: str) -> None:
+        """Log each document not sent, and why (`when`: "start", "reload (/reload)")."""
+        for name in self.taken:
+            log.warning("%s: %s was published by another process meanwhile; its version stands", when, name)
+        for problem in self.skipped:
+            log.warning("%s: not published to the shared corpus: %s", when, problem)
+
+
 class Mirror:
     """A corpus folder kept in step with the table, and the folder's own changes published to it.
 
@@ -143,12 +198,18 @@ class Mirror:
     and what was published. `publish` sends what differs from it (a document only this folder has,
     one edited here, one deleted here), so the mirror's own writes are never sent back, and a
     document the table has but this folder has not received yet is not taken for a deletion.
+    A document whose table version could not be written here (a full disk, a name this file system
+    refuses) is never published from here, neither the stale copy nor its absence: that would undo
+    the newer version on every machine. A write compares and sets: it publishes over the version the
+    folder last saw, never over one another process sent meanwhile. Files over the size caps
+    (MAX_DOCUMENT_BYTES, FETCH_MAX_BYTES), which every process would skip, are not published.
     Thread-safe: the listener thread and the reloads take turns.
     """
 
-    def __init__(self, store: DocumentStore, folder: Path) -> None:
-        self.store, self.folder = store, folder
+    def __init__(self, store: DocumentStore, folder: Path, caps: SizeCaps) -> None:
+        self.store, self.folder, self.caps = store, folder, caps
         self.seen: dict[str, str] = {}
+        self._unreceived: set[str] = set()  # names whose table version this folder could not write
         self._lock = threading.Lock()
         self._hashes: dict[str, tuple[int, int, str]] = {}  # name -> (size, mtime_ns, sha256)
 
@@ -158,6 +219,7 @@ class Mirror:
             self.folder.mkdir(parents=True, exist_ok=True)
             local = self._local()
             table = {n: sha for n, sha in self.store.hashes().items() if safe_name(n)}
+            self._unreceived.clear()  # every difference is tried again
             changed = self._apply(
                 self.store.fetch([n for n, sha in table.items() if local.get(n, "") != sha])
             )
@@ -171,44 +233,57 @@ class Mirror:
         """Apply the table's current rows for these names (a notification's); the names changed here."""
         with self._lock:
             rows = [doc for doc in self.store.fetch(names) if safe_name(doc.name)]
-            changed = self._apply([doc for doc in rows if self._local_hash(doc.name) != doc.sha256])
+            stale = [doc for doc in rows if self._local_hash(doc.name) != doc.sha256]
+            self._unreceived -= {doc.name for doc in rows} - {doc.name for doc in stale}
+            changed = self._apply(stale)
             for doc in rows:
+                if doc.name in self._unreceived:
+                    continue  # `seen` keeps what the folder and the table last agreed on
                 if doc.content is None:
                     self.seen.pop(doc.name, None)
                 else:
                     self.seen[doc.name] = doc.sha256
             return changed
 
-    def publish(self, names: Iterable[str] | None = None) -> list[str]:
+    def publish(self, names: Iterable[str] | None = None) -> Published:
         """Send the folder's changes since it was last seen (only `names`, when given) to the table."""
         with self._lock:
             local = self._local()
             candidates = set(local) | set(self.seen) if names is None else set(names)
-            docs = []
+            docs, skipped = [], []
             for name in sorted(candidates):
                 sha = local.get(name, "")
                 if sha == self.seen.get(name, ""):
                     continue
-                content = (self.folder / name).read_bytes() if sha else None
+                if name in self._unreceived:
+                    skipped.append(Problem(name, _UNRECEIVED))
+                    continue
+                content = read_bytes(self.folder / name, name, self.caps.of(name)) if sha else None
+                if isinstance(content, Problem):
+                    skipped.append(content)
+                    continue
                 docs.append(Shared(name, content))
-            if docs:
-                self.store.publish(docs)
-            for doc in docs:
+            taken = self.store.publish(docs, self.seen) if docs else []
+            sent = [doc for doc in docs if doc.name not in taken]
+            for doc in sent:
                 if doc.content is None:
                     self.seen.pop(doc.name, None)
                 else:
                     self.seen[doc.name] = doc.sha256
-            return [doc.name for doc in docs]
+            return Published([doc.name for doc in sent], taken, skipped)
 
     def follow(self, stop: threading.Event, changed: Callable[[list[str]], None]) -> None:
         """Mirror the table until `stop`: LISTEN, a full sync, then each notification; after the
-        server goes away, connect again (waiting longer each time, up to 10 s) and sync again."""
-        delay = 0.5
+        connection is lost, or found dead (`PostgresDatabase.listen`), connect again (waiting
+        longer each time, up to 10 s) and sync again."""
+        delay, lost = 0.5, False
         while not stop.is_set():
             try:
                 for batch in self.store.db.listen(CHANNEL, stop):
                     names = self.pull(batch) if batch else self.sync()  # [] first: catch up
-                    delay = 0.5
+                    if lost:
+                        log.info("shared corpus: listening again, caught up by hash")
+                    delay, lost = 0.5, False
                     if names:
                         log.info(
                             "shared corpus: %d document(s) updated (%s)", len(names), ", ".join(names[:5])
@@ -216,19 +291,22 @@ class Mirror:
                         changed(names)
             except (UnavailableError, OSError) as exc:
                 log.warning("shared corpus: %s; trying again in %.1f s", exc, delay)
+                lost = True
                 stop.wait(delay)
                 delay = min(delay * 2, 10.0)
             except StoreError as exc:
                 log.error("shared corpus: %s; trying again in 10 s", exc)
+                lost = True
                 stop.wait(10.0)
 
     def _local(self) -> dict[str, str]:
-        """The folder's documents and their hashes (unchanged files are not read again)."""
+        """The folder's documents and their hashes (unchanged files are not read again); a file
+        whose name is not UTF-8 is left out (the table cannot hold its name; the loader reports it)."""
         try:
             names = [name for name, _ in document_files(self.folder)]
         except CorpusError:  # no document yet
             names = []
-        return {name: sha for name in names if (sha := self._local_hash(name))}
+        return {name: sha for name in names if is_utf8_name(name) and (sha := self._local_hash(name))}
 
     def _local_hash(self, name: str) -> str:
         path = self.folder / name
@@ -244,7 +322,8 @@ class Mirror:
         return sha
 
     def _apply(self, docs: Sequence[Shared]) -> list[str]:
-        """Write or delete each document in the folder; the names done (a failure is logged, not raised)."""
+        """Write or delete each document in the folder; the names done. A failure is logged, not
+        raised, and the name kept in `_unreceived` until a later write succeeds."""
         done = []
         for doc in docs:
             path = self.folder / doc.name
@@ -255,27 +334,13 @@ class Mirror:
                 else:
                     write_atomically(path, doc.content)
             except OSError as exc:
-                log.error("shared corpus: cannot write %s (%s)", path, exc.strerror or exc)
+                log.error(
+                    "shared corpus: cannot write %s (%s); not shared from here until it is",
+                    path,
+                    exc.strerror or exc,
+                )
+                self._unreceived.add(doc.name)
                 continue
+            self._unreceived.discard(doc.name)
             done.append(doc.name)
         return done
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write a whole file or nothing (a hidden temporary file renamed into place): a reader never sees
-    half of it. A new file's mode follows the umask; a replaced file keeps its mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{path.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
