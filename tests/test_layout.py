@@ -30,7 +30,7 @@ def _module_name(path: Path) -> str:
 
 
 def _imports() -> dict[str, set[str]]:
-    """Every module of `bot` and the `bot.*` or `benchmarks.*` modules it imports (type-only too)."""
+    """Every module of `bot` and the modules of ours, discord's and torch's it imports (type-only too)."""
     found: dict[str, set[str]] = {}
     for path in sorted((ROOT / "bot").rglob("*.py")):
         name = _module_name(path)
@@ -42,7 +42,9 @@ def _imports() -> dict[str, set[str]]:
                 targets.add(node.module)
             elif isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
-        found[name] = {t for t in targets if t.split(".")[0] in {"bot", "benchmarks", "discord"}}
+        found[name] = {
+            t for t in targets if t.split(".")[0] in {"bot", "benchmarks", "training", "discord", "torch"}
+        }
     return found
 
 
@@ -104,11 +106,15 @@ def test_no_import_circle() -> None:
             visit(m, [m])
 
 
-def test_only_the_discord_skin_imports_discord_and_nothing_imports_the_benchmarks() -> None:
+def test_only_the_discord_skin_imports_discord_and_nothing_imports_the_tools() -> None:
     for module, targets in _imports().items():
         if any(t == "discord" or t.startswith("discord.") for t in targets):
             assert module.startswith("bot.discord_bot"), f"{module} imports discord"
         assert not [t for t in targets if t.startswith("benchmarks")], f"{module} imports the benchmarks"
+        # The reader's training stack (torch, the training package) is a tool's, never the product's.
+        assert not [t for t in targets if t.split(".")[0] in {"training", "torch"}], (
+            f"{module} imports {targets}"
+        )
 
 
 def test_bot_bench_says_where_the_benchmarks_went() -> None:
@@ -147,10 +153,10 @@ def _named(tree: ast.AST) -> set[str]:
 
 
 def test_the_package_holds_no_helper_only_the_tests_use() -> None:
-    # What only tests call belongs in tests/; the benchmarks, beside the package, may use its API.
+    # What only tests call belongs in tests/; the tools beside the package may use its API.
     trees = {
         p: ast.parse(p.read_text(encoding="utf-8"))
-        for d in ("bot", "benchmarks")
+        for d in ("bot", "benchmarks", "training")
         for p in (ROOT / d).rglob("*.py")
     }
     used = set().union(*map(_named, trees.values()))
@@ -163,4 +169,4 @@ def test_the_package_holds_no_helper_only_the_tests_use() -> None:
         and not node.name.startswith("_")
         and node.name not in used
     ]
-    assert not unused, f"used by nothing in bot/ or benchmarks/ (only by tests?): {unused}"
+    assert not unused, f"used by nothing in bot/, benchmarks/ or training/ (only by tests?): {unused}"
