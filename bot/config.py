@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # The re-ranking models the bot can run (`bot.search.semantic`), their weights from installed packages.
 RerankModel = Literal["minilm-l6-int8"]
 
 # The repository's folder: the defaults work from any working directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Names the settings file read instead of `.env` in the working folder (empty: `.env`). The tests set it
+# to an empty file so that a developer's `.env` reaches neither them nor the processes they start.
+ENV_FILE_VARIABLE = "ARTICLE_BOT_ENV_FILE"
 
 
 def redact(address: str) -> str:
@@ -83,6 +94,27 @@ class Settings(BaseSettings):
     reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # None: no metrics server
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, with ARTICLE_BOT_ENV_FILE's file in place of the default `.env`."""
+        # Read at each Settings(), not at import: a test can set it after importing the bot. Another
+        # file passed as `_env_file`, or None, is kept: only the configured `.env` gives way.
+        chosen = os.environ.get(ENV_FILE_VARIABLE)
+        if (
+            chosen
+            and isinstance(dotenv_settings, DotEnvSettingsSource)
+            and dotenv_settings.env_file == cls.model_config.get("env_file")
+        ):
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=chosen)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("shard_ids", mode="before")
     @classmethod

@@ -12,11 +12,13 @@ from typing import Any
 import numpy.typing as npt
 import pytest
 import pytest_asyncio
+from pydantic import AliasChoices, AliasPath
+from pydantic_settings import BaseSettings
 
 from benchmarks import pgserver
 from bot import engine
 from bot.answer.composer import Composer
-from bot.config import Settings
+from bot.config import ENV_FILE_VARIABLE, Settings
 from bot.discord_bot.app import ArticleBot
 from tests.fake_discord import FakeDiscord, running_bot
 
@@ -36,6 +38,50 @@ def is_mapped(array: npt.NDArray[Any]) -> bool:
             return True
         base = getattr(base, "base", None)
     return False
+
+
+def setting_variables(settings_class: type[BaseSettings] = Settings) -> set[str]:
+    """The environment variables a settings class reads, spelt as pydantic-settings looks them up (its
+    prefix, the fields' aliases; lower case unless the settings are case-sensitive)."""
+    config = settings_class.model_config
+    prefix = config.get("env_prefix", "")
+    target = config.get("env_prefix_target", "variable")
+    found: set[str] = set()
+    for field_name, field in settings_class.model_fields.items():
+        # An alias path's first step names the variable; its other steps index the decoded JSON.
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            heads = [str(path[0]) for path in alias.convert_to_aliases()]
+        elif isinstance(alias, AliasPath):
+            heads = [str(alias.path[0])]
+        else:
+            heads = [alias] if alias else []
+        found.update((prefix if target in ("alias", "all") else "") + head for head in heads)
+        if not heads or config.get("validate_by_name") or config.get("populate_by_name"):
+            found.add((prefix if target in ("variable", "all") else "") + field_name)
+    return found if config.get("case_sensitive") else {name.lower() for name in found}
+
+
+def isolate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take every bot setting out of the environment and point Settings at an empty file instead of
+    the working folder's `.env`: in this process and in every process it starts, which inherit both."""
+    names = setting_variables()
+    folded = not Settings.model_config.get("case_sensitive")
+    for key in list(os.environ):
+        if (key.lower() if folded else key) in names:
+            monkeypatch.delenv(key)
+    monkeypatch.setenv(ENV_FILE_VARIABLE, os.devnull)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_outside_settings() -> Iterator[None]:
+    """The suite's settings are the defaults and what each test sets, whatever the shell or a `.env` say.
+
+    Session-scoped so that it comes before every other fixture, the session's composers included.
+    """
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_settings(monkeypatch)
+        yield
 
 
 @pytest.fixture
