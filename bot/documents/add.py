@@ -201,8 +201,9 @@ def _document_from(folder: Path, addresses: set[str]) -> Path | None:
         paths = document_files(folder, unlisted)
     except CorpusError:
         paths = []  # no document yet, so no earlier version (or the folder cannot be listed)
-    if unlisted:
-        raise SourceError(f"cannot look for an earlier version of this page: {unlisted[0]}")
+    # A folder that cannot be listed may hold it; a link out of the folder is no document of ours.
+    if folders := [problem for problem in unlisted if problem.name.endswith("/")]:
+        raise SourceError(f"cannot look for an earlier version of this page: {folders[0]}")
     for name, path in paths:
         if not name.lower().endswith(".md"):
             continue
