@@ -17,6 +17,7 @@ refreshes its entry's time), and temporary folders left by a killed process are 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -67,6 +68,21 @@ class Cache:
         self.root = root
         self.base = root / f"v{FORMAT}"
         self.max_bytes = max_bytes
+
+    @classmethod
+    def open(cls, root: Path, max_bytes: int) -> Cache | None:
+        """The cache in `root`, made if need be; None, and one warning saying why, when that folder
+        cannot hold it (a file, a folder this process may not write): the load goes on without it,
+        rather than warn about every entry it would have read or written."""
+        base = root / f"v{FORMAT}"
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            if not os.access(base, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        except OSError as exc:
+            log.warning("cache off: CACHE_DIR %s cannot be used (%s)", root, exc.strerror or exc)
+            return None
+        return cls(root, max_bytes)
 
     def path(self, kind: str, key: str) -> Path:
         """The folder of an entry."""

@@ -115,7 +115,7 @@ def load(
         report("reading", n, len(paths))
     keys = {name: file_key(name, raw) for name, raw in files.items() if isinstance(raw, bytes)}
     key = f"{_folder_tag(folder)}-{corpus_key(files, keys, params)}"
-    store = Cache(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
+    store = Cache.open(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
     last = _last_load(previous)
     stored = cache.load_corpus(store, key) if store is not None else None
     if stored is not None and last is not None and _skips_any(stored.corpus, last.corpus):
