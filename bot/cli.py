@@ -322,6 +322,7 @@ def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 settings.corpus_dir,
                 timeout=settings.fetch_timeout_seconds,
                 max_bytes=settings.fetch_max_bytes,
+                allow_private=settings.fetch_allow_private,
             )
         except SourceError as exc:
             print(f"error: {source}: {exc}", file=sys.stderr)
