@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -154,9 +154,11 @@ def add(
     timeout: float = 5,
     unprivileged: bool = False,
     allow_private: bool = True,
+    program: Sequence[str] = ("-m", "bot"),
 ) -> subprocess.CompletedProcess[str]:
     """`python -m bot add` with a size cap a test page can pass (and a short timeout where asked);
-    the test site is on 127.0.0.1, so private addresses are allowed unless a test says otherwise."""
+    the test site is on 127.0.0.1, so private addresses are allowed unless a test says otherwise;
+    `program` as `tests.test_cli.run` takes it."""
     return run(
         "add",
         *sources,
@@ -164,6 +166,7 @@ def add(
         str(corpus),
         umask=umask,
         unprivileged=unprivileged,
+        program=program,
         FETCH_TIMEOUT_SECONDS=str(timeout),
         FETCH_MAX_BYTES="60000",
         FETCH_ALLOW_PRIVATE=str(allow_private).lower(),
@@ -399,26 +402,8 @@ sys.exit(main(sys.argv[1:]))
 
 
 def _add_patched(source: str, corpus: Path, rebind: bool = False) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "USE_CACHE": "false", "FETCH_TIMEOUT_SECONDS": "5", "FETCH_MAX_BYTES": "60000"}
-    environ.pop("FETCH_ALLOW_PRIVATE", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _ADD_PATCHED,
-            *(["--rebind"] if rebind else []),
-            "add",
-            source,
-            "--corpus",
-            str(corpus),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environ,
-        timeout=60,
-        check=False,
-    )
+    program = ("-c", _ADD_PATCHED, *(["--rebind"] if rebind else []))
+    return add(source, corpus=corpus, allow_private=False, program=program)
 
 
 @pytest.fixture
