@@ -9,14 +9,18 @@ shape; an entry that fails any check is moved aside and rebuilt, never trusted.
 Several processes (the bot's shards, command-line runs) share one cache folder. An entry is
 written into a temporary folder and renamed into place in one step, so a reader sees a whole
 entry or none; when two processes build the same entry, the first rename wins and the other
-drops its copy. Entries are keyed by what they were made from, so different corpora live side
-by side. The cache is bounded: past `max_bytes`, the least recently used entries go (each read
-refreshes its entry's time), and temporary folders left by a killed process are removed.
+drops its copy; an entry that grows (a file's sentence vectors) is read, merged and replaced
+under a lock of the cache's (`Cache.writing`), so no process drops rows another stored. Entries
+are keyed by what they were made from, so different corpora live side by side. The cache is
+bounded: past `max_bytes`, the least recently used entries go (each read refreshes its entry's
+time), and temporary folders left by a killed process are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -24,7 +28,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,6 +71,21 @@ class Cache:
         self.root = root
         self.base = root / f"v{FORMAT}"
         self.max_bytes = max_bytes
+
+    @classmethod
+    def open(cls, root: Path, max_bytes: int) -> Cache | None:
+        """The cache in `root`, made if need be; None, and one warning saying why, when that folder
+        cannot hold it (a file, a folder this process may not write): the load goes on without it,
+        rather than warn about every entry it would have read or written."""
+        base = root / f"v{FORMAT}"
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            if not os.access(base, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        except OSError as exc:
+            log.warning("cache off: CACHE_DIR %s cannot be used (%s)", root, exc.strerror or exc)
+            return None
+        return cls(root, max_bytes)
 
     def path(self, kind: str, key: str) -> Path:
         """The folder of an entry."""
@@ -143,6 +162,28 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
             log.warning("could not write to the cache in %s: %s", self.root, exc)
             return False
+
+    @contextlib.contextmanager
+    def writing(self, kind: str) -> Iterator[None]:
+        """Hold the lock on writing entries of `kind`, across processes: one that reads an entry to
+        write it again (`VectorCache.save` merging rows) sees every write made before its own.
+
+        The lock is `flock` on `v{FORMAT}/{kind}.lock`, a file beside the kinds' folders (trimming
+        reads folders only); the kernel releases it if the process dies. Without the file (a
+        cache this process cannot write), writing goes on unlocked: `put` says why it fails."""
+        try:
+            self.base.mkdir(parents=True, exist_ok=True)
+            # Read-only is enough for flock, and lets processes of other users that share the
+            # cache (the file is made as the umask allows) take the same lock.
+            fd = os.open(self.base / f"{kind}.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # and the lock with it
 
     def trim(self, keep: frozenset[Path] = frozenset()) -> None:
         """Remove dead temporary folders, then least recently used entries past the bound."""
@@ -413,15 +454,18 @@ class VectorCache:
         return vectors, done
 
     def save(self, key: str, vectors: F16, done: Mask) -> None:
-        """Store a file's vectors, with the rows another process stored meanwhile."""
-        stored = self.load(key)
-        if stored is not None and stored[0].shape == vectors.shape:
-            theirs = stored[1] & ~done
-            if theirs.any():
-                vectors, done = vectors.copy(), done | stored[1]
-                vectors[theirs] = stored[0][theirs]
-            elif not (done & ~stored[1]).any():
-                return  # nothing new
-        self.cache.put(
-            "vectors", self._key(key), {"model": self.model}, {"vectors": vectors, "done": done}, replace=True
-        )
+        """Store a file's vectors, with the rows another process stored meanwhile.
+
+        Read, merged and written under the cache's lock: two processes saving one file at once
+        each wrote what it had read before the other's write, and the last dropped the other's rows."""
+        with self.cache.writing("vectors"):
+            stored = self.load(key)
+            if stored is not None and stored[0].shape == vectors.shape:
+                theirs = stored[1] & ~done
+                if theirs.any():
+                    vectors, done = vectors.copy(), done | stored[1]
+                    vectors[theirs] = stored[0][theirs]
+                elif not (done & ~stored[1]).any():
+                    return  # nothing new
+            arrays = {"vectors": vectors, "done": done}
+            self.cache.put("vectors", self._key(key), {"model": self.model}, arrays, replace=True)

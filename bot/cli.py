@@ -374,6 +374,7 @@ def _add_source(source: str, settings: Settings, mirror: Mirror | None) -> tuple
             settings.corpus_dir,
             timeout=settings.fetch_timeout_seconds,
             max_bytes=settings.fetch_max_bytes,
+            allow_private=settings.fetch_allow_private,
         )
         if mirror is None:
             return added, None

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=10.0, gt=0)  # `add`: a deadline for a whole page
     # The largest web page read, in bytes: fetched or saved for `add`, or an .html/.htm corpus file.
     fetch_max_bytes: int = Field(default=5_000_000, ge=1)
+    # `add` from loopback, private, link-local or reserved addresses (an intranet's pages): off, so
+    # that a page redirecting to the bot's own machine or network is not fetched into the corpus.
+    fetch_allow_private: bool = False
     max_document_bytes: int = Field(default=10_000_000, ge=1)  # the largest .txt or .md corpus file read
     rerank: bool = True  # re-score BM25's candidates by meaning (a sentence-embedding model)
     rerank_model: RerankModel = "minilm-l6-int8"  # the models bot.search.semantic can run

@@ -100,7 +100,8 @@ def load(
     """Read the corpus, index it (or take the index from the cache), and return the composer.
 
     `previous`, the composer of an earlier load of the same folder, lets a reload reuse the work
-    done for files that did not change.
+    done for files that did not change; such a reload computes no sentence vector (see
+    `EAGER_VECTORS`): its caller fills them in after the swap (`fill_vectors`).
     """
     params = params or fitted_params()
     folder = corpus_dir or settings.corpus_dir
@@ -115,7 +116,7 @@ def load(
         report("reading", n, len(paths))
     keys = {name: file_key(name, raw) for name, raw in files.items() if isinstance(raw, bytes)}
     key = f"{_folder_tag(folder)}-{corpus_key(files, keys, params)}"
-    store = Cache(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
+    store = Cache.open(settings.cache_dir, settings.cache_max_mb * MIB) if settings.use_cache else None
     last = _last_load(previous)
     stored = cache.load_corpus(store, key) if store is not None else None
     if stored is not None and last is not None and _skips_any(stored.corpus, last.corpus):
@@ -159,9 +160,13 @@ def load(
 
 # Up to READ_VECTORS sentences, a load reads every cached sentence vector at once (at 50,000, a
 # quarter of a second), so that declining by meaning works from the first question; and when at
-# most EAGER_VECTORS are missing, it computes them (a few seconds on one core at most). Otherwise a
-# question computes the vectors it needs, and the bot fills in the rest in the background
-# (`fill_vectors`); until they are all in, declining is by words alone.
+# most EAGER_VECTORS are missing, a first load computes them (a few seconds on one core at most).
+# Otherwise a question computes the vectors it needs, and the bot fills in the rest in the
+# background (`fill_vectors`); until they are all in, declining is by words alone. A reload
+# (`previous=`) never computes them: the old corpus answers until the new one is swapped in, and
+# it does not know the documents just added, so every second spent embedding them (seconds on a
+# busy machine, for one news page) was a second of "No passage comes close" about them. Swapped in
+# at once, they are answered by words, and by meaning too once the background fill is through.
 READ_VECTORS = 50_000
 EAGER_VECTORS = 512
 
@@ -196,8 +201,10 @@ def _semantic(
         reuse=earlier.vectors if earlier is not None else None,
     )
     rerank = ranking.Rerank.load()
-    if len(corpus) <= READ_VECTORS and len(corpus) - vectors.progress(read_all=True)[0] <= EAGER_VECTORS:
-        vectors.fill()
+    if len(corpus) <= READ_VECTORS:
+        missing = len(corpus) - vectors.progress(read_all=True)[0]
+        if previous is None and missing <= EAGER_VECTORS:
+            vectors.fill()
     off_topic = semantic.off_topic_vectors(model, vector_store)
     abstain = rerank.abstain
     return Semantic(

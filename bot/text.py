@@ -1,6 +1,7 @@
 """Tokenisation: one function turns sentences and questions alike into index terms.
 
-A term is a word after Unicode normalisation (NFKC), case folding, apostrophe folding,
+Words are found in the text composed (NFC: a letter typed with combining accents is one
+character); a term is a word after Unicode normalisation (NFKC), case folding, apostrophe folding,
 possessive stripping, stop-word removal and Snowball stemming. Hyphens and dashes split
 words, so `Jong-un` and `Jong Un` give the same terms.
 """
@@ -88,8 +89,33 @@ def fold_word(word: str) -> str:
     return _normalise(word)
 
 
+def _composed(text: str) -> str:
+    """`text` in NFC: a letter and the accents typed after it ("Mu\u0308ller", as some keyboards
+    and macOS file names give it) are one character, so that finding words does not split there."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _composed_spans(text: str) -> list[TermSpan]:
+    """`term_spans` of a text that is not in NFC: its words found in the composed text, each span
+    pointing back at the source characters it was composed from."""
+    clusters = [i for i, c in enumerate(text) if i == 0 or not unicodedata.combining(c)] + [len(text)]
+    composed: list[str] = []
+    starts: list[int] = []  # for each composed character, where its cluster starts in `text` ...
+    ends: list[int] = []  # ... and ends: a character and the marks that follow it
+    for start, end in itertools.pairwise(clusters):
+        piece = unicodedata.normalize("NFC", text[start:end])
+        composed.append(piece)
+        starts += [start] * len(piece)
+        ends += [end] * len(piece)
+    return [
+        TermSpan(span.term, starts[span.start], ends[span.end - 1]) for span in term_spans("".join(composed))
+    ]
+
+
 def term_spans(text: str) -> list[TermSpan]:
     """The terms of `text` with the span of each source word, for highlighting."""
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        return _composed_spans(text)
     spans: list[TermSpan] = []
     for match in _WORD.finditer(text):
         word = match.group()
@@ -166,8 +192,8 @@ def tokenize_many(texts: Sequence[str]) -> tuple[list[str], list[int]]:
 
 
 def written_words(text: str) -> list[str]:
-    """The words of `text` as written (case and accents kept), for reading names."""
-    return _WORD.findall(text)
+    """The words of `text` as written (case and accents kept, composed), for reading names."""
+    return _WORD.findall(_composed(text))
 
 
 def written_names(question: str) -> list[str]:
@@ -181,7 +207,7 @@ def written_names(question: str) -> list[str]:
 
 def words(text: str) -> Iterator[str]:
     """The normalised words of `text`, stop words included (for reading question words)."""
-    for match in _WORD.finditer(text):
+    for match in _WORD.finditer(_composed(text)):
         yield from _WORD.findall(_normalise(match.group()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,8 +63,9 @@ def _html(body: bytes) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "text/html; charset=utf-8"}, body
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
+@contextlib.contextmanager
+def _serving(host: str) -> Iterator[Site]:
+    """A site on `host` (port chosen by the system), serving `Site.routes` until the block ends."""
     served = Site(base="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -91,9 +93,26 @@ def site() -> Iterator[Site]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
-    served.base = f"http://127.0.0.1:{server.server_address[1]}"
+    served.base = f"http://{host}:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with _serving("127.0.0.1") as served:
+        _routes(served)
+        yield served
+
+
+def _routes(served: Site) -> None:
     nav_only = (
         b"<html><head><title>Home</title></head>"
         b"<body><nav><a href='/a'>World</a> <a href='/b'>Sport</a></nav></body></html>"
@@ -120,22 +139,26 @@ def site() -> Iterator[Site]:
             "/hop3": (302, {"Location": "/entertainment/parasite"}, b""),
             "/to-bad-brackets": (302, {"Location": "http://[::1/page"}, b""),
             "/to-long-label": (302, {"Location": f"http://{'a' * 64}.example/page"}, b""),
+            "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
         }
     )
     served.pacing.update(
         {"/slow": (3.0, 0.0, 1), "/trickle": (0.0, 0.25, 16)} | {f"/hop{n}": (0.4, 0.0, 1) for n in (1, 2, 3)}
     )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served
-    server.shutdown()
-    server.server_close()
 
 
 def add(
-    *sources: str, corpus: Path, umask: int = -1, timeout: float = 5, unprivileged: bool = False
+    *sources: str,
+    corpus: Path,
+    umask: int = -1,
+    timeout: float = 5,
+    unprivileged: bool = False,
+    allow_private: bool = True,
+    program: Sequence[str] = ("-m", "bot"),
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m bot add` with a size cap a test page can pass (and a short timeout where asked)."""
+    """`python -m bot add` with a size cap a test page can pass (and a short timeout where asked);
+    the test site is on 127.0.0.1, so private addresses are allowed unless a test says otherwise;
+    `program` as `tests.test_cli.run` takes it."""
     return run(
         "add",
         *sources,
@@ -143,8 +166,10 @@ def add(
         str(corpus),
         umask=umask,
         unprivileged=unprivileged,
+        program=program,
         FETCH_TIMEOUT_SECONDS=str(timeout),
         FETCH_MAX_BYTES="60000",
+        FETCH_ALLOW_PRIVATE=str(allow_private).lower(),
     )
 
 
@@ -292,8 +317,10 @@ def _refused_port() -> int:
         ("/slow", "timed out"),
         ("/trickle", "within 1 s (timed out)"),
         ("/hop1", "within 1 s (timed out)"),
-        ("/to-bad-brackets", "the page could not be fetched"),
+        ("/to-bad-brackets", "it redirects to http://[::1/page, which is not a valid address (Invalid IPv6"),
         ("/to-long-label", "not a valid address"),
+        # Issue 25 #12: the message named file://127.0.0.1/etc/passwd, httpx's rewrite of the address.
+        ("/to-file", "it redirects to file:///etc/passwd, which is not a valid address (not an http://"),
         ("/loop", "too many redirects"),
         ("refused", "cannot connect"),
         ("ftp://127.0.0.1/page.html", "only http"),
@@ -319,6 +346,136 @@ def test_a_bad_source_is_one_line_exit_2_and_nothing_written(
     assert len(lines) == 1 and lines[0].startswith(f"error: {source}: ") and reason in lines[0], lines
     assert "Traceback" not in result.stderr
     assert list(corpus.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("{site}/entertainment/parasite", "127.0.0.1 is not a public address (loopback;"),
+        ("http://localhost:{port}/entertainment/parasite", "which is not a public address (loopback;"),
+        ("http://[::1]:{port}/entertainment/parasite", "::1 is not a public address (loopback;"),
+        ("http://[::ffff:127.0.0.1]:{port}/page", "::ffff:127.0.0.1 is not a public address (loopback;"),
+        ("http://0.0.0.0:{port}/page", "0.0.0.0 is not a public address (unspecified;"),
+        ("http://10.20.30.40/page", "10.20.30.40 is not a public address (private;"),
+        ("http://192.168.1.1/page", "192.168.1.1 is not a public address (private;"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is not a public address (link-local;"),
+        ("http://240.0.0.1/page", "240.0.0.1 is not a public address (reserved;"),
+    ],
+)
+def test_an_address_that_is_not_public_is_refused_unless_allowed(
+    site: Site, tmp_path: Path, address: str, reason: str
+) -> None:
+    # Issue 25 #12: `add` fetched whatever a page's address or its redirects led to: the bot's own
+    # machine, its network, a cloud's metadata service. Refused before anything is asked of it.
+    source = address.format(site=site.base, port=site.base.rpartition(":")[2])
+    result = add(source, corpus=tmp_path / "corpus", timeout=3, allow_private=False)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {source}: ") and reason in line, line
+    assert line.endswith("FETCH_ALLOW_PRIVATE=true allows it)")
+    assert site.user_agents == [] and not (tmp_path / "corpus").exists()
+    if address.startswith("{site}"):  # the operator's switch: an intranet's pages
+        assert add(source, corpus=tmp_path / "corpus", allow_private=True).returncode == 0
+
+
+# `python -m bot add ...` where 127.0.0.2 stands for a public site (every 127.x address is this
+# machine, so a server there can redirect to the test site on 127.0.0.1, which stays loopback),
+# and, with `--rebind`, where resolving a name for the check gives a public address while the
+# connection goes where the system resolves it (DNS rebinding). Unpatched where there is no
+# check (the code before the fix), so that the test fails for what it tests.
+_ADD_PATCHED = """
+import ipaddress, sys
+import bot.documents.add as add
+real = getattr(add, "not_public", None)
+if real is not None:
+    add.not_public = lambda a: None if a == ipaddress.ip_address("127.0.0.2") else real(a)
+if sys.argv[1] == "--rebind":
+    del sys.argv[1]
+
+    async def public(host, port):
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    add._addresses = public
+from bot.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _add_patched(source: str, corpus: Path, rebind: bool = False) -> subprocess.CompletedProcess[str]:
+    program = ("-c", _ADD_PATCHED, *(["--rebind"] if rebind else []))
+    return add(source, corpus=corpus, allow_private=False, program=program)
+
+
+@pytest.fixture
+def public_site(site: Site) -> Iterator[Site]:
+    """A site on 127.0.0.2 (a public one, for `_ADD_PATCHED`) whose pages redirect elsewhere."""
+    local = site.url("/entertainment/parasite")
+    with contextlib.ExitStack() as stack:
+        try:
+            served = stack.enter_context(_serving("127.0.0.2"))
+        except OSError as exc:
+            pytest.skip(f"cannot serve on 127.0.0.2: {exc}")
+        served.routes.update(
+            {
+                "/article": _html(WIRE),
+                "/to-loopback": (302, {"Location": local}, b""),
+                "/to-localhost": (302, {"Location": local.replace("127.0.0.1", "localhost")}, b""),
+                "/to-v6": (302, {"Location": "http://[::1]:9/page"}, b""),
+                "/to-metadata": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
+                "/to-private": (301, {"Location": "http://10.0.0.1/admin"}, b""),
+                "/hop": (302, {"Location": "/to-loopback"}, b""),
+            }
+        )
+        yield served
+
+
+@pytest.mark.parametrize(
+    ("path", "to", "reason"),
+    [
+        ("/to-loopback", "{site}/entertainment/parasite", "127.0.0.1 is not a public address (loopback;"),
+        ("/hop", "{site}/entertainment/parasite", "127.0.0.1 is not a public address (loopback;"),
+        (
+            "/to-localhost",
+            "http://localhost:{port}/entertainment/parasite",
+            "which is not a public address (loopback;",
+        ),
+        ("/to-v6", "http://[::1]:9/page", "::1 is not a public address (loopback;"),
+        (
+            "/to-metadata",
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254 is not a public address (link-local;",
+        ),
+        ("/to-private", "http://10.0.0.1/admin", "10.0.0.1 is not a public address (private;"),
+    ],
+)
+def test_a_redirect_to_an_address_that_is_not_public_is_refused(
+    site: Site, public_site: Site, tmp_path: Path, path: str, to: str, reason: str
+) -> None:
+    # Issue 25 #12: a public page that redirected to http://127.0.0.1:.../ was fetched and became
+    # answerable in Discord.
+    corpus = tmp_path / "corpus"
+    assert _add_patched(public_site.url("/article"), corpus).returncode == 0  # public: fetched
+    written = sorted(corpus.iterdir())
+    result = _add_patched(public_site.url(path), corpus)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    redirect = to.format(site=site.base, port=site.base.rpartition(":")[2])
+    assert line.startswith(f"error: {public_site.url(path)}: it redirects to {redirect}, and "), line
+    assert reason in line, line
+    assert site.user_agents == [] and sorted(corpus.iterdir()) == written
+
+
+def test_a_name_that_resolves_elsewhere_when_connecting_is_refused(site: Site, tmp_path: Path) -> None:
+    # The address checked must be the address connected to: a name may resolve to a public address
+    # for the check and to 127.0.0.1 a moment later (DNS rebinding). Refused once connected, before
+    # the request is sent.
+    source = site.url("/entertainment/parasite").replace("127.0.0.1", "localhost")
+    result = _add_patched(source, tmp_path / "corpus", rebind=True)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {source}: localhost connected to "), line
+    assert "which is not a public address (loopback;" in line
+    assert site.user_agents == [] and not (tmp_path / "corpus").exists()
 
 
 @pytest.mark.parametrize(

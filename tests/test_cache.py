@@ -128,3 +128,27 @@ def test_entries_are_readable_by_other_users_as_the_umask_allows(tmp_path: Path)
     assert any(p.name == "meta.json" for p in made)
     modes = {str(p.relative_to(cache)): stat.S_IMODE(p.stat().st_mode) for p in made}
     assert modes == {name: 0o755 if (cache / name).is_dir() else 0o644 for name in modes}
+
+
+@pytest.mark.parametrize("kind", ["a file", "below a file", "read-only"])
+def test_an_unusable_cache_folder_is_one_line_and_the_answer_still_comes(tmp_path: Path, kind: str) -> None:
+    # Issue 25 #14: eight "cache entry ... is not usable ... rebuilding" lines for entries that
+    # never existed, when CACHE_DIR was a file.
+    cache, reason = tmp_path / "cache", "Not a directory"
+    cache.write_text("not a folder\n", encoding="utf-8")
+    if kind == "below a file":
+        cache = cache / "sub"
+    elif kind == "read-only":
+        cache.unlink()
+        cache.mkdir(mode=0o555)
+        reason = "Permission denied"
+    result = run_bot(
+        "ask",
+        "How old is Kim Ju-ae?",
+        USE_CACHE="true",
+        CACHE_DIR=str(cache),
+        unprivileged=kind == "read-only",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "12 years" in result.stdout
+    assert result.stderr.splitlines() == [f"WARNING: cache off: CACHE_DIR {cache} cannot be used ({reason})"]

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,15 @@ def run(
     cwd: Path = ROOT,
     umask: int = -1,
     unprivileged: bool = False,
+    program: Sequence[str] = ("-m", "bot"),
     **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root."""
+    """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root;
+    `program`: what Python runs instead of `-m bot` (`-c CODE` that patches the bot, then runs it)."""
     environ = {**os.environ, "USE_CACHE": "false", **env}
     environ.pop("DISCORD_TOKEN", None)
     return subprocess.run(
-        [*(without_root_powers() if unprivileged else []), sys.executable, "-m", "bot", *args],
+        [*(without_root_powers() if unprivileged else []), sys.executable, *program, *args],
         input=stdin,
         capture_output=True,
         text=True,

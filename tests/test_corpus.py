@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,9 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.documents import frontmatter
-from bot.documents.corpus import Corpus, CorpusError, is_boilerplate, load_corpus, parse_document
+from bot.documents.corpus import (
+    Corpus,
+    CorpusError,
+    Problem,
+    document_files,
+    is_boilerplate,
+    load_corpus,
+    parse_document,
+)
 from bot.text import fold_space
-from tests.conftest import SEED
+from tests.conftest import CORPUS, DATA, SEED
+from tests.test_cli import run
 
 
 def test_seed_article_paragraphs_sentences_and_spans(seed_corpus: Path) -> None:
@@ -219,8 +230,9 @@ def test_find_and_paragraph_range(seed_corpus: Path) -> None:
     assert corpus.find("article.txt", 99, 1) is None
 
 
-def test_corpus_path_through_dot_folders_and_parent_links(tmp_path: Path) -> None:
-    # Hidden names count below the corpus folder only, not in the path that leads to it.
+def test_corpus_path_through_dot_folders_and_links(tmp_path: Path) -> None:
+    # Hidden names count below the corpus folder only, not in the path that leads to it; the path
+    # may pass through links and `..`; inside, a link is followed where it stays in the folder.
     folder = tmp_path / ".local" / "share" / "corpus"
     (folder / ".git").mkdir(parents=True)
     (folder / "sub").mkdir()
@@ -228,8 +240,43 @@ def test_corpus_path_through_dot_folders_and_parent_links(tmp_path: Path) -> Non
     (folder / "sub" / "b.md").write_text("Penguins live in the south.\n", encoding="utf-8")
     (folder / ".hidden.txt").write_text("Hidden text.\n", encoding="utf-8")
     (folder / ".git" / "c.txt").write_text("Version control.\n", encoding="utf-8")
-    for path in (folder, folder / "sub" / ".." / ".." / "corpus"):
-        assert [d.name for d in load_corpus(path).documents] == ["a.txt", "sub/b.md"]
+    (tmp_path / "outside.txt").write_text("DISCORD_TOKEN=not-for-questions\n", encoding="utf-8")
+    (folder / "again.md").symlink_to(Path("sub") / "b.md")  # inside: read
+    (folder / "notes.txt").symlink_to(Path("..") / ".." / ".." / "outside.txt")  # outside: skipped
+    (folder / "hidden.txt").symlink_to(".hidden.txt")  # a dot-file, but inside the folder
+    (folder / "linked").symlink_to(tmp_path, target_is_directory=True)  # folder links: not followed
+    (tmp_path / "corpus-link").symlink_to(folder, target_is_directory=True)
+    for path in (folder, folder / "sub" / ".." / ".." / "corpus", tmp_path / "corpus-link"):
+        unlisted: list[Problem] = []
+        files = document_files(path, unlisted)
+        assert [name for name, _ in files] == ["a.txt", "again.md", "hidden.txt", "sub/b.md"]
+        assert [str(problem) for problem in unlisted] == [
+            "notes.txt: is a link to a file outside the corpus folder"
+        ]
+        corpus = load_corpus(path)
+        assert [d.name for d in corpus.documents] == ["a.txt", "again.md", "hidden.txt", "sub/b.md"]
+        assert "DISCORD_TOKEN" not in " ".join(d.text for d in corpus.documents)
+
+
+def test_a_file_link_out_of_the_corpus_is_skipped_and_named(tmp_path: Path) -> None:
+    # Issue 25 #11: `ln -s ../.env corpus/notes.txt` made the bot answer with the token.
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=MTIz.secret-token\n", encoding="utf-8")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(CORPUS / "article.txt", folder / "article.txt")
+    (folder / "notes.txt").symlink_to(Path("..") / ".env")
+    asked = run("ask", "--json", "--corpus", str(folder), "What is the DISCORD_TOKEN?")
+    assert "secret-token" not in asked.stdout + asked.stderr
+    assert asked.stderr.splitlines() == [
+        "WARNING: skipped notes.txt: is a link to a file outside the corpus folder"
+    ]
+    pinned = run("ask", "--corpus", str(folder), "--document", "notes", "What is the DISCORD_TOKEN?")
+    assert pinned.returncode == 2 and "secret-token" not in pinned.stdout + pinned.stderr
+    about = run("about", "--json", "--corpus", str(folder))
+    assert [d["document"] for d in json.loads(about.stdout)] == ["article.txt"]
+    # `add` is not stopped by it: a link out of the folder is no earlier version of a page.
+    added = run("add", str(DATA / "pages" / "wire-sag-awards.html"), "--corpus", str(folder))
+    assert added.returncode == 0, added.stderr
 
 
 def test_file_name_not_utf8_is_a_problem_by_readable_name(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import shutil
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from bot import engine
 from bot.discord_bot.app import ArticleBot
 from bot.discord_bot.reload import NOT_OWNER
 from bot.discord_bot.views import ASK_AGAIN_ID, CHANGED_MESSAGE
+from bot.search import semantic as semantic_module
 from tests.conftest import CORPUS
 from tests.discord_helpers import EPHEMERAL, ask, bot_settings, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, FakeInteraction, running_bot
@@ -254,3 +257,40 @@ async def test_the_bot_fills_in_the_vectors_a_reload_lacks(
     n = len(lazy.composer.corpus)
     assert f"sentence vectors for {n:,} of {n:,} sentences" in about["description"]
     assert "walrus.txt" in embed_of(await _ask(fake, "What does the walrus eat?"))["description"]
+
+
+@pytest.mark.asyncio
+async def test_a_document_added_is_answered_by_words_before_its_vectors_are_in(
+    fake: FakeDiscord, watching: ArticleBot, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 25 #15: the reload computed the new document's vectors before swapping the corpus in,
+    # and the old corpus, which lacks the document, answered "No passage comes close" meanwhile
+    # (over 15 s on a busy machine, two processes sharing CORPUS_DB). Here embedding the new text
+    # takes as long as the test likes.
+    semantic = watching.composer.ranker.semantic
+    assert semantic is not None and semantic.vectors.complete
+    embedding, release = threading.Event(), threading.Event()
+    real = semantic.model.embed
+
+    def slow(texts: Sequence[str]) -> semantic_module.F32:
+        if WALRUS.strip() in texts:  # the new document's sentence, not a question about it
+            embedding.set()
+            release.wait(60)
+        return real(texts)
+
+    monkeypatch.setattr(semantic.model, "embed", slow)
+    tag = watching.corpus_tag
+    await asyncio.sleep(0.3)  # the watcher is up
+    (corpus / "walrus.txt").write_text(WALRUS, encoding="utf-8")
+    try:
+        await _until(embedding.is_set)
+        with contextlib.suppress(TimeoutError):
+            await _until(lambda: watching.corpus_tag != tag, timeout=5)
+        data = await _ask(fake, "Where does the walrus live?")
+        assert "walrus.txt" in embed_of(data)["description"]  # by words: its vectors are not in
+        fresh = watching.composer.ranker.semantic
+        assert fresh is not None and not fresh.vectors.complete
+    finally:
+        release.set()
+    await _until(lambda: fresh.vectors.complete, timeout=60)  # the background fill, after the swap
+    assert watching.composer.answer("Where does the walrus live?").relevance is not None

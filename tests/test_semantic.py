@@ -148,20 +148,52 @@ def test_a_changed_file_re_embeds_only_itself() -> None:
     assert np.array_equal(after.get(np.array([0, 1], np.int32)), before.get(np.array([0, 1], np.int32)))
 
 
+# One process computing its share (every other row) of several files' vectors and saving each
+# file's as `SentenceVectors.flush` does, at the moment the other process saves the same file's.
+_FILL_SHARE = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from bot.cache import Cache, VectorCache
+from tests.test_semantic import FakeModel, _vectors
+cache, files, rows, share = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+doc_of = [d for d in range(files) for _ in range(rows)]
+texts, keys = [f"row {n}" for n in range(len(doc_of))], [f"key-{d}" for d in range(files)]
+vectors = _vectors(FakeModel(), texts, doc_of, keys, VectorCache(Cache(cache, 1 << 30), "fake"))
+for d in range(files):
+    vectors.get(np.arange(d * rows + share, (d + 1) * rows, 2, dtype=np.int32))
+    (cache / f"ready-{d}-{share}").touch()
+    while not (cache / f"ready-{d}-{1 - share}").exists():
+        time.sleep(0.0002)
+    vectors.flush()
+"""
+
+
 def test_two_processes_filling_one_file_keep_each_others_rows(tmp_path: Path) -> None:
-    texts = ["one", "two", "three", "four"]
-    cache = Cache(tmp_path, 1 << 30)
-    a = _vectors(FakeModel(), texts, [0, 0, 0, 0], ["key"], VectorCache(cache, "fake"))
-    b = _vectors(FakeModel(), texts, [0, 0, 0, 0], ["key"], VectorCache(cache, "fake"))
-    a.get(np.array([0, 1], np.int32))
-    b.get(np.array([2], np.int32))
-    a.flush()
-    b.flush()  # must not drop the rows `a` stored
+    # Issue 25: two processes saving one file's vectors at once each wrote what it had read
+    # before the other's save, and the last one dropped the other's rows (the test had saved
+    # them one after the other, in one process).
+    files, rows = 40, 4
+    fills = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FILL_SHARE, str(tmp_path), str(files), str(rows), str(share)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for share in (0, 1)
+    ]
+    for fill in fills:
+        _, err = fill.communicate(timeout=120)
+        assert fill.returncode == 0 and "WARNING" not in err, err
     model = FakeModel()
-    c = _vectors(model, texts, [0, 0, 0, 0], ["key"], VectorCache(cache, "fake"))
-    assert c.progress(read_all=True) == (3, 4)
-    c.fill()
-    assert model.embedded == ["four"]
+    doc_of = [d for d in range(files) for _ in range(rows)]
+    texts, keys = [f"row {n}" for n in range(len(doc_of))], [f"key-{d}" for d in range(files)]
+    again = _vectors(model, texts, doc_of, keys, VectorCache(Cache(tmp_path, 1 << 30), "fake"))
+    assert again.per_document() == [rows] * files  # every row of every file, from one process or the other
+    again.fill()
+    assert model.embedded == []
+    assert np.allclose(again.get(np.arange(len(texts), dtype=np.int32)), FakeModel().embed(texts), atol=1e-3)
 
 
 def test_a_fill_stops_when_asked() -> None:
@@ -369,7 +401,11 @@ def test_the_engine_embeds_a_changed_file_only_on_reload(
     )
     embedded.clear()
     second = engine.load(_settings(folder, tmp_path / "cache"), previous=first)
-    assert second.ranker.semantic is not None and second.ranker.semantic.vectors.complete
+    # A reload embeds nothing before it returns (the old corpus is answering); the fill after it,
+    # only the changed file.
+    assert embedded == [] and second.ranker.semantic is not None
+    engine.fill_vectors(second, threading.Event())
+    assert second.ranker.semantic.vectors.complete
     assert sorted(embedded) == ["It lives on the sea ice.", "The walrus dives for clams and mussels."]
     # A new process over the same folder reads every vector from the cache.
     embedded.clear()

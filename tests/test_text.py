@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import fold_space, term_spans, tokenize, tokenize_many
+from bot.text import fold_space, term_spans, tokenize, tokenize_many, words, written_words
+from tests.test_cli import run
 
 
 @pytest.mark.parametrize(
@@ -16,6 +19,8 @@ from bot.text import fold_space, term_spans, tokenize, tokenize_many
         ("Kim’s daughter", "Kim's daughter"),  # curly apostrophe, possessive
         ("KIM JONG UN", "kim jong un"),  # case folding
         ("Ｋｉｍ", "Kim"),  # NFKC: full-width letters
+        ("Mu\u0308ller", "Müller"),  # NFD (u and a combining diaeresis), as some keyboards type it
+        ("Sa\u0303o Jose\u0301 cafe\u0301s", "São José cafés"),  # accents on several letters
         ("the soldiers' families", "soldier family"),  # plural possessive, stemming
         ("agreements signed", "agreement signing"),
     ],
@@ -38,6 +43,32 @@ def test_term_spans_point_at_the_source_words() -> None:
     spans = term_spans(text)
     assert [text[s.start : s.end] for s in spans] == ["Kim", "Ju", "ae’s", "age", "12"]
     assert [s.term for s in spans] == tokenize(text)
+
+
+def test_term_spans_of_decomposed_text_point_at_the_source_words() -> None:
+    text = "Frau Mu\u0308ller’s cafe\u0301, 1952."
+    spans = term_spans(text)
+    assert [text[s.start : s.end] for s in spans] == ["Frau", "Mu\u0308ller’s", "cafe\u0301", "1952"]
+    assert [s.term for s in spans] == tokenize("Frau Müller’s café, 1952.")
+    assert list(words(text)) == ["frau", "muller's", "cafe", "1952"]
+    assert written_words(text) == ["Frau", "Müller’s", "café", "1952"]
+
+
+def test_a_question_typed_with_combining_accents_is_answered(tmp_path: Path) -> None:
+    # Issue 25 #13: "Mu\u0308ller" was split at its accent into "Mu" and "ller", a name no
+    # document has, and the question was declined.
+    (tmp_path / "bakery.txt").write_text(
+        "Anna Müller opened the bakery on Station Road in 1952.\n\nIts rye bread sells out by noon.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "walrus.txt").write_text("The walrus lives on the ice floe.\n", encoding="utf-8")
+    for question in ("When did Anna Mu\u0308ller open the bakery?", "When did Anna Müller open the bakery?"):
+        result = run("ask", "--json", "--corpus", str(tmp_path), question)
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        assert not answer["abstained"], question
+        excerpt = answer["excerpts"][0]
+        assert excerpt["text"].startswith("Anna Müller opened the bakery") and [5, 11] in excerpt["matches"]
 
 
 def test_fold_space() -> None:
@@ -69,7 +100,7 @@ def test_fold_space_folds_what_the_pattern_does(text: str) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet="abcXYZ019 '’ʼ‘“”„«»‹›—–‒―…•·\u00a0_-.,\n\téüß½ﬁＫ", max_size=50))
+@given(st.text(alphabet="abcXYZ019 '’ʼ‘“”„«»‹›—–‒―…•·\u00a0_-.,\n\téüß½ﬁＫ\u0301\u0308", max_size=50))
 def test_tokenize_fast_paths_give_the_terms_of_term_spans(text: str) -> None:
     # tokenize's shortcuts (ASCII, typographic marks mapped to ASCII) change nothing.
     assert tokenize(text) == [span.term for span in term_spans(text)]
@@ -77,7 +108,7 @@ def test_tokenize_fast_paths_give_the_terms_of_term_spans(text: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.text(alphabet="abcXYZ019 '’‘“”—…\u00a0_-.,\x01éü½ﬁ", max_size=30), max_size=6)
+    st.lists(st.text(alphabet="abcXYZ019 '’‘“”—…\u00a0_-.,\x01éü½ﬁ\u0308", max_size=30), max_size=6)
     | st.lists(st.text(alphabet="abcXYZ019 '’‘“”—…_-.,", max_size=30), max_size=6)
 )
 def test_tokenize_many_equals_tokenize_one_by_one(texts: list[str]) -> None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import re
+import socket
 import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.documents import frontmatter
 from bot.documents.corpus import (
@@ -32,6 +35,9 @@ from bot.documents.corpus import (
     write_atomically,
 )
 from bot.documents.extract import address_problem, extract, markdown_document
+
+if TYPE_CHECKING:
+    import httpx  # imported where a page is fetched: `ask` never loads it
 
 HTML_SUFFIXES = (".html", ".htm")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -63,10 +69,11 @@ def user_agent() -> str:
     return f"article-bot/{version} (a Discord bot that answers questions about news articles)"
 
 
-def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
-    """Fetch or read `source`, extract its article and write it into `folder`."""
+def add(source: str, folder: Path, *, timeout: float, max_bytes: int, allow_private: bool = False) -> Added:
+    """Fetch or read `source`, extract its article and write it into `folder`; from an address that
+    is not public (`not_public`) only with `allow_private` (FETCH_ALLOW_PRIVATE)."""
     if "://" in source:
-        page, addresses = _fetch(source, timeout=timeout, max_bytes=max_bytes)
+        page, addresses = _fetch(source, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private)
         url: str | None = addresses[-1]
     else:
         page, url, addresses = _read(Path(source), max_bytes), None, []
@@ -82,28 +89,121 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int) -> Added:
     return Added(path, updated=existing is not None)
 
 
-def _fetch(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes | str, list[str]]:
+def _fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> tuple[bytes | str, list[str]]:
     """The page at `url` (text if the server names its charset) and the addresses it answered at."""
     if not url.lower().startswith(("http://", "https://")):
         raise SourceError("only http:// and https:// addresses can be fetched")
     if (problem := address_problem(url)) is not None:
         raise SourceError(f"not a valid address ({problem})")
-    return asyncio.run(_download(url, timeout=timeout, max_bytes=max_bytes))
+    return asyncio.run(_download(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private))
 
 
-async def _download(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes | str, list[str]]:
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NOT_PUBLIC = ("loopback", "unspecified", "link_local", "reserved", "multicast", "private")
+
+
+def not_public(address: IPAddress) -> str | None:
+    """What kind of address that is not on the public internet `address` is ("loopback", "private",
+    "link-local", ...: the bot's own machine, its network, a cloud's metadata service), or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    kind = next((k.replace("_", "-") for k in _NOT_PUBLIC if getattr(address, f"is_{k}")), None)
+    # The rest of what is not global: shared address space (100.64.0.0/10), IANA's own ranges.
+    return kind or (None if address.is_global else "special-purpose")
+
+
+def _address(text: str) -> IPAddress | None:
+    """An IP address written as one (a socket's `fe80::1%eth0` without its zone), else None."""
+    try:
+        return ipaddress.ip_address(text.partition("%")[0])
+    except ValueError:
+        return None
+
+
+async def _addresses(host: str, port: int) -> list[IPAddress]:
+    """The addresses `host` stands for (an address stands for itself); none when the name cannot
+    be resolved: connecting then fails, and says so."""
+    if (literal := _address(host)) is not None:
+        return [literal]
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return [a for *_, sockaddr in found if (a := _address(str(sockaddr[0]))) is not None]
+
+
+class _Hops:
+    """The checks on every hop of a fetch (the address given, each redirect), as httpx event hooks."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.asked = 0  # hops asked so far
+
+    async def response(self, response: httpx.Response) -> None:
+        """A redirect must lead to a well-formed http(s) address, named as the server wrote it:
+        httpx gives `file:///etc/passwd` this server's host (`file://127.0.0.1/etc/passwd`)."""
+        if response.has_redirect_location:
+            location = response.headers["Location"]
+            with contextlib.suppress(ValueError):  # not even an address: `address_problem` says why
+                location = urllib.parse.urljoin(str(response.url), location)
+            if (problem := address_problem(location)) is not None:
+                raise SourceError(f"it redirects to {location}, which is not a valid address ({problem})")
+
+    async def request(self, request: httpx.Request) -> None:
+        """Unless private addresses are allowed, the host must resolve to public addresses only, and
+        the connection made must be to one (checked through httpcore's `trace` extension)."""
+        hop = f"it redirects to {request.url}, and " if self.asked else ""
+        self.asked += 1
+        if self.allow_private:
+            return
+        host = request.url.raw_host.decode("ascii")
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        for address in await _addresses(host, port):
+            if (kind := not_public(address)) is not None:
+                raise SourceError(hop + _refusal(request.url.host, address, kind, "is"))
+        connecting: list[str] = []
+
+        async def peer(event: str, info: dict[str, Any]) -> None:
+            # httpcore's `trace` extension: told when a connection is made, before a byte is sent.
+            if event == "connection.connect_tcp.started":
+                connecting.append(info["host"])
+            elif event == "connection.connect_tcp.complete" and connecting[-1] == host:
+                # (Through a proxy, which reaches the host for us, only the host's name is checked.)
+                stream = info["return_value"]
+                server = stream.get_extra_info("server_addr")  # (address, port, ...), as the socket has it
+                address = _address(str(server[0])) if server else None
+                kind = "unknown" if address is None else not_public(address)
+                if kind is not None:
+                    await stream.aclose()
+                    raise SourceError(hop + _refusal(request.url.host, address, kind, "connected to"))
+
+        request.extensions["trace"] = peer
+
+
+def _refusal(host: str, address: IPAddress | None, kind: str, verb: str) -> str:
+    """Why a host is not fetched from, with the setting that would allow it."""
+    named = host if _address(host) is not None else f"{host} {verb} {address}, which"
+    return f"{named} is not a public address ({kind}; FETCH_ALLOW_PRIVATE=true allows it)"
+
+
+async def _download(
+    url: str, *, timeout: float, max_bytes: int, allow_private: bool
+) -> tuple[bytes | str, list[str]]:
     """`_fetch`'s work, within `timeout` seconds in all: connecting, redirects and every read.
 
     httpx's own timeouts bound each step, so a server that sends a byte every few seconds kept
     `add` waiting for as long as it liked; the deadline is around the whole page.
+
+    Unless `allow_private`, no hop (the address given, every redirect) goes to an address that is
+    not public: a page of the bot's own machine or network (or a cloud's metadata service) would
+    otherwise become answerable in Discord. Each hop's host is resolved and checked before it is
+    asked; then the address the connection was actually made to is checked too, before a byte is
+    sent, so a name that resolves to a public address for the check and to 127.0.0.1 for the
+    connection (DNS rebinding) is refused as well.
     """
     import httpx
 
-    async def check_address(request: httpx.Request) -> None:
-        # The same check for every address on the way: a redirect may lead to a malformed one.
-        if request.url != url and (problem := address_problem(str(request.url))) is not None:
-            raise SourceError(f"it redirects to {request.url}, which is not a valid address ({problem})")
-
+    hops = _Hops(allow_private)
     too_large = f"the page is larger than the {max_bytes:,}-byte limit (FETCH_MAX_BYTES)"
     headers = {"User-Agent": user_agent(), "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
     client = httpx.AsyncClient(
@@ -111,7 +211,7 @@ async def _download(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes 
         timeout=timeout,
         headers=headers,
         max_redirects=10,
-        event_hooks={"request": [check_address]},
+        event_hooks={"request": [hops.request], "response": [hops.response]},
     )
     try:
         async with asyncio.timeout(timeout), client, client.stream("GET", url) as response:
@@ -200,8 +300,9 @@ def _document_from(folder: Path, addresses: set[str]) -> Path | None:
         paths = document_files(folder, unlisted)
     except CorpusError:
         paths = []  # no document yet, so no earlier version (or the folder cannot be listed)
-    if unlisted:
-        raise SourceError(f"cannot look for an earlier version of this page: {unlisted[0]}")
+    # A folder that cannot be listed may hold it; a link out of the folder is no document of ours.
+    if folders := [problem for problem in unlisted if problem.name.endswith("/")]:
+        raise SourceError(f"cannot look for an earlier version of this page: {folders[0]}")
     for name, path in paths:
         if not name.lower().endswith(".md"):
             continue

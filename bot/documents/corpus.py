@@ -491,10 +491,13 @@ def decode(name: str, raw: bytes) -> str | Problem:
     return text
 
 
-def read_bytes(path: str | Path, name: str, cap: tuple[int, str] | None = None) -> bytes | Problem:
-    """A file's bytes, or the problem reading it; past `cap` (bytes, the setting) it is not read."""
+def read_bytes(
+    path: str | Path, name: str, cap: tuple[int, str] | None = None, *, follow: bool = True
+) -> bytes | Problem:
+    """A file's bytes, or the problem reading it; past `cap` (bytes, the setting) it is not read.
+    Without `follow`, a path whose last part is a link is not read (see `read_document`)."""
     try:
-        with open(path, "rb") as fh:
+        with open(os.open(path, os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)), "rb") as fh:
             if cap is None:
                 return fh.read()
             limit, setting = cap
@@ -510,12 +513,14 @@ def read_bytes(path: str | Path, name: str, cap: tuple[int, str] | None = None) 
 def read_document(name: str, path: str, caps: SizeCaps | None) -> tuple[str, bytes | Problem]:
     """A corpus file's name (as `document_files` gives it) and its bytes, or the problem with it.
 
-    The engine always gives `caps`; None reads a file whatever its size (tests, tools).
+    The engine always gives `caps`; None reads a file whatever its size (tests, tools). A link is
+    never followed here: `document_files` gives the path a link inside the folder leads to, so a
+    file turned into a link since it was listed is not read.
     """
     if not is_utf8_name(name):  # shown escaped, and skipped
         readable = os.fsencode(name).decode("utf-8", "backslashreplace")
         return readable, Problem(readable, "has a file name that is not UTF-8; rename the file")
-    return name, read_bytes(path, name, caps.of(name) if caps else None)
+    return name, read_bytes(path, name, caps.of(name) if caps else None, follow=False)
 
 
 def is_utf8_name(name: str) -> bool:
@@ -548,8 +553,9 @@ def document_files(folder: Path, unlisted: list[Problem] | None = None) -> list[
     """The corpus files under `folder` as (name, path), the name being the path below `folder`
     with `/` between folders; sorted. Raises CorpusError if there is no usable folder.
 
-    A folder below that cannot be listed is skipped and reported, never silently: added to
-    `unlisted` (as `sub/`), or logged as a warning when the caller gives no list.
+    A folder below that cannot be listed, and a link to a file outside `folder`, are skipped and
+    reported, never silently: added to `unlisted` (a folder as `sub/`), or logged as a warning
+    when the caller gives no list. Links to folders are not followed.
     """
     if not folder.exists():
         raise CorpusError(f"corpus folder {folder} does not exist")
@@ -557,6 +563,7 @@ def document_files(folder: Path, unlisted: list[Problem] | None = None) -> list[
         raise CorpusError(f"corpus path {folder} is not a folder")
     found: list[tuple[tuple[str, ...], str]] = []
     problems: list[Problem] = []
+    root = os.path.realpath(folder)
 
     def walk(directory: str, parts: tuple[str, ...]) -> None:
         # os.scandir and strings, not Path.rglob: at 10,000 files pathlib's objects cost seconds.
@@ -575,7 +582,17 @@ def document_files(folder: Path, unlisted: list[Problem] | None = None) -> list[
             if entry.is_dir(follow_symlinks=False):  # as rglob: links to folders are not followed
                 walk(entry.path, (*parts, entry.name))
             elif entry.name.lower().endswith(SUFFIXES) and entry.is_file():
-                found.append(((*parts, entry.name), entry.path))
+                path = entry.path
+                if entry.is_symlink():
+                    # Whoever can write into the folder must not make the bot answer from any file
+                    # it can read (the `.env` holding the token): a link is read only where it
+                    # leads inside the folder, and then by the path it leads to (`read_document`).
+                    path = os.path.realpath(path)
+                    if os.path.commonpath((root, path)) != root:
+                        name = "/".join((*parts, entry.name))
+                        problems.append(Problem(name, "is a link to a file outside the corpus folder"))
+                        continue
+                found.append(((*parts, entry.name), path))
 
     walk(os.fspath(folder), ())
     if unlisted is None:
