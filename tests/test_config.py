@@ -26,6 +26,7 @@ HOSTILE = {
     "cache_max_mb": "2",
     "fetch_timeout_seconds": "1.5",
     "fetch_max_bytes": "1000",
+    "fetch_allow_private": "true",
     "max_document_bytes": "1000",
     "rerank": "false",
     "rerank_model": "gpt-17",
