@@ -26,9 +26,11 @@ def run(
     unprivileged: bool = False,
     **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root."""
-    environ = {**os.environ, "USE_CACHE": "false", **env}
+    """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root.
+    No DISCORD_TOKEN but one `env` gives."""
+    environ = {**os.environ, "USE_CACHE": "false"}
     environ.pop("DISCORD_TOKEN", None)
+    environ.update(env)
     return subprocess.run(
         [*(without_root_powers() if unprivileged else []), sys.executable, "-m", "bot", *args],
         input=stdin,

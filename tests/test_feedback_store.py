@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from bot.stores.database import StoreError
+from bot.stores.documents import Mirror, open_documents
 from bot.stores.feedback import SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
 from tests.conftest import ROOT
 from tests.test_cli import run
@@ -297,21 +298,16 @@ def test_cli_feedback_without_a_database_is_one_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+def run_bot(**env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot run` with a token Discord is never asked about: for what fails before it is."""
+    return run("run", DISCORD_TOKEN="not-used", **env)
+
+
 def test_an_unreachable_database_is_one_line_naming_host_and_port_without_the_password() -> None:
     with socketless_port() as port:
         address = f"postgresql://bot:s3cret-pw@127.0.0.1:{port}/votes"
         results = [run("feedback", action, FEEDBACK_DB=address) for action in ("stats", "export")]
-        results.append(
-            subprocess.run(
-                [sys.executable, "-m", "bot", "run"],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                timeout=60,
-                check=False,
-                env={**os.environ, "DISCORD_TOKEN": "not-used", "USE_CACHE": "false", "CORPUS_DB": address},
-            )
-        )
+        results.append(run_bot(CORPUS_DB=address))
         for result in results:
             assert result.returncode == 2, result.stderr
             (line,) = result.stderr.strip().splitlines()
@@ -407,3 +403,27 @@ def test_feedback_path_does_not_import_discord_or_psycopg(tmp_path: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
     )
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_run_checks_both_databases_before_loading_the_corpus(tmp_path: Path, postgres_url: str) -> None:
+    # Issue 25 #16: an unreachable FEEDBACK_DB was said only once the whole corpus had loaded (and the
+    # shared corpus had been mirrored into the folder).
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "walrus.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
+    publisher = Mirror(open_documents(postgres_url), shared)
+    try:
+        assert publisher.publish() == ["walrus.txt"]
+    finally:
+        publisher.store.close()
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(ROOT / "corpus" / "article.txt", folder / "article.txt")
+    with socketless_port() as port:
+        unreachable = f"postgresql://bot@127.0.0.1:{port}/votes"
+        for env in ({}, {"CORPUS_DB": postgres_url}):
+            result = run_bot(FEEDBACK_DB=unreachable, CORPUS_DIR=str(folder), **env)
+            assert result.returncode == 2, result.stderr
+            (line,) = result.stderr.strip().splitlines()  # no line of the corpus loading before it
+            assert f"127.0.0.1:{port}" in line and "feedback database" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["article.txt"]  # nothing mirrored either

@@ -216,17 +216,21 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
     mirror: Mirror | None = None
     votes: Votes | None = None
     try:
-        if settings.corpus_db is not None:  # catch up with the shared corpus before loading it
+        # Both databases first: one that cannot be used is said at once, not after a long load.
+        if settings.corpus_db is not None:
             mirror = Mirror(open_documents(settings.corpus_db.get_secret_value()), settings.corpus_dir)
+        if not sync_globally:
+            votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))
+        if mirror is not None:  # catch up with the shared corpus before loading it
             mirror.sync()
             mirror.publish()  # and share what only this folder has
         composer = engine.load(settings, progress=engine.log_progress())
-        if not sync_globally:
-            votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))
     except (CorpusError, StoreError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if mirror is not None:
             mirror.store.close()
+        if votes is not None:
+            votes.close()
         return EXIT_USAGE
     bot = ArticleBot(composer, settings, votes=votes, mirror=mirror)
     runner = _sync(bot, token) if sync_globally else _run(bot, token)
