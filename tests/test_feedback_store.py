@@ -12,15 +12,17 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from bot.config import Settings, redact
 from bot.stores.database import StoreError
 from bot.stores.documents import Mirror, open_documents
 from bot.stores.feedback import SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT
 from tests.test_cli import run
 
 USER = 1100000000000000300
@@ -312,6 +314,64 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port_without_the_pa
             assert result.returncode == 2, result.stderr
             (line,) = result.stderr.strip().splitlines()
             assert f"127.0.0.1:{port}" in line and "s3cret" not in line and "Traceback" not in line
+
+
+# Addresses libpq accepts (or nearly), each with the parts of its password that must never be shown,
+# and whether libpq reads a server to try from it (one it cannot read, or would read other than
+# meant, is refused before anything is tried).
+ADDRESSES = [
+    ("postgresql://bot:S3cr#t@127.0.0.1:{port}/x", ("S3cr", "cr#t"), True),  # '#': no fragment to libpq
+    ("postgresql://bot@127.0.0.1:{port}/x?password=my%20s3cret", ("my s3cret", "my%20s3cret"), True),
+    ("postgresql://bot@127.0.0.1:{port}/x?password=my s3cret", ("my s3cret", "s3cret"), False),
+    ("postgresql://bot:hunter@2word@127.0.0.1:{port}/x", ("hunter", "2word"), False),  # libpq: host 2word@...
+    ("postgresql://bot:Wk7/Qz9@127.0.0.1:{port}/x", ("Wk7", "Qz9"), False),  # libpq: host bot, port Wk7
+    ("postgresql://bot:pa%zzss@127.0.0.1:{port}/x", ("pa%zz", "zzss"), False),  # a bad percent-escape
+    ("host=127.0.0.1 port={port} user=bot password=Kv9-pw dbname=x", ("Kv9",), True),
+    ("host=127.0.0.1 port={port} password=Zq9 Xk7", ("Zq9", "Xk7"), False),  # an unquoted space
+]
+
+
+@pytest.mark.parametrize(("template", "secrets", "tried"), ADDRESSES)
+def test_no_part_of_a_password_is_shown_whatever_the_address(
+    template: str, secrets: tuple[str, ...], tried: bool
+) -> None:
+    # Issue 25 #10: a '#' in the password was a traceback ending in part of it, libpq's parse error
+    # quoted `my s3cret`, an '@' showed `2word@127.0.0.1` beside "at 127.0.0.1", and a key=value
+    # string was taken for a file name and printed whole.
+    with socketless_port() as port:
+        address = template.format(port=port)
+        settings = Settings(_env_file=None, feedback_db=address, corpus_db=address)  # type: ignore[call-arg]
+        shown = [repr(settings), str(settings.feedback_db), redact(address)]  # as logs and messages show it
+        for open_store, setting in ((open_feedback, "FEEDBACK_DB"), (open_documents, "CORPUS_DB")):
+            with pytest.raises(StoreError) as refused:
+                open_store(address)
+            message = str(refused.value)
+            # The server libpq really tried (not the one another parser reads), or the setting to mend.
+            assert f"127.0.0.1:{port}" in message if tried else setting in message, message
+            shown.append(message)
+    assert not [text for text in shown for secret in secrets if secret in text]
+
+
+def test_every_command_says_a_bad_address_in_one_line_without_its_password() -> None:
+    page = str(DATA / "pages" / "wire-sag-awards.html")
+    # The '#' that was a traceback, and the key=value string taken for a file name.
+    cases = [case for case in ADDRESSES if case[1][0] in ("S3cr", "Kv9")]
+    with socketless_port() as port, ThreadPoolExecutor(4) as threads:
+        runs = []
+        for template, secrets, _ in cases:
+            address = template.format(port=port)
+            runs += [
+                (secrets, threads.submit(run, "feedback", "stats", FEEDBACK_DB=address)),
+                (secrets, threads.submit(run_bot, FEEDBACK_DB=address)),
+                (secrets, threads.submit(run_bot, CORPUS_DB=address)),
+                (secrets, threads.submit(run, "add", page, CORPUS_DB=address)),
+            ]
+        results = [(secrets, future.result()) for secrets, future in runs]
+    for secrets, result in results:
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()  # one line, no traceback
+        assert f"127.0.0.1:{port}" in line and result.stdout == "", line
+        assert not any(secret in line for secret in secrets), line
 
 
 class socketless_port:  # noqa: N801 - a context manager read as a phrase

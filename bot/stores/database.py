@@ -3,10 +3,11 @@ factory (`connect`) that reads the address.
 
 - a path or `sqlite:///PATH`: `SQLiteDatabase`, the standard `sqlite3` module, one connection under a
   lock, WAL journal with `synchronous=FULL` (a commit is on disk when it returns);
-- `postgresql://USER@HOST:PORT/DB` (or `postgres://`): `PostgresDatabase`, psycopg 3 with a
-  connection pool (`psycopg_pool`) that checks each connection before handing it out, so one broken
-  by a server restart is replaced, not used. psycopg is imported only here and only for such an
-  address: it is the optional `postgres` extra. libpq's `PGPASSWORD` and `~/.pgpass` work as usual.
+- `postgresql://USER@HOST:PORT/DB` (or `postgres://`, or libpq's `host=... dbname=...` pairs, read
+  by libpq's own parser): `PostgresDatabase`, psycopg 3 with a connection pool (`psycopg_pool`) that
+  checks each connection before handing it out, so one broken by a server restart is replaced, not
+  used. psycopg is imported only here and only for such an address: it is the optional `postgres`
+  extra. libpq's `PGPASSWORD` and `~/.pgpass` work as usual.
 
 The stores write their SQL once, with `?` placeholders, in the subset both databases accept; a
 statement that must differ (a column type) is a mapping from dialect to text. Schemas are versioned
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from bot.config import redact
+from bot.config import AddressError, postgres_params, postgres_servers, redact
+from bot.config import is_postgres as is_postgres  # noqa: PLC0414 - re-exported: the stores read it here
 
 if TYPE_CHECKING:
     import psycopg
@@ -96,11 +98,6 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-def is_postgres(address: str) -> bool:
-    """Whether an address names a PostgreSQL server."""
-    return address.split("://", 1)[0].lower() in ("postgresql", "postgres") and "://" in address
-
-
 def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Database:
     """The database at `address` (a path, `sqlite:///PATH` or `postgresql://...`), its schema for
     `store` at this bot's version: migrated when opened for writing, checked when `read_only`."""
@@ -116,7 +113,7 @@ def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Da
         scheme = text.split("://", 1)[0]
         raise StoreError(
             f"{store.setting}: {scheme}:// is not a database this bot can use "
-            "(a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB)"
+            "(a path, sqlite:///PATH, postgresql://USER@HOST:PORT/DB or libpq's key=value pairs)"
         )
     else:
         db = SQLiteDatabase(Path(text), store, read_only=read_only)
@@ -252,9 +249,14 @@ class PostgresDatabase:
                 f"{store.setting} names a PostgreSQL database; install the postgres extra "
                 "(pip install 'article-bot[postgres]')"
             ) from None
+        try:  # libpq's reading, so that the servers named are the ones it tries
+            params = postgres_params(address)
+        except AddressError as exc:
+            raise StoreError(f"the {store.what}'s address ({store.setting}): {exc}") from None
         self.address, self.where, self.read_only = address, redact(address), read_only
-        parts = urllib.parse.urlsplit(address)
-        self.server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        self.server = postgres_servers(params)
+        # Every value that may be secret, to scrub from driver messages (libpq should never quote one).
+        self._secrets = sorted((v for k, v in params.items() if "password" in k and v), key=len, reverse=True)
         self._what = store.what
         kwargs: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "article-bot"}
         if read_only:  # the reports: the server itself refuses any write
@@ -280,9 +282,9 @@ class PostgresDatabase:
     def _reason(self, exc: BaseException) -> str:
         """The first line of a driver error, without the password should libpq ever quote it."""
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        password = urllib.parse.urlsplit(self.address).password
-        text = text.replace(password, "***") if password else text
-        return re.sub(r"^connection failed: ", "", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return re.sub(r"^connection (failed|is bad): ", "", text)
 
     @contextlib.contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Cursor]:
