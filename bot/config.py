@@ -145,7 +145,8 @@ class Settings(BaseSettings):
 
     # A path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (see stores/database.py).
     feedback_db: DatabaseAddress = DatabaseAddress(str(PROJECT_ROOT / "data" / "feedback.sqlite3"))
-    feedback_retention_days: int = Field(default=180, ge=1)  # older votes are deleted as the bot runs
+    # Older votes are deleted as the bot runs; at most a century (a cutoff before year 1 overflows).
+    feedback_retention_days: int = Field(default=180, ge=1, le=36_500)
     corpus_db: DatabaseAddress | None = None  # postgresql://...: the corpus shared by every process
     watch_corpus: bool = True  # the running bot reloads the corpus when its files change
     reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload

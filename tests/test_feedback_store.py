@@ -15,6 +15,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import annotated_types
 import psycopg
 import pytest
 
@@ -487,3 +488,18 @@ def test_run_checks_both_databases_before_loading_the_corpus(tmp_path: Path, pos
             (line,) = result.stderr.strip().splitlines()  # no line of the corpus loading before it
             assert f"127.0.0.1:{port}" in line and "feedback database" in line
     assert sorted(p.name for p in folder.iterdir()) == ["article.txt"]  # nothing mirrored either
+
+
+def test_the_longest_retention_allowed_prunes_and_a_longer_one_is_refused_at_start(tmp_path: Path) -> None:
+    # Issue 25 #9: FEEDBACK_RETENTION_DAYS=1000000 was accepted, then the hourly prune died with an
+    # OverflowError traceback.
+    field = Settings.model_fields["feedback_retention_days"]
+    longest = next(m.le for m in field.metadata if isinstance(m, annotated_types.Le))
+    with open_feedback(tmp_path / "fb.sqlite3") as store:
+        store.record(_vote(time=dt.datetime(1970, 1, 1, tzinfo=dt.UTC)), USER)
+        assert store.prune(longest) == 0 and store.prune(1) == 1
+    for days in ("1000000", str(longest + 1)):
+        result = run_bot(FEEDBACK_RETENTION_DAYS=days, FEEDBACK_DB=str(tmp_path / "fb.sqlite3"))
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "FEEDBACK_RETENTION_DAYS" in line
