@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -503,3 +504,20 @@ def test_the_longest_retention_allowed_prunes_and_a_longer_one_is_refused_at_sta
         assert result.returncode == 2, result.stderr
         (line,) = result.stderr.strip().splitlines()
         assert "FEEDBACK_RETENTION_DAYS" in line
+
+
+def test_a_new_sqlite_feedback_database_is_its_owners_alone(tmp_path: Path) -> None:
+    # Issue 25 #8: it was made 0644 under the usual umask, though it holds the salt, the voters'
+    # hashes and their questions.
+    umask = os.umask(0o022)
+    try:
+        with open_feedback(tmp_path / "fb.sqlite3") as store:
+            store.record(_vote(), USER)
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    finally:
+        os.umask(umask)
+    assert modes == {"fb.sqlite3": 0o600, "fb.sqlite3-wal": 0o600, "fb.sqlite3-shm": 0o600}
+    copy = tmp_path / "copy.sqlite3"
+    copied = run("feedback", "--db", str(tmp_path / "fb.sqlite3"), "copy", "--to", str(copy), umask=0o022)
+    assert copied.returncode == 0, copied.stderr
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600

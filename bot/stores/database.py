@@ -22,6 +22,7 @@ of its own version or says why it cannot.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
 import threading
@@ -164,6 +165,10 @@ class SQLiteDatabase:
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                # The file holds the salt, the voters' hashes and questions: its owner's alone (SQLite
+                # makes its -wal and -shm files with the database's own mode).
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the {store.what} {path}: {exc}") from None
