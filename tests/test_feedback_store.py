@@ -21,10 +21,12 @@ import psycopg
 import pytest
 
 from bot.config import Settings, redact
-from bot.stores.database import StoreError
+from bot.stores import feedback as feedback_store
+from bot.stores.database import StoreError, UnavailableError
 from bot.stores.documents import Mirror, open_documents
-from bot.stores.feedback import SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
+from bot.stores.feedback import CALL_DEADLINE, SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
 from tests.conftest import DATA, ROOT
+from tests.stalling_proxy import StallingProxy
 from tests.test_cli import run
 
 USER = 1100000000000000300
@@ -491,19 +493,28 @@ def test_run_checks_both_databases_before_loading_the_corpus(tmp_path: Path, pos
     assert sorted(p.name for p in folder.iterdir()) == ["article.txt"]  # nothing mirrored either
 
 
-def test_the_longest_retention_allowed_prunes_and_a_longer_one_is_refused_at_start(tmp_path: Path) -> None:
-    # Issue 25 #9: FEEDBACK_RETENTION_DAYS=1000000 was accepted, then the hourly prune died with an
-    # OverflowError traceback.
-    field = Settings.model_fields["feedback_retention_days"]
-    longest = next(m.le for m in field.metadata if isinstance(m, annotated_types.Le))
-    with open_feedback(tmp_path / "fb.sqlite3") as store:
-        store.record(_vote(time=dt.datetime(1970, 1, 1, tzinfo=dt.UTC)), USER)
-        assert store.prune(longest) == 0 and store.prune(1) == 1
-    for days in ("1000000", str(longest + 1)):
-        result = run_bot(FEEDBACK_RETENTION_DAYS=days, FEEDBACK_DB=str(tmp_path / "fb.sqlite3"))
-        assert result.returncode == 2, result.stderr
-        (line,) = result.stderr.strip().splitlines()
-        assert "FEEDBACK_RETENTION_DAYS" in line
+def test_calls_on_a_server_that_stops_answering_fail_in_time_and_the_pool_recovers(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 25 #7: a vote on a connection whose server stopped answering waited for ever, and four
+    # took every connection, so /forget and pruning waited too. A proxy that stops forwarding (and
+    # goes on acknowledging, as a frozen host's path does) stands for the server.
+    monkeypatch.setattr(feedback_store, "PRUNE_DEADLINE", 2.0)  # as the votes' deadline, for the test's sake
+    with StallingProxy(postgres_url) as proxy, open_feedback(proxy.url) as store:
+        store.record(_vote("up"), USER)
+        proxy.stall()
+        with ThreadPoolExecutor(7) as threads:
+            try:  # more calls at once than the pool has connections: each fails in time, on its own
+                calls = [threads.submit(store.record, _vote("down"), USER + n) for n in range(5)]
+                calls += [threads.submit(store.forget, USER), threads.submit(store.prune, 30)]
+                for call in calls:
+                    with pytest.raises(UnavailableError, match=r"not answering \(no answer within"):
+                        call.result(timeout=CALL_DEADLINE + 10)
+            finally:
+                proxy.resume()  # a call the test gave up on finishes, and its thread with it
+        assert store.record(_vote("down"), USER) == (0, 1)  # the first call after it answers again
+        assert store.forget(USER) == 1
+        assert store.prune(30) == 0
 
 
 def test_a_new_sqlite_feedback_database_is_its_owners_alone(tmp_path: Path) -> None:
@@ -521,3 +532,18 @@ def test_a_new_sqlite_feedback_database_is_its_owners_alone(tmp_path: Path) -> N
     copied = run("feedback", "--db", str(tmp_path / "fb.sqlite3"), "copy", "--to", str(copy), umask=0o022)
     assert copied.returncode == 0, copied.stderr
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+
+def test_the_longest_retention_allowed_prunes_and_a_longer_one_is_refused_at_start(tmp_path: Path) -> None:
+    # Issue 25 #9: FEEDBACK_RETENTION_DAYS=1000000 was accepted, then the hourly prune died with an
+    # OverflowError traceback.
+    field = Settings.model_fields["feedback_retention_days"]
+    longest = next(m.le for m in field.metadata if isinstance(m, annotated_types.Le))
+    with open_feedback(tmp_path / "fb.sqlite3") as store:
+        store.record(_vote(time=dt.datetime(1970, 1, 1, tzinfo=dt.UTC)), USER)
+        assert store.prune(longest) == 0 and store.prune(1) == 1
+    for days in ("1000000", str(longest + 1)):
+        result = run_bot(FEEDBACK_RETENTION_DAYS=days, FEEDBACK_DB=str(tmp_path / "fb.sqlite3"))
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "FEEDBACK_RETENTION_DAYS" in line
