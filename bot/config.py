@@ -28,21 +28,88 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE_VARIABLE = "ARTICLE_BOT_ENV_FILE"
 
 
+# libpq's key=value connection strings start with a keyword (`host=db port=5432 ...`); write a file
+# whose name looks so as ./NAME or sqlite:///NAME.
+_KEYWORD_VALUE = re.compile(r"\s*[a-z_]+\s*=")
+
+
+def is_postgres(address: str) -> bool:
+    """Whether an address names a PostgreSQL server: a postgresql:// (or postgres://) URI, or libpq's
+    key=value pairs."""
+    scheme, sep, _ = address.partition("://")
+    if sep:
+        return scheme.lower() in ("postgresql", "postgres")
+    return _KEYWORD_VALUE.match(address) is not None
+
+
+class AddressError(ValueError):
+    """A PostgreSQL address libpq cannot read, or would read other than meant; the message quotes no
+    part of the address (any part may be a password)."""
+
+
+def postgres_params(address: str) -> dict[str, str]:
+    """libpq's own reading of a PostgreSQL address (a URI or key=value pairs), the password included.
+
+    AddressError when libpq cannot read it, or reads part of a user name or password as the host,
+    port or database (an unencoded '@' or '/' in a URI's password: libpq takes the first '@').
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {key: str(value) for key, value in conninfo_to_dict(address).items()}
+    except psycopg.Error as exc:  # its message quotes the part it could not read: not that part
+        line = str(exc).strip().splitlines()[0]
+        reason = re.sub(r'"([^"]*)"', lambda m: '"…"' if re.search(r"\w", m[1]) else m[0], line)
+        raise AddressError(f"libpq cannot read it ({reason})") from None
+    if any("@" in params.get(key, "") for key in ("host", "hostaddr", "port", "dbname")):
+        raise AddressError(
+            "libpq would read part of the user name or password as the host or database: write "
+            "an '@' or '/' in them as %40 or %2F"
+        )
+    if not all(port.strip().isdigit() for port in params.get("port", "").split(",") if port.strip()):
+        raise AddressError("its port is not a number")
+    return params
+
+
+def _pairs(hosts: str, ports: str) -> list[tuple[str, str]]:
+    """libpq's pairing of comma-separated hosts and ports (one port serves every host); '' where left out."""
+    port_list = ports.split(",")
+    host_list = hosts.split(",")
+    if len(port_list) == 1:
+        port_list *= len(host_list)
+    return [(host.strip(), port.strip()) for host, port in zip(host_list, port_list, strict=False)]
+
+
+def postgres_servers(params: dict[str, str]) -> str:
+    """The servers libpq tries for these parameters (a host or port left out is PGHOST's or PGPORT's,
+    else libpq's own: the local socket, 5432)."""
+    hosts = params.get("hostaddr") or params.get("host") or os.environ.get("PGHOST", "")
+    servers = []
+    for host, given in _pairs(hosts, params.get("port") or os.environ.get("PGPORT", "")):
+        port = given or "5432"
+        if not host or host.startswith("/"):  # a Unix socket, in this folder or libpq's own
+            servers.append(f"{host}/.s.PGSQL.{port}" if host else f"the local socket .s.PGSQL.{port}")
+        else:
+            servers.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return ", ".join(servers)
+
+
 def redact(address: str) -> str:
-    """A database address without its password (`postgresql://bot@db:5432/votes`); a path as it is."""
-    parts = urllib.parse.urlsplit(address)
-    if "://" not in address or not parts.scheme.startswith("postgres"):
+    """A database address without its password: a PostgreSQL one as libpq reads it, user, hosts, ports
+    and database alone (`postgresql://bot@db:5432/votes`); a path as it is."""
+    if not is_postgres(address):
         return address
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    query = urllib.parse.urlencode(
-        [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k.lower() != "password"]
-    )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    try:
+        params = postgres_params(address)
+    except (AddressError, ImportError):  # no part of it can be shown safely
+        return "postgresql://(an address libpq cannot read)"
+    servers = []
+    for host, port in _pairs(params.get("host") or params.get("hostaddr") or "", params.get("port", "")):
+        name = f"[{host}]" if ":" in host else urllib.parse.quote(host, safe="")
+        servers.append(f"{name}:{port}" if port else name)
+    user = f"{urllib.parse.quote(params['user'], safe='')}@" if params.get("user") else ""
+    return f"postgresql://{user}{','.join(servers)}/{urllib.parse.quote(params.get('dbname', ''), safe='')}"
 
 
 class DatabaseAddress(SecretStr):
@@ -91,7 +158,8 @@ class Settings(BaseSettings):
 
     # A path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (see stores/database.py).
     feedback_db: DatabaseAddress = DatabaseAddress(str(PROJECT_ROOT / "data" / "feedback.sqlite3"))
-    feedback_retention_days: int = Field(default=180, ge=1)  # older votes are deleted as the bot runs
+    # Older votes are deleted as the bot runs; at most a century (a cutoff before year 1 overflows).
+    feedback_retention_days: int = Field(default=180, ge=1, le=36_500)
     corpus_db: DatabaseAddress | None = None  # postgresql://...: the corpus shared by every process
     watch_corpus: bool = True  # the running bot reloads the corpus when its files change
     reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload

@@ -1,86 +1,113 @@
-"""A TCP proxy on 127.0.0.1 that can stop forwarding without closing anything, as a NAT or a load
-balancer that forgot a connection does: no reset, no error, and the kernel on each side still
-acknowledges what is sent to it, so neither TCP keepalives nor a user timeout notice. New
-connections are forwarded as before (the path is new to the NAT).
-"""
+"""A TCP proxy on 127.0.0.1 that can stop forwarding without closing anything: the database server
+as a client sees it behind a partition, a frozen host, or a NAT or load balancer that forgot the
+path (no reset, no error; the proxy's kernel still acknowledges every byte, so TCP keepalives and
+retransmission timers notice nothing). Works in front of any server, `TEST_DATABASE_URL`'s included."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+import urllib.parse
 
 
 class _Link:
-    """One client's connection and the proxy's own to the server."""
+    """One client's connection and the proxy's own to the server; `flowing` while forwarded."""
 
     def __init__(self, client: socket.socket, server: socket.socket) -> None:
-        self.client, self.server = client, server
-        self.sent = b""  # the client's first bytes, to tell its connections apart
-        self.stalled = threading.Event()
+        self.sockets = (client, server)
+        self.flowing = threading.Event()
+        self.flowing.set()
 
 
 class StallingProxy:
-    """Forwards 127.0.0.1:`port` to `target`; `stall` freezes the connections open at that moment."""
+    """Forwards 127.0.0.1 to the server of `url` (a postgresql:// address), whose address through the
+    proxy is `self.url`, until `stall()`, and again after `resume()`."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._accepting = threading.Event()  # new connections are answered
+        self._accepting.set()
+        self._closed = False
         self._links: list[_Link] = []
         self._lock = threading.Lock()
-        self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        port = int(self._listener.getsockname()[1])
+        user = parts.netloc.rpartition("@")[0]  # the user and password as given
+        self.url = parts._replace(netloc=f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}").geturl()
+        threading.Thread(target=self._accept, name="stalling-proxy", daemon=True).start()
 
-    def stall(self, sent: bytes = b"") -> int:
-        """Stop forwarding, both ways, on the open connections whose client has sent `sent` (every
-        one, by default); how many."""
+    def stall(self, *, new_connections: bool = True) -> int:
+        """Stop forwarding, both ways, on every open connection, and on new ones too unless
+        `new_connections` is False (a NAT that forgot the old paths carries new ones); nothing is
+        closed. Returns how many open connections were stalled."""
+        if new_connections:
+            self._accepting.clear()
         with self._lock:
-            links = [link for link in self._links if sent in link.sent]
+            links = list(self._links)
         for link in links:
-            link.stalled.set()
+            link.flowing.clear()
         return len(links)
 
+    def resume(self) -> None:
+        """Forward again, what was held first."""
+        self._accepting.set()
+        with self._lock:
+            for link in self._links:
+                link.flowing.set()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        self._accepting.wait()  # a stalled path answers no new connection either
+        try:
+            server = socket.create_connection(self.upstream, timeout=10)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        link = _Link(client, server)
+        with self._lock:
+            self._links.append(link)
+        for source, target in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(link, source, target), daemon=True).start()
+
+    def _pump(self, link: _Link, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while True:
+                link.flowing.wait()
+                data = source.recv(65536)
+                if not data:
+                    break
+                link.flowing.wait()  # read just before a stall: held, as a dropped path holds it
+                target.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
-        """Close the proxy and every connection through it."""
-        self._closed.set()
+        """Stop listening and close every connection."""
+        self._closed = True
+        self.resume()
         self._listener.close()
         with self._lock:
             for link in self._links:
-                link.stalled.set()
-                for sock in (link.client, link.server):
+                for sock in link.sockets:
                     with contextlib.suppress(OSError):
-                        sock.close()
+                        sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
 
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:  # closed
-                return
-            server = socket.create_connection(self.target)
-            link = _Link(client, server)
-            with self._lock:
-                self._links.append(link)
-            threading.Thread(target=self._pump, args=(link, client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(link, server, client, False), daemon=True).start()
+    def __enter__(self) -> StallingProxy:
+        return self
 
-    def _pump(self, link: _Link, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
-        with contextlib.suppress(OSError):
-            for data in _received(source):
-                if from_client and len(link.sent) < 4096:
-                    link.sent += data
-                if link.stalled.is_set():
-                    break  # held, never sent on; nothing read from here on
-                sink.sendall(data)
-        if not link.stalled.is_set():  # a side closed: so does the other
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
-        else:
-            self._closed.wait()
-
-
-def _received(sock: socket.socket) -> Iterator[bytes]:
-    while data := sock.recv(65536):
-        yield data
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -29,9 +29,11 @@ def run(
     **env: str,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` as a user runs it; `unprivileged`: held to the files' modes even as root;
-    `program`: what Python runs instead of `-m bot` (`-c CODE` that patches the bot, then runs it)."""
-    environ = {**os.environ, "USE_CACHE": "false", **env}
+    `program`: what Python runs instead of `-m bot` (`-c CODE` that patches the bot, then runs it).
+    No DISCORD_TOKEN but one `env` gives."""
+    environ = {**os.environ, "USE_CACHE": "false"}
     environ.pop("DISCORD_TOKEN", None)
+    environ.update(env)
     return subprocess.run(
         [*(without_root_powers() if unprivileged else []), sys.executable, *program, *args],
         input=stdin,
@@ -39,7 +41,7 @@ def run(
         text=True,
         cwd=cwd,
         env=environ,
-        timeout=60,
+        timeout=180,  # a hang guard, not a measure: a busy two-core machine took 87 s for one eval
         check=False,
         umask=umask,  # -1: this process's
     )

@@ -1,13 +1,16 @@
 """Votes through the fake Discord, on both backends: acknowledged, stored before that, replaced, kept
-across kill -9; what is kept of a question, /forget, pruning, and a vote the database cannot take."""
+across kill -9; what is kept of a question, /forget, pruning, and a vote the database cannot take
+(a server that refuses, one that stops answering)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -17,9 +20,11 @@ from bot.answer.composer import Composer
 from bot.discord_bot.app import ArticleBot
 from bot.discord_bot.feedback import NOT_SAVED
 from bot.discord_bot.votes import Votes
+from bot.stores import feedback as feedback_store
 from bot.stores.feedback import Feedback, Shown, open_feedback
 from tests.discord_helpers import EPHEMERAL, ask, bot_process, bot_settings, buttons, custom_ids, embed_of
-from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord import FakeDiscord, FakeInteraction, running_bot
+from tests.stalling_proxy import StallingProxy
 from tests.test_cli import run
 from tests.test_feedback_store import _stored
 
@@ -220,3 +225,59 @@ async def test_a_vote_the_database_cannot_take_is_not_lost_silently_and_the_next
         assert buttons(stored["data"])[_vote_id(data, "down")]["label"] == "1"
     assert [vote for _, vote, _ in _rows(postgres_url)] == ["down"]
     assert again["id"]  # answering went on while the database was down
+
+
+async def _answered(fake: FakeDiscord, handle: FakeInteraction, timeout: float = 20) -> dict[str, Any]:
+    """What a click or command finally said: its response, or the follow-up after a deferral."""
+    response = await fake.wait_response(handle, timeout=timeout)
+    if response["type"] in (5, 6):  # deferred while the store was called
+        response = await fake.wait_edit(handle, timeout=timeout)
+    data: dict[str, Any] = response["data"]
+    return data
+
+
+@pytest.mark.asyncio
+async def test_votes_on_a_server_that_stops_answering_are_refused_in_time_and_forget_and_pruning_go_on(
+    fake: FakeDiscord,
+    composer: Composer,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue 25 #7: a vote whose server stopped answering (a frozen host, a partition; here a proxy
+    # that stops forwarding and goes on acknowledging) never got "not saved", and four such votes
+    # took every thread and connection, so /forget and pruning hung too.
+    monkeypatch.setattr(feedback_store, "PRUNE_DEADLINE", 2.0)  # the test's patience, not the bot's
+    caplog.set_level(logging.WARNING, logger="bot.discord_bot.feedback")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+    shown = (Shown("article.txt ¶2.3", "Kim Ju-ae is believed to be about 12 years old."),)
+    with StallingProxy(postgres_url) as proxy:
+        settings = bot_settings(discord_guild_id=fake.guild_id, feedback_retention_days=30)
+        client = ArticleBot(composer, settings, votes=Votes(open_feedback(proxy.url)))
+        async with running_bot(fake, client):
+            message, data = await ask(fake, QUESTION)
+            await fake.wait_response(await fake.click(message, _vote_id(data, "up")))
+            proxy.stall()
+            with open_feedback(postgres_url) as store:  # past its retention, beside the proxy
+                store.record(Feedback("Old question?", shown, "c" * 64, "up", time=old), 1)
+            try:
+                # More votes at once than the bot has threads and connections: each is refused.
+                clicks = [
+                    await fake.click(message, _vote_id(data, "down"), user_id=5000 + n) for n in range(5)
+                ]
+                for click in clicks:
+                    refused = await _answered(fake, click)
+                    assert refused["content"] == NOT_SAVED and refused["flags"] & EPHEMERAL
+                forget = await _answered(fake, await fake.send_slash("forget"))
+                assert "could not be deleted" in forget["content"]
+                loop = client.get_cog("FeedbackCog").prune  # type: ignore[union-attr]
+                loop.change_interval(seconds=0.2)
+                loop.restart()
+                await _until(lambda: "pruning old votes failed" in caplog.text)
+            finally:
+                proxy.resume()
+            await _until(lambda: "Old question?" not in [q for _, _, q in _rows(postgres_url)])  # pruned
+            stored = await _answered(fake, await fake.click(message, _vote_id(data, "down")))
+            assert buttons(stored)[_vote_id(data, "down")]["label"] == "1"
+            forget = await _answered(fake, await fake.send_slash("forget"))
+            assert "Deleted your 1 vote" in forget["content"]

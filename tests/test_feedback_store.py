@@ -9,17 +9,24 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import annotated_types
 import psycopg
 import pytest
 
-from bot.stores.database import StoreError
-from bot.stores.feedback import SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
-from tests.conftest import ROOT
+from bot.config import Settings, redact
+from bot.stores import feedback as feedback_store
+from bot.stores.database import StoreError, UnavailableError
+from bot.stores.documents import Mirror, open_documents
+from bot.stores.feedback import CALL_DEADLINE, SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
+from tests.conftest import DATA, ROOT
+from tests.stalling_proxy import StallingProxy
 from tests.test_cli import run
 
 USER = 1100000000000000300
@@ -297,25 +304,78 @@ def test_cli_feedback_without_a_database_is_one_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+def run_bot(**env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot run` with a token Discord is never asked about: for what fails before it is."""
+    return run("run", DISCORD_TOKEN="not-used", **env)
+
+
 def test_an_unreachable_database_is_one_line_naming_host_and_port_without_the_password() -> None:
     with socketless_port() as port:
         address = f"postgresql://bot:s3cret-pw@127.0.0.1:{port}/votes"
         results = [run("feedback", action, FEEDBACK_DB=address) for action in ("stats", "export")]
-        results.append(
-            subprocess.run(
-                [sys.executable, "-m", "bot", "run"],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                timeout=60,
-                check=False,
-                env={**os.environ, "DISCORD_TOKEN": "not-used", "USE_CACHE": "false", "CORPUS_DB": address},
-            )
-        )
+        results.append(run_bot(CORPUS_DB=address))
         for result in results:
             assert result.returncode == 2, result.stderr
             (line,) = result.stderr.strip().splitlines()
             assert f"127.0.0.1:{port}" in line and "s3cret" not in line and "Traceback" not in line
+
+
+# Addresses libpq accepts (or nearly), each with the parts of its password that must never be shown,
+# and whether libpq reads a server to try from it (one it cannot read, or would read other than
+# meant, is refused before anything is tried).
+ADDRESSES = [
+    ("postgresql://bot:S3cr#t@127.0.0.1:{port}/x", ("S3cr", "cr#t"), True),  # '#': no fragment to libpq
+    ("postgresql://bot@127.0.0.1:{port}/x?password=my%20s3cret", ("my s3cret", "my%20s3cret"), True),
+    ("postgresql://bot@127.0.0.1:{port}/x?password=my s3cret", ("my s3cret", "s3cret"), False),
+    ("postgresql://bot:hunter@2word@127.0.0.1:{port}/x", ("hunter", "2word"), False),  # libpq: host 2word@...
+    ("postgresql://bot:Wk7/Qz9@127.0.0.1:{port}/x", ("Wk7", "Qz9"), False),  # libpq: host bot, port Wk7
+    ("postgresql://bot:pa%zzss@127.0.0.1:{port}/x", ("pa%zz", "zzss"), False),  # a bad percent-escape
+    ("host=127.0.0.1 port={port} user=bot password=Kv9-pw dbname=x", ("Kv9",), True),
+    ("host=127.0.0.1 port={port} password=Zq9 Xk7", ("Zq9", "Xk7"), False),  # an unquoted space
+]
+
+
+@pytest.mark.parametrize(("template", "secrets", "tried"), ADDRESSES)
+def test_no_part_of_a_password_is_shown_whatever_the_address(
+    template: str, secrets: tuple[str, ...], tried: bool
+) -> None:
+    # Issue 25 #10: a '#' in the password was a traceback ending in part of it, libpq's parse error
+    # quoted `my s3cret`, an '@' showed `2word@127.0.0.1` beside "at 127.0.0.1", and a key=value
+    # string was taken for a file name and printed whole.
+    with socketless_port() as port:
+        address = template.format(port=port)
+        settings = Settings(_env_file=None, feedback_db=address, corpus_db=address)  # type: ignore[call-arg]
+        shown = [repr(settings), str(settings.feedback_db), redact(address)]  # as logs and messages show it
+        for open_store, setting in ((open_feedback, "FEEDBACK_DB"), (open_documents, "CORPUS_DB")):
+            with pytest.raises(StoreError) as refused:
+                open_store(address)
+            message = str(refused.value)
+            # The server libpq really tried (not the one another parser reads), or the setting to mend.
+            assert f"127.0.0.1:{port}" in message if tried else setting in message, message
+            shown.append(message)
+    assert not [text for text in shown for secret in secrets if secret in text]
+
+
+def test_every_command_says_a_bad_address_in_one_line_without_its_password() -> None:
+    page = str(DATA / "pages" / "wire-sag-awards.html")
+    # The '#' that was a traceback, and the key=value string taken for a file name.
+    cases = [case for case in ADDRESSES if case[1][0] in ("S3cr", "Kv9")]
+    with socketless_port() as port, ThreadPoolExecutor(4) as threads:
+        runs = []
+        for template, secrets, _ in cases:
+            address = template.format(port=port)
+            runs += [
+                (secrets, threads.submit(run, "feedback", "stats", FEEDBACK_DB=address)),
+                (secrets, threads.submit(run_bot, FEEDBACK_DB=address)),
+                (secrets, threads.submit(run_bot, CORPUS_DB=address)),
+                (secrets, threads.submit(run, "add", page, CORPUS_DB=address)),
+            ]
+        results = [(secrets, future.result()) for secrets, future in runs]
+    for secrets, result in results:
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()  # one line, no traceback
+        assert f"127.0.0.1:{port}" in line and result.stdout == "", line
+        assert not any(secret in line for secret in secrets), line
 
 
 class socketless_port:  # noqa: N801 - a context manager read as a phrase
@@ -407,3 +467,83 @@ def test_feedback_path_does_not_import_discord_or_psycopg(tmp_path: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
     )
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_run_checks_both_databases_before_loading_the_corpus(tmp_path: Path, postgres_url: str) -> None:
+    # Issue 25 #16: an unreachable FEEDBACK_DB was said only once the whole corpus had loaded (and the
+    # shared corpus had been mirrored into the folder).
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "walrus.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
+    publisher = Mirror(open_documents(postgres_url), shared)
+    try:
+        assert publisher.publish() == ["walrus.txt"]
+    finally:
+        publisher.store.close()
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(ROOT / "corpus" / "article.txt", folder / "article.txt")
+    with socketless_port() as port:
+        unreachable = f"postgresql://bot@127.0.0.1:{port}/votes"
+        for env in ({}, {"CORPUS_DB": postgres_url}):
+            result = run_bot(FEEDBACK_DB=unreachable, CORPUS_DIR=str(folder), **env)
+            assert result.returncode == 2, result.stderr
+            (line,) = result.stderr.strip().splitlines()  # no line of the corpus loading before it
+            assert f"127.0.0.1:{port}" in line and "feedback database" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["article.txt"]  # nothing mirrored either
+
+
+def test_calls_on_a_server_that_stops_answering_fail_in_time_and_the_pool_recovers(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 25 #7: a vote on a connection whose server stopped answering waited for ever, and four
+    # took every connection, so /forget and pruning waited too. A proxy that stops forwarding (and
+    # goes on acknowledging, as a frozen host's path does) stands for the server.
+    monkeypatch.setattr(feedback_store, "PRUNE_DEADLINE", 2.0)  # as the votes' deadline, for the test's sake
+    with StallingProxy(postgres_url) as proxy, open_feedback(proxy.url) as store:
+        store.record(_vote("up"), USER)
+        proxy.stall()
+        with ThreadPoolExecutor(7) as threads:
+            try:  # more calls at once than the pool has connections: each fails in time, on its own
+                calls = [threads.submit(store.record, _vote("down"), USER + n) for n in range(5)]
+                calls += [threads.submit(store.forget, USER), threads.submit(store.prune, 30)]
+                for call in calls:
+                    with pytest.raises(UnavailableError, match=r"not answering \(no answer within"):
+                        call.result(timeout=CALL_DEADLINE + 10)
+            finally:
+                proxy.resume()  # a call the test gave up on finishes, and its thread with it
+        assert store.record(_vote("down"), USER) == (0, 1)  # the first call after it answers again
+        assert store.forget(USER) == 1
+        assert store.prune(30) == 0
+
+
+def test_a_new_sqlite_feedback_database_is_its_owners_alone(tmp_path: Path) -> None:
+    # Issue 25 #8: it was made 0644 under the usual umask, though it holds the salt, the voters'
+    # hashes and their questions.
+    umask = os.umask(0o022)
+    try:
+        with open_feedback(tmp_path / "fb.sqlite3") as store:
+            store.record(_vote(), USER)
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    finally:
+        os.umask(umask)
+    assert modes == {"fb.sqlite3": 0o600, "fb.sqlite3-wal": 0o600, "fb.sqlite3-shm": 0o600}
+    copy = tmp_path / "copy.sqlite3"
+    copied = run("feedback", "--db", str(tmp_path / "fb.sqlite3"), "copy", "--to", str(copy), umask=0o022)
+    assert copied.returncode == 0, copied.stderr
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+
+def test_the_longest_retention_allowed_prunes_and_a_longer_one_is_refused_at_start(tmp_path: Path) -> None:
+    # Issue 25 #9: FEEDBACK_RETENTION_DAYS=1000000 was accepted, then the hourly prune died with an
+    # OverflowError traceback.
+    field = Settings.model_fields["feedback_retention_days"]
+    longest = next(m.le for m in field.metadata if isinstance(m, annotated_types.Le))
+    with open_feedback(tmp_path / "fb.sqlite3") as store:
+        store.record(_vote(time=dt.datetime(1970, 1, 1, tzinfo=dt.UTC)), USER)
+        assert store.prune(longest) == 0 and store.prune(1) == 1
+    for days in ("1000000", str(longest + 1)):
+        result = run_bot(FEEDBACK_RETENTION_DAYS=days, FEEDBACK_DB=str(tmp_path / "fb.sqlite3"))
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "FEEDBACK_RETENTION_DAYS" in line

@@ -216,16 +216,20 @@ def main(settings: Settings, *, sync_globally: bool = False) -> int:
     mirror: Mirror | None = None
     votes: Votes | None = None
     try:
+        # Both databases first: one that cannot be used is said at once, not after a long load, and
+        # before anything of the shared corpus is written into the folder.
+        if not sync_globally:
+            votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))
         if settings.corpus_db is not None:  # catch up with the shared corpus before loading it
             mirror = open_mirror(settings)
             mirror.publish().log_unsent("start")  # and share what only this folder has
         composer = engine.load(settings, progress=engine.log_progress())
-        if not sync_globally:
-            votes = Votes(open_feedback(settings.feedback_db.get_secret_value()))
     except (CorpusError, StoreError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if mirror is not None:
             mirror.store.close()
+        if votes is not None:
+            votes.close()
         return EXIT_USAGE
     bot = ArticleBot(composer, settings, votes=votes, mirror=mirror)
     runner = _sync(bot, token) if sync_globally else _run(bot, token)

@@ -20,7 +20,8 @@ class Votes:
 
     def __init__(self, store: FeedbackStore) -> None:
         self.store = store
-        # A few threads: a vote waiting on a restarting server does not hold up /forget or pruning.
+        # A few threads: a vote waiting on a restarting server does not hold up /forget or pruning,
+        # and each call's deadline (the store's) frees its thread should the server stop answering.
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feedback-db")
 
     async def _call(self, fn: Callable[..., T], *args: object) -> T:

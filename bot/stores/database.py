@@ -3,10 +3,13 @@ factory (`connect`) that reads the address.
 
 - a path or `sqlite:///PATH`: `SQLiteDatabase`, the standard `sqlite3` module, one connection under a
   lock, WAL journal with `synchronous=FULL` (a commit is on disk when it returns);
-- `postgresql://USER@HOST:PORT/DB` (or `postgres://`): `PostgresDatabase`, psycopg 3 with a
-  connection pool (`psycopg_pool`) that checks each connection before handing it out, so one broken
-  by a server restart is replaced, not used. psycopg is imported only here and only for such an
-  address: it is the optional `postgres` extra. libpq's `PGPASSWORD` and `~/.pgpass` work as usual.
+- `postgresql://USER@HOST:PORT/DB` (or `postgres://`, or libpq's `host=... dbname=...` pairs, read
+  by libpq's own parser): `PostgresDatabase`, psycopg 3 with a connection pool (`psycopg_pool`) that
+  checks each connection before handing it out, so one broken by a server restart is replaced, not
+  used. A call may carry a deadline: a server that stops answering (a frozen host, a partition) then
+  fails it in time, its connection cut and replaced, where libpq would wait for ever. psycopg is
+  imported only here and only for such an address: it is the optional `postgres` extra. libpq's
+  `PGPASSWORD` and `~/.pgpass` work as usual.
 
 The stores write their SQL once, with `?` placeholders, in the subset both databases accept; a
 statement that must differ (a column type) is a mapping from dialect to text. Schemas are versioned
@@ -33,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from bot.config import redact
+from bot.config import AddressError, postgres_params, postgres_servers, redact
+from bot.config import is_postgres as is_postgres  # noqa: PLC0414 - re-exported: the stores read it here
 
 if TYPE_CHECKING:
     import psycopg
@@ -87,9 +91,12 @@ class Database(Protocol):
     where: str  # the address without its password, for messages
     read_only: bool
 
-    def transaction(self, lock: str | None = None) -> contextlib.AbstractContextManager[Cursor]:
+    def transaction(
+        self, lock: str | None = None, *, deadline: float | None = None
+    ) -> contextlib.AbstractContextManager[Cursor]:
         """One transaction, committed when the block ends (rolled back on an exception); with
-        `lock`, no other process holding the same lock runs its transaction meanwhile."""
+        `lock`, no other process holding the same lock runs its transaction meanwhile; with
+        `deadline`, UnavailableError once it has taken that many seconds (a server not answering)."""
         ...
 
     def schema_version(self, cursor: Cursor, store: str) -> int: ...
@@ -97,11 +104,6 @@ class Database(Protocol):
     def set_schema_version(self, cursor: Cursor, store: str, version: int) -> None: ...
 
     def close(self) -> None: ...
-
-
-def is_postgres(address: str) -> bool:
-    """Whether an address names a PostgreSQL server."""
-    return address.split("://", 1)[0].lower() in ("postgresql", "postgres") and "://" in address
 
 
 def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Database:
@@ -119,7 +121,7 @@ def connect(address: str | Path, store: Store, *, read_only: bool = False) -> Da
         scheme = text.split("://", 1)[0]
         raise StoreError(
             f"{store.setting}: {scheme}:// is not a database this bot can use "
-            "(a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB)"
+            "(a path, sqlite:///PATH, postgresql://USER@HOST:PORT/DB or libpq's key=value pairs)"
         )
     else:
         db = SQLiteDatabase(Path(text), store, read_only=read_only)
@@ -172,6 +174,10 @@ class SQLiteDatabase:
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                # The file holds the salt, the voters' hashes and questions: its owner's alone (SQLite
+                # makes its -wal and -shm files with the database's own mode).
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the {store.what} {path}: {exc}") from None
@@ -194,9 +200,11 @@ class SQLiteDatabase:
             raise StoreError(f"{self.path} is not a usable {self._what}: {exc}") from None
 
     @contextlib.contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator[Cursor]:
+    def transaction(self, lock: str | None = None, *, deadline: float | None = None) -> Iterator[Cursor]:
         # Every transaction takes the write lock at once (IMMEDIATE): no reader turns writer midway
-        # and deadlocks with another process; a read-only file can only be read (BEGIN).
+        # and deadlocks with another process; a read-only file can only be read (BEGIN). No server
+        # can stop answering here: a lock held elsewhere is waited for 10 s at most, whatever
+        # `deadline` says.
         with self._lock, self._errors():
             self._db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
             try:
@@ -241,6 +249,54 @@ class _PgCursor:
 
 CONNECT_TIMEOUT = 5  # seconds to reach the server, at start and for a pooled connection
 POOL_TIMEOUT = 5.0  # seconds a statement waits for a connection before the caller hears UnavailableError
+CHECK_TIMEOUT = 5.0  # seconds a pooled connection has to answer its check, in a call with no deadline
+
+
+class _Deadlines:
+    """Cuts the connections whose calls outlive their deadline: shuts the socket down, so that libpq
+    fails the call at once, where a server that stopped answering (a frozen host, a partition, a
+    proxy that goes on acknowledging, which TCP keepalives take for alive) would keep it waiting for
+    ever. The pool replaces a connection so cut. One thread watches every call: a thread started per
+    call cost more than the call itself on a busy machine."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._watched: dict[object, tuple[float, int]] = {}  # a call's token: (deadline, socket)
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def cut_at(self, conn: psycopg.Connection[Any], until: float | None) -> Iterator[None]:
+        """Cut `conn` should the block still run at `until` (`time.monotonic()`; None: never)."""
+        if until is None:
+            yield
+            return
+        token = object()
+        with self._changed:
+            self._watched[token] = (until, conn.pgconn.socket)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="database-deadlines", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:  # under the lock: never cut once the block is over (the connection
+                self._watched.pop(token, None)  # may be someone else's by then)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for token, (until, fd) in list(self._watched.items()):
+                    if until <= now:
+                        del self._watched[token]
+                        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as sock:
+                            sock.shutdown(socket.SHUT_RDWR)
+                nearest = min((until for until, _ in self._watched.values()), default=None)
+                self._changed.wait(None if nearest is None else nearest - now)
+
+
+_DEADLINES = _Deadlines()
 
 
 class PostgresDatabase:
@@ -257,10 +313,16 @@ class PostgresDatabase:
                 f"{store.setting} names a PostgreSQL database; install the postgres extra "
                 "(pip install 'article-bot[postgres]')"
             ) from None
+        try:  # libpq's reading, so that the servers named are the ones it tries
+            params = postgres_params(address)
+        except AddressError as exc:
+            raise StoreError(f"the {store.what}'s address ({store.setting}): {exc}") from None
         self.address, self.where, self.read_only = address, redact(address), read_only
-        parts = urllib.parse.urlsplit(address)
-        self.server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        self.server = postgres_servers(params)
+        # Every value that may be secret, to scrub from driver messages (libpq should never quote one).
+        self._secrets = sorted((v for k, v in params.items() if "password" in k and v), key=len, reverse=True)
         self._what = store.what
+        self._until = threading.local()  # this thread's call's deadline, for `_check`
         kwargs: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "article-bot"}
         if read_only:  # the reports: the server itself refuses any write
             kwargs["options"] = "-c default_transaction_read_only=on"
@@ -276,7 +338,7 @@ class PostgresDatabase:
             kwargs=kwargs,
             min_size=1,
             max_size=pool_size,
-            check=psycopg_pool.ConnectionPool.check_connection,  # a connection the restart broke is replaced
+            check=self._check,  # a connection the restart broke is replaced
             timeout=POOL_TIMEOUT,
             name=f"article-bot {store.name}",
             open=True,
@@ -285,28 +347,46 @@ class PostgresDatabase:
     def _reason(self, exc: BaseException) -> str:
         """The first line of a driver error, without the password should libpq ever quote it."""
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        password = urllib.parse.urlsplit(self.address).password
-        text = text.replace(password, "***") if password else text
-        return re.sub(r"^connection failed: ", "", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return re.sub(r"^connection (failed|is bad): ", "", text)
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check of a connection before handing it out, within the call's deadline."""
+        import psycopg_pool
+
+        until = getattr(self._until, "value", None) or time.monotonic() + CHECK_TIMEOUT
+        with _DEADLINES.cut_at(conn, until):
+            psycopg_pool.ConnectionPool.check_connection(conn)
 
     @contextlib.contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator[Cursor]:
+    def transaction(self, lock: str | None = None, *, deadline: float | None = None) -> Iterator[Cursor]:
         import psycopg
         import psycopg_pool
 
+        until = None if deadline is None else time.monotonic() + deadline
+        self._until.value = until  # the pool checks the connection it hands out on this thread
         try:
-            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            wait = POOL_TIMEOUT if until is None else min(POOL_TIMEOUT, until - time.monotonic())
+            with (
+                self._pool.connection(timeout=wait) as conn,
+                _DEADLINES.cut_at(conn, until),
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
                 if lock is not None:  # released with the transaction, even if the process dies
                     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
                 yield _PgCursor(cur)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            raise UnavailableError(
-                f"the {self._what} at {self.server} is not answering ({self._reason(exc)})"
-            ) from None
+            late = until is not None and time.monotonic() >= until
+            reason = f"no answer within {deadline:g} s" if late else self._reason(exc)
+            raise UnavailableError(f"the {self._what} at {self.server} is not answering ({reason})") from None
         except psycopg.Error as exc:
             raise StoreError(
                 f"the {self._what} at {self.where} refused a statement ({self._reason(exc)})"
             ) from None
+        finally:
+            self._until.value = None
 
     def schema_version(self, cursor: Cursor, store: str) -> int:
         cursor.execute("SELECT to_regclass('schema_versions') IS NOT NULL")

@@ -22,6 +22,8 @@ retention (`FEEDBACK_RETENTION_DAYS`) are deleted by `prune`, which the bot runs
 
 Durability: SQLite in WAL mode with `synchronous=FULL`, PostgreSQL's commit: `record` returns once
 the vote is committed, so a vote acknowledged to Discord survives the process being killed right after.
+The calls the bot makes as it runs have deadlines (`CALL_DEADLINE`, `PRUNE_DEADLINE`): a server that
+stops answering fails them with `UnavailableError` instead of holding a thread and a connection.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ MIGRATIONS: Migrations = (
 )
 FEEDBACK = Store("feedback", "feedback database", "FEEDBACK_DB", MIGRATIONS)
 SCHEMA_VERSION = FEEDBACK.version
+CALL_DEADLINE = 5.0  # seconds for a vote, a tally or a /forget: a few rows, and a person waiting
+PRUNE_DEADLINE = 30.0  # seconds for deleting the votes past their retention (many rows after an outage)
 
 
 class Shown(NamedTuple):
@@ -217,7 +221,7 @@ class FeedbackStore:
         wrote it (`feedback.writer_voted`).
         """
         key = feedback.answer_key
-        with self.db.transaction() as cur:
+        with self.db.transaction(deadline=CALL_DEADLINE) as cur:
             cur.execute(
                 f"""INSERT INTO votes ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (answer_key, voter) DO UPDATE
@@ -228,19 +232,19 @@ class FeedbackStore:
 
     def tally(self, answer_key: str) -> Tally:
         """Up- and down-votes on one answer."""
-        with self.db.transaction() as cur:
+        with self.db.transaction(deadline=CALL_DEADLINE) as cur:
             return _tally(cur, answer_key)
 
     def forget(self, user_id: int | str) -> int:
         """Delete every vote this person gave; how many there were."""
-        with self.db.transaction() as cur:
+        with self.db.transaction(deadline=CALL_DEADLINE) as cur:
             cur.execute("DELETE FROM votes WHERE voter = ?", (self.voter(user_id),))
             return max(cur.rowcount, 0)
 
     def prune(self, days: int, now: dt.datetime | None = None) -> int:
         """Delete the votes older than `days` days; how many went."""
         cutoff = (now or _now()) - dt.timedelta(days=days)
-        with self.db.transaction() as cur:
+        with self.db.transaction(deadline=PRUNE_DEADLINE) as cur:
             cur.execute("DELETE FROM votes WHERE time < ?", (_iso(cutoff),))
             return max(cur.rowcount, 0)
 
