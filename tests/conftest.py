@@ -20,6 +20,8 @@ from bot import engine
 from bot.answer.composer import Composer
 from bot.config import ENV_FILE_VARIABLE, Settings
 from bot.discord_bot.app import ArticleBot
+from bot.documents.corpus import SizeCaps
+from bot.stores.documents import Mirror, open_documents
 from tests.fake_discord import FakeDiscord, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +84,11 @@ def no_outside_settings() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolate_settings(monkeypatch)
         yield
+
+
+def mirror_of(address: str, folder: Path) -> Mirror:
+    """A mirror of the shared corpus's table at `address` into `folder`, with the default size caps."""
+    return Mirror(open_documents(address), folder, SizeCaps.from_settings(Settings(_env_file=None)))  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ import pytest
 from bot.config import Settings, redact
 from bot.stores import feedback as feedback_store
 from bot.stores.database import StoreError, UnavailableError
-from bot.stores.documents import Mirror, open_documents
+from bot.stores.documents import open_documents
 from bot.stores.feedback import CALL_DEADLINE, SCHEMA_VERSION, Feedback, Shown, copy_votes, open_feedback
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, mirror_of
 from tests.stalling_proxy import StallingProxy
 from tests.test_cli import run
 
@@ -475,9 +475,9 @@ def test_run_checks_both_databases_before_loading_the_corpus(tmp_path: Path, pos
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "walrus.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
-    publisher = Mirror(open_documents(postgres_url), shared)
+    publisher = mirror_of(postgres_url, shared)
     try:
-        assert publisher.publish() == ["walrus.txt"]
+        assert publisher.publish().sent == ["walrus.txt"]
     finally:
         publisher.store.close()
     folder = tmp_path / "corpus"

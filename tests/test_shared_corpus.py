@@ -28,12 +28,10 @@ import pytest
 
 from benchmarks import pgserver
 from bot.answer import render
-from bot.config import Settings
-from bot.documents.corpus import SizeCaps
 from bot.stores.database import StoreError
-from bot.stores.documents import Mirror, Shared, open_documents
+from bot.stores.documents import Shared, open_documents
 from bot.stores.feedback import open_feedback
-from tests.conftest import CORPUS, DATA, ROOT
+from tests.conftest import CORPUS, DATA, ROOT, mirror_of
 from tests.discord_helpers import bot_environ, bot_process, custom_ids, embed_of
 from tests.fake_discord import FakeDiscord, shard_of
 from tests.stalling_proxy import StallingProxy
@@ -42,11 +40,6 @@ from tests.test_cli import run
 PAGE = DATA / "pages" / "wire-sag-awards.html"
 ABOUT_PAGE = "Which film scored a historic upset at the SAG awards?"
 ABOUT_ARTICLE = "How old is Kim Ju-ae?"
-
-
-def _mirror(address: str, folder: Path) -> Mirror:
-    """A mirror of the table at `address` into `folder`, with the default size caps."""
-    return Mirror(open_documents(address), folder, SizeCaps.from_settings(Settings(_env_file=None)))  # type: ignore[call-arg]
 
 
 def _wait_for(path: Path, seconds: float) -> bool:
@@ -69,7 +62,7 @@ def test_a_published_document_reaches_another_folder_and_so_does_its_deletion(
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir()
     (here / "walrus.txt").write_text("The walrus lives on the ice.\n", encoding="utf-8")
-    ours, theirs = _mirror(postgres_url, here), _mirror(postgres_url, there)
+    ours, theirs = mirror_of(postgres_url, here), mirror_of(postgres_url, there)
     ours.sync()
     assert ours.publish().sent == ["walrus.txt"]
     assert ours.publish() == ([], [], [])  # nothing changed since
@@ -231,7 +224,7 @@ def test_a_file_name_near_the_limit_is_received_and_never_deleted_everywhere(
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir()
     (here / name).write_text("# A long name\n\nThe file name is long but legal.\n", encoding="utf-8")
-    ours, theirs = _mirror(postgres_url, here), _mirror(postgres_url, there)
+    ours, theirs = mirror_of(postgres_url, here), mirror_of(postgres_url, there)
     try:
         ours.sync()
         theirs.sync()
@@ -254,7 +247,7 @@ def test_a_document_a_folder_cannot_write_is_neither_deleted_nor_reverted_everyw
     (here / "notes" / "seal.md").write_text("# Seals\n\nSeals bark.\n", encoding="utf-8")
     there.mkdir()
     (there / "notes").write_text("not a folder, so notes/seal.md cannot be written here", encoding="utf-8")
-    ours, theirs = _mirror(postgres_url, here), _mirror(postgres_url, there)
+    ours, theirs = mirror_of(postgres_url, here), mirror_of(postgres_url, there)
     try:
         ours.sync()
         theirs.sync()
@@ -342,7 +335,7 @@ async def test_run_with_corpus_db_skips_a_file_name_that_is_not_utf8(
     assert "skipped caf\\xe9.txt: has a file name that is not UTF-8" in done.stderr  # as without CORPUS_DB
     assert list(_table(postgres_url)) == ["article.txt"]
     # A reload (the watcher's, once running) publishes through the same mirror: no error either.
-    mirror = _mirror(postgres_url, folder)
+    mirror = mirror_of(postgres_url, folder)
     try:
         mirror.sync()
         (folder / "article.txt").write_text("Edited after the start.\n", encoding="utf-8")
@@ -450,7 +443,7 @@ def test_a_listener_on_a_silently_dead_connection_reconnects_and_catches_up(
     proxy = StallingProxy(postgres_url)
     through = proxy.url
     there = tmp_path / "there"
-    mirror, publisher = _mirror(through, there), open_documents(postgres_url)
+    mirror, publisher = mirror_of(through, there), open_documents(postgres_url)
     publisher.publish([Shared("before.txt", b"Published before the path died.\n")], {})
     stop = threading.Event()
     follower = threading.Thread(target=mirror.follow, args=(stop, lambda names: None), daemon=True)
