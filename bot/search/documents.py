@@ -92,9 +92,20 @@ class DocumentStep:
         out /= np.float32(total)
         return out
 
-    def named(self, term: str) -> frozenset[int]:
-        """The documents whose descriptions (title, subtitle, author, outlet) hold a term."""
-        return frozenset(self.described().any_field.get(term, np.empty(0, np.int32)).tolist())
+    def in_best_descriptions(self, terms: Sequence[str], fit: F32) -> npt.NDArray[np.bool_]:
+        """For each of `terms`, whether the descriptions (title, subtitle, author, outlet) of one
+        of the documents that fit best (`best`) hold it."""
+        found = np.zeros(len(terms), dtype=bool)
+        top = float(fit.max()) if len(fit) else 0.0
+        if top <= 0:
+            return found
+        best = fit >= top - TIE
+        described = self.described().any_field
+        # A term's described documents, not the best ones: all of them fit best when they tie.
+        for n, term in enumerate(terms):
+            if (docs := described.get(term)) is not None:
+                found[n] = bool(best[docs].any())
+        return found
 
     def naming(self, word: str) -> frozenset[int]:
         """The documents whose descriptions hold a name as written (case and accents aside, not
