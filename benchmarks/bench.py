@@ -486,7 +486,8 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _sizes(text: str) -> list[int]:
+def size_list(text: str) -> list[int]:
+    """An argument's comma-separated positive sizes, sorted, each once ("none": no size)."""
     if text.strip().lower() == "none":
         return []
     try:
@@ -503,7 +504,7 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add(
         "--sizes",
-        type=_sizes,
+        type=size_list,
         default=[1000, 10_000, 100_000, 1_000_000],
         help="corpus sizes, comma-separated; none leaves the index comparison out",
     )
@@ -536,7 +537,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--parse-sentences", type=int, default=100_000, help="sentences for the parsing timing; 0 skips")
     add(
         "--load",
-        type=_sizes,
+        type=size_list,
         default=[],
         metavar="SIZES",
         help="also measure loading corpora of files of these many sentences, comma-separated "

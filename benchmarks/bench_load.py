@@ -41,11 +41,11 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 # The bm25s side: bm25s has no sentence splitter, so it gets the cheapest one a user could write
 # (blank-line paragraphs, then a split after . ! or ?); front matter is dropped.
-BM25S_FIRST_ANSWER = r"""
-import re, sys
+BM25S_INDEX = r"""
+import json, re, sys
 from pathlib import Path
 import bm25s, Stemmer
-folder, question = Path(sys.argv[1]), sys.argv[2]
+folder = Path(sys.argv[1])
 front = re.compile(r"\A---\n.*?\n---\n", re.S)
 split = re.compile(r"(?<=[.!?])\s+")
 sentences = []
@@ -58,10 +58,18 @@ stemmer = Stemmer.Stemmer("english")
 tokens = bm25s.tokenize(sentences, stopwords="en", stemmer=stemmer, show_progress=False)
 model = bm25s.BM25(method="bm25+")
 model.index(tokens, show_progress=False)
-query = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
-docs, scores = model.retrieve(query, k=3, show_progress=False)
-print(sentences[int(docs[0][0])])
+
+def best(question, k):
+    query = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    docs, scores = model.retrieve(query, k=k, show_progress=False)
+    return [sentences[int(d)] for d in docs[0]]
 """
+# Its answer to the question given as the second argument.
+BM25S_FIRST_ANSWER = BM25S_INDEX + "print(best(sys.argv[2], 3)[0])\n"
+# Its three best sentences for each line of standard input, a JSON line each, as `ask --json -` answers.
+BM25S_ANSWERS = (
+    BM25S_INDEX + "for line in sys.stdin:\n    print(json.dumps(best(line.strip(), 3)), flush=True)\n"
+)
 
 
 # ----------------------------------------------------------------------------- a corpus of files

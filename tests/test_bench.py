@@ -56,3 +56,20 @@ def test_bench_parse_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(case.name in inline for case in CASES if case.suffix == ".md")
     assert re.search(r"ordinary Markdown: [\d,]+ prose blocks .*200 sentences", out)
     assert "markdown-it inline parser" in out
+
+
+def test_bench_documents_small(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.bench_documents import main as documents_main
+
+    # Two numbers of documents over the same sentences, each through the command line beside bm25s.
+    args = ["--documents", "10,40", "--sentences", "400", "--questions", "20", "--cli-runs", "1"]
+    assert documents_main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^document step: [\d,]+ sentences in 10 documents", out, re.MULTILINE), out
+    assert re.search(r"^document step: [\d,]+ sentences in 40 documents", out, re.MULTILINE), out
+    runs = re.findall(
+        r"run 1: ours +([\d.]+) ms \(CPU +([\d.]+)\), bm25s +([\d.]+) ms \(CPU +([\d.]+)\)", out
+    )
+    assert len(runs) == 2, out
+    assert all(float(wall) > 0 and float(bm25s) > 0 for wall, _, bm25s, _ in runs), out
+    assert out.count("ours / bm25s, median of the runs:") == 2

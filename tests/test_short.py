@@ -4,9 +4,12 @@ the span it points to in the file."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bot import engine
 from bot.answer import render, short
@@ -77,6 +80,35 @@ def _spans(sentence: str, question: str, document: Document = DOC) -> list[str]:
 )
 def test_spans_of_the_kind_asked(question: str, sentence: str, expected: list[str]) -> None:
     assert _spans(sentence, question) == expected
+
+
+def _written_as_name_by_patterns(document_text: str, word: str) -> bool:
+    # What `_written_as_name` decided before it found words with str.find: a pattern compiled per word.
+    if re.search(rf"(?<![\w’'-]){re.escape(word.lower())}(?![\w’'-])", document_text):
+        return False
+    return re.search(rf"[\w,;:]\s+{re.escape(word)}(?![\w’'-])", document_text) is not None
+
+
+# Pieces of a document around a word W (w: written in lower case): every way it can touch
+# a word character, punctuation or white space (`\s` holds more than the space).
+_PIECES = ["W", "w", "Ws", "-W", "W's", "W’", "_W", "éW", "a", "x1", ",", ";", ":", ".", "'", "’", "-"]
+_SPACES = [" ", "  ", "\n", "\t", "\u00a0", "\u2003"]
+
+
+@settings(max_examples=300, deadline=None)
+@example(word="Smith", pieces=["a", " ", "W", " ", "x1", "w"])  # glued to a word: not its lower case
+@example(word="Smith", pieces=["a", " ", "W", " ", "w", "x1"])
+@example(word="Smith", pieces=["a", "\u00a0", "W"])  # after a word and white space: a name
+@example(word="Smith", pieces=["a", " ", "Ws"])  # part of a longer word: not it
+@example(word="Smith", pieces=[".", " ", "W"])  # after a full stop: it opens a sentence
+@given(
+    word=st.sampled_from(["Smith", "The", "É", "Ab-c", "O'Neil"]),
+    pieces=st.lists(st.sampled_from(_PIECES + _SPACES), max_size=14),
+)
+def test_written_as_name_decides_as_the_patterns_did(word: str, pieces: list[str]) -> None:
+    text = "".join(p.replace("W", word).replace("w", word.lower()) for p in pieces)
+    short._written_as_name.cache_clear()
+    assert short._written_as_name(text, word) == _written_as_name_by_patterns(text, word), (text, word)
 
 
 def test_kinds_without_spans_give_none() -> None:

@@ -269,7 +269,8 @@ def sentence_text(document: Document, start: int, end: int) -> str:
         )
         return next((fold_space(getattr(document, s.field) or "") for s in stated), "")
     source = document.text[start:end]
-    if is_markdown(document.name):
+    # The document's link labels only where markup may use them: finding them reads the whole text.
+    if is_markdown(document.name) and markdown.marked(source):
         return markdown.shown(source, markdown.references(document.text))
     return fold_space(source)
 
@@ -711,11 +712,13 @@ class Corpus:
             quoted=bool(self._in_quote[i]),
         )
 
+    def text(self, i: int) -> str:
+        """Sentence `i`'s text as shown (its `Sentence` without the rest, for reading many)."""
+        return sentence_text(self.documents[int(self.doc_of[i])], int(self._start[i]), int(self._end[i]))
+
     def texts(self) -> Iterator[str]:
         """Every sentence's text as shown, in id order (for indexing)."""
-        for i in range(len(self)):
-            doc = self.documents[int(self.doc_of[i])]
-            yield sentence_text(doc, int(self._start[i]), int(self._end[i]))
+        return map(self.text, range(len(self)))
 
     def same_paragraph(self, i: int, j: int) -> bool:
         """Whether sentences i and j are both in range and in one paragraph."""

@@ -114,19 +114,24 @@ class Block:
     leaves: tuple[Leaf, ...] = ()
 
 
+def marked(source: str) -> bool:
+    """Whether a piece of Markdown may hold markup: without it, it shows as it is written."""
+    return _MARKUP.search(source) is not None
+
+
 def shown(source: str, labels: frozenset[str] = frozenset()) -> str:
     """The text a reader sees for a piece of Markdown, white space folded.
 
     `labels` are the link reference labels its document defines (see `references`).
     """
-    if _MARKUP.search(source) is None:
+    if not marked(source):
         return fold_space(source)
     return fold_space(visible(source, labels).text)
 
 
 def visible(source: str, labels: frozenset[str] = frozenset()) -> Visible:
     """The text a reader sees for `source`, and where each run of it is in `source`."""
-    if _MARKUP.search(source) is None:
+    if not marked(source):
         return Visible(source, None)
     text, lines = _unwrap(source)
     chunks, starts = _Inline(text, labels).run()

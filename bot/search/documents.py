@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +57,10 @@ class DocumentStep:
         self.documents = documents  # the document-level index (bot.search.ranking.Groups)
         self._described: _Described | None = None
         self._lock = threading.Lock()
+        # A question's words read as parts of addresses, asked again for each document that fits it.
+        self._hosts: Callable[[str], dict[str, I32]] = lru_cache(maxsize=64)(
+            lambda text: self._host_matches(text, self.described())
+        )
 
     def __len__(self) -> int:
         return len(self.corpus.documents)
@@ -76,7 +81,7 @@ class DocumentStep:
         if total <= 0 or len(self) == 0:
             return out
         described = self.described()
-        hosts = self._host_matches(text, described)
+        hosts = self._hosts(text)
         names = _names(text)
         for term, weight in zip(terms, weights, strict=True):
             ids, _ = self.documents.postings(term)
@@ -92,9 +97,20 @@ class DocumentStep:
         out /= np.float32(total)
         return out
 
-    def named(self, term: str) -> frozenset[int]:
-        """The documents whose descriptions (title, subtitle, author, outlet) hold a term."""
-        return frozenset(self.described().any_field.get(term, np.empty(0, np.int32)).tolist())
+    def in_best_descriptions(self, terms: Sequence[str], fit: F32) -> npt.NDArray[np.bool_]:
+        """For each of `terms`, whether the descriptions (title, subtitle, author, outlet) of one
+        of the documents that fit best (`best`) hold it."""
+        found = np.zeros(len(terms), dtype=bool)
+        top = float(fit.max()) if len(fit) else 0.0
+        if top <= 0:
+            return found
+        best = fit >= top - TIE
+        described = self.described().any_field
+        # A term's described documents, not the best ones: all of them fit best when they tie.
+        for n, term in enumerate(terms):
+            if (docs := described.get(term)) is not None:
+                found[n] = bool(best[docs].any())
+        return found
 
     def naming(self, word: str) -> frozenset[int]:
         """The documents whose descriptions hold a name as written (case and accents aside, not
@@ -119,7 +135,7 @@ class DocumentStep:
         """For each of `terms` (of the question `text`), the descriptions of `document` that hold
         it (no entry: none)."""
         described = self.described()
-        hosts = self._host_matches(text, described)
+        hosts = self._hosts(text)
         found: dict[str, set[str]] = {}
         for term in terms:
             held = {f for f in DESCRIPTIONS if document in described.by_field[f].get(term, ())}

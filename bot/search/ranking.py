@@ -45,7 +45,7 @@ from dataclasses import dataclass, fields
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -293,6 +293,10 @@ _REFERS_BACK = re.compile(
     re.IGNORECASE,
 )
 _CLOSERS = " \"'”’»)]*_"
+# What a sentence's text says of it, as bits of one mark a sentence (`Ranker._marked`).
+ASKING, REFERRING = 1, 2
+Marks = npt.NDArray[np.int8]
+Flags = npt.NDArray[np.bool_]
 
 
 def refers_back(sentence: str) -> bool:
@@ -303,6 +307,19 @@ def refers_back(sentence: str) -> bool:
 def asks(sentence: str) -> bool:
     """Whether a sentence is itself a question."""
     return sentence.rstrip(_CLOSERS).endswith("?")
+
+
+@overload
+def leans(mark: int, before: int, same_paragraph: bool, same_document: bool) -> bool: ...
+@overload
+def leans(mark: Marks, before: Marks, same_paragraph: Flags, same_document: Flags) -> Flags: ...
+def leans(mark: Any, before: Any, same_paragraph: Any, same_document: Any) -> Any:
+    """Whether a sentence (its `mark`, and the one before it's) cannot be read without the one
+    before it: it opens with a word that points back ("It", "This mural") in the same paragraph,
+    or it follows a question (the answer to an interview's "Q:") in the same document. For one
+    sentence or, as arrays, many."""
+    refers = same_paragraph & (mark & REFERRING > 0)
+    return refers | same_document & (before & ASKING > 0) & (mark & ASKING == 0)
 
 
 # -- the question ----------------------------------------------------------------------------------
@@ -444,10 +461,9 @@ class Ranker:
         )
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)
-        self._text: Callable[[int], str] = lambda i: corpus.sentence(i).text
-        # Per-sentence flags read off the text when first needed: -1 unknown, 0 no, 1 yes.
-        self._asks_flag = np.full(len(corpus), -1, dtype=np.int8)
-        self._leans_flag = np.full(len(corpus), -1, dtype=np.int8)
+        self._text: Callable[[int], str] = corpus.text
+        # What each sentence's text says of it (`ASKING`, `REFERRING`), read when first needed; -1 unknown.
+        self._marks = np.full(len(corpus), -1, dtype=np.int8)
         self._evidence: Callable[[int, AnswerType], tuple[frozenset[str], ...]] = lru_cache(maxsize=16_384)(
             lambda i, kind: type_evidence(self._text(i), kind)
         )
@@ -460,40 +476,39 @@ class Ranker:
         found = {t for w in near_spellings(folded) for t in tokenize(w)}
         return tuple(sorted(t for t in found if self.index.term_idf(t) is not None))
 
-    def _flags(
-        self, flags: npt.NDArray[np.int8], ids: I32, test: Callable[[int], bool]
-    ) -> npt.NDArray[np.bool_]:
-        """`test` of each sentence in `ids`, computed once a sentence and kept in `flags`."""
-        for i in ids[flags[ids] < 0].tolist():
-            flags[i] = test(i)
-        return np.asarray(flags[ids] == 1)
+    def _mark(self, i: int) -> int:
+        """Sentence i's mark (`_marked`'s scalar path)."""
+        mark = int(self._marks[i])
+        if mark < 0:
+            text = self._text(i)
+            mark = self._marks[i] = ASKING * asks(text) | REFERRING * refers_back(text)
+        return mark
 
-    @staticmethod
-    def _flag(flags: npt.NDArray[np.int8], i: int, test: Callable[[int], bool]) -> bool:
-        """`test` of sentence i, computed once and kept in `flags` (the scalar `_flags`)."""
-        flag = int(flags[i])
-        if flag < 0:
-            flag = flags[i] = test(i)
-        return bool(flag)
+    def _marked(self, ids: I32) -> npt.NDArray[np.int8]:
+        """The marks (`ASKING`, `REFERRING`) of sentences `ids`, each read off its text once."""
+        for i in ids[self._marks[ids] < 0].tolist():
+            self._mark(i)
+        return self._marks[ids]
 
-    def _sentence_asks(self, i: int) -> bool:
-        return asks(self._text(i))
-
-    def _asks(self, i: int) -> bool:
-        return self._flag(self._asks_flag, i, self._sentence_asks)
-
-    def _leans(self, i: int) -> bool:
-        """Whether sentence i cannot be read without the one before it: it opens with a word that
-        points back ("It", "This mural") in the same paragraph, or it follows a question (the answer
-        to an interview's "Q:"), in the same document."""
+    def _leaning(self, ids: I32) -> npt.NDArray[np.bool_]:
+        """Whether each of sentences `ids` cannot be read without the one before it (`leans`)."""
+        before = np.maximum(ids - 1, 0)
+        after_one = ids > 0
+        marks_before = np.zeros(len(ids), dtype=np.int8)
+        marks_before[after_one] = self._marked(before[after_one])
         corpus = self.corpus
-        if corpus.same_paragraph(i, i - 1) and refers_back(self._text(i)):
-            return True
-        return corpus.same_document(i, i - 1) and self._asks(i - 1) and not self._asks(i)
+        same_paragraph = after_one & (corpus.paragraph_of[ids] == corpus.paragraph_of[before])
+        same_document = after_one & (corpus.doc_of[ids] == corpus.doc_of[before])
+        return np.asarray(leans(self._marked(ids), marks_before, same_paragraph, same_document))
 
     def leans_on_previous(self, i: int) -> bool:
-        """Whether sentence i goes with the sentence before it (see `_leans`)."""
-        return self._flag(self._leans_flag, i, self._leans)
+        """Whether sentence i goes with the sentence before it (`leans`)."""
+        if i <= 0:
+            return False
+        corpus = self.corpus
+        same_paragraph = bool(corpus.paragraph_of[i] == corpus.paragraph_of[i - 1])
+        same_document = bool(corpus.doc_of[i] == corpus.doc_of[i - 1])
+        return bool(leans(self._mark(i), self._mark(i - 1), same_paragraph, same_document))
 
     def names_unknown(self, question: Question, document: int | None = None) -> bool:
         """Whether the question names something (a capitalised word) that no document mentions,
@@ -616,7 +631,7 @@ class Ranker:
 
     def factors(self, ids: I32) -> F32:
         """Each sentence's factor on its score: QUESTION_FACTOR for one that asks, else 1."""
-        asking = self._flags(self._asks_flag, ids, self._sentence_asks)
+        asking = self._marked(ids) & ASKING > 0
         return np.where(asking, np.float32(QUESTION_FACTOR), np.float32(1.0)).astype(np.float32)
 
     def relevance(self, question: Question) -> F32 | None:
@@ -702,8 +717,11 @@ class Ranker:
         term_weight = np.array(question.weights, dtype=np.float32)
         holds = owner @ (own > 0) > 0
         held_before = owner @ (prev > 0) > 0
-        leans = self._flags(self._leans_flag, ids, self._leans)
-        table[:, 3] = leans * (term_weight @ (held_before & ~holds)) / total
+        gain = term_weight @ (held_before & ~holds)
+        # Whether a sentence leans on the one before is read off its text: only where it counts.
+        leans = np.zeros(len(ids), dtype=bool)
+        leans[gain > 0] = self._leaning(ids[gain > 0])
+        table[:, 3] = leans * gain / total
         if question.kind is not AnswerType.NONE:
             asked = frozenset(question.terms)
             table[:, 4] = [_holds(self._evidence(int(i), question.kind), asked) for i in ids]
@@ -711,15 +729,9 @@ class Ranker:
         if len(self.documents) > 1:
             about = self.about(question)
             table[:, 5] = about[self.corpus.doc_of[ids]]
-            naming = self._naming(question, self.step.best(about))
+            naming = self.step.in_best_descriptions(question.terms, about)
             table[:, 7] = (query_weight * ~naming[list(question.owner)]) @ own / total
         return table
-
-    def _naming(self, question: Question, documents: Sequence[int]) -> npt.NDArray[np.bool_]:
-        """For each of the question's terms, whether it names one of `documents`: a word of its
-        title, subtitle, author or outlet."""
-        named = [any(d in self.step.named(t) for d in documents) for t in question.terms]
-        return np.array(named, dtype=bool)
 
     def held_terms(self, question: Question, ids: Sequence[int]) -> dict[int, set[int]]:
         """For each sentence id, the positions (in `question.terms`) of the terms it holds."""

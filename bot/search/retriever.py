@@ -316,26 +316,39 @@ class Index:
         A document's own name ("Riverton" in the Riverton story) stands in most of its sentences
         and says little about which of them answers; a word rare in the corpus can be common in
         the one document that holds it.
+
+        A group's items are consecutive (`group_of` never decreases), so the items of a group that
+        hold a term are a run of the term's postings, found by bisection: the cost grows with the
+        terms and `ids`, not with the number of groups or the terms' postings.
         """
         out = np.ones((len(terms), len(ids)), dtype=np.float32)
         if not len(ids):
             return out
         groups = group_of[ids]
-        sizes = group_sizes[groups].astype(np.float64)
-        n = np.float64(self.n_docs)
-        top = idf_formula(self.params, np.array([n]), np.ones(1))[0]
-        local_top = idf_formula(self.params, sizes, np.ones_like(sizes))
+        first = np.searchsorted(group_of, groups)
+        last = first + group_sizes[groups]
+        held = np.zeros((len(terms), len(ids)), dtype=np.float64)
+        idf = np.ones(len(terms), dtype=np.float64)
         for row, term in enumerate(terms):
             t = self.term_id.get(term)
             if t is None or self.idf[t] <= 0:
-                continue
-            found, _ = self.postings(term)
-            held = np.bincount(group_of[found], minlength=len(group_sizes))[groups].astype(np.float64)
-            present = held > 0
-            if not present.any():
-                continue
-            local = idf_formula(self.params, sizes[present], held[present]) / local_top[present] * top
-            out[row, present] = (local / float(self.idf[t])).astype(np.float32)
+                continue  # its row stays 1
+            found = self.doc_ids[self.offsets[t] : self.offsets[t + 1]]
+            held[row] = found.searchsorted(last) - found.searchsorted(first)
+            idf[row] = self.idf[t]
+        rows, cols = np.nonzero(held)  # row by row, as each term's pairs were taken one term at a time
+        if not len(rows):
+            return out
+        sizes = group_sizes[groups].astype(np.float64)
+        top = idf_formula(self.params, np.array([np.float64(self.n_docs)]), np.ones(1))[0]
+        local_top = idf_formula(self.params, sizes, np.ones_like(sizes))[cols]
+        if self.params.variant == "okapi":  # its floor is a mean over the pairs given: one term's
+            cuts = np.flatnonzero(np.diff(rows)) + 1
+            pairs = zip(np.split(sizes[cols], cuts), np.split(held[rows, cols], cuts), strict=True)
+            local = np.concatenate([idf_formula(self.params, s, h) for s, h in pairs])
+        else:
+            local = idf_formula(self.params, sizes[cols], held[rows, cols])
+        out[rows, cols] = (local / local_top * top / idf[rows]).astype(np.float32)
         return out
 
     def term_idf(self, term: str) -> float | None:
