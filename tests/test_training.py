@@ -97,16 +97,10 @@ def test_a_few_steps_lower_the_loss_and_the_export_runs_as_torch(
     fp32 = reader.export(model, tmp_path / "reader.onnx", quantise=False)
     pairs = [*[(g.question, m.text) for g in batch.groups for m in g.members][:6], ("Who?", "Him.")]
     expected = reader.torch_outputs(model, pairs)
-    encodings = reader.tokenizer().encode_batch(pairs)
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(pairs), width), np.int64)
-    types = np.zeros_like(ids)
-    for r, e in enumerate(encodings):
-        ids[r, : len(e.ids)], types[r, : len(e.ids)] = e.ids, e.type_ids
+    inputs = reader.padded(reader.tokenizer().encode_batch(pairs))
     session = onnxruntime.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
-    got = session.run(
-        None, {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64), "token_type_ids": types}
-    )
+    got = session.run(None, inputs)
+    ids = inputs["input_ids"]
     np.testing.assert_allclose(got[0], expected[0], atol=1e-4)
     real = ids != 0  # the span logits of padding are not read
     np.testing.assert_allclose(got[1][real], expected[1][real], atol=1e-4)

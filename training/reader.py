@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from tokenizers import BertWordPieceTokenizer
 from torch import nn
@@ -47,6 +48,7 @@ from training.data import read_groups
 
 MAX_TOKENS = 128  # question and sentence together; a longer sentence is cut at its end
 NO_ANSWER = 0  # the target of a group none of whose sentences answers
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model's, in torch and in ONNX
 VOCAB = MODELS_DIR / "minilm" / "vocab.txt"  # the bot's copy of all-MiniLM-L6-v2's vocabulary
 
 
@@ -122,6 +124,16 @@ def tokenizer(max_tokens: int = MAX_TOKENS) -> BertWordPieceTokenizer:
     return tok
 
 
+def padded(encodings: Sequence[Any]) -> dict[str, npt.NDArray[np.int64]]:
+    """Tokenised pairs as the model's inputs (`INPUTS`): ids, attention mask and segments, padded."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), np.int64)
+    types = np.zeros_like(ids)
+    for r, e in enumerate(encodings):
+        ids[r, : len(e.ids)], types[r, : len(e.ids)] = e.ids, e.type_ids
+    return dict(zip(INPUTS, (ids, (ids != 0).astype(np.int64), types), strict=True))
+
+
 @dataclass(frozen=True)
 class Member:
     """One sentence of a group, and where the answer stands in it when it holds it."""
@@ -151,19 +163,8 @@ class Batch:
         self.chunks: list[tuple[list[int], dict[str, torch.Tensor]]] = []
         for at in range(0, len(order), chunk):
             rows = order[at : at + chunk]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), np.int64)
-            types = np.zeros((len(rows), width), np.int64)
-            for r, i in enumerate(rows):
-                e = encodings[i]
-                ids[r, : len(e.ids)] = e.ids
-                types[r, : len(e.ids)] = e.type_ids
-            tensors = {
-                "input_ids": torch.from_numpy(ids),
-                "attention_mask": torch.from_numpy((ids != 0).astype(np.int64)),
-                "token_type_ids": torch.from_numpy(types),
-            }
-            self.chunks.append((rows, tensors))
+            inputs = padded([encodings[i] for i in rows])
+            self.chunks.append((rows, {name: torch.from_numpy(array) for name, array in inputs.items()}))
         # Span labels, by pair: token positions of the answer's first and last tokens.
         self.spans: dict[int, tuple[int, int]] = {}
         self.sentence_tokens: dict[int, list[int]] = {}
@@ -375,7 +376,6 @@ class _Exported(nn.Module):
         return score, start, end
 
 
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUTS = ("score", "start", "end")
 
 
@@ -412,16 +412,9 @@ def export(model: Reader, path: Path, *, quantise: bool = True) -> Path:
 
 def torch_outputs(model: Reader, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, ...]:
     """The model's outputs on `pairs` (one padded batch), for checking an export against torch."""
-    encodings = tokenizer().encode_batch(list(pairs))
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(pairs), width), np.int64)
-    types = np.zeros_like(ids)
-    for r, e in enumerate(encodings):
-        ids[r, : len(e.ids)], types[r, : len(e.ids)] = e.ids, e.type_ids
+    inputs = padded(tokenizer().encode_batch(list(pairs)))
     with torch.no_grad():
-        out = model.to("cpu").eval()(
-            torch.from_numpy(ids), torch.from_numpy((ids != 0).astype(np.int64)), torch.from_numpy(types)
-        )
+        out = model.to("cpu").eval()(**{name: torch.from_numpy(array) for name, array in inputs.items()})
     return tuple(t.numpy() for t in out)
 
 

@@ -25,20 +25,14 @@ import numpy.typing as npt
 import onnxruntime
 
 from training.data import read_groups
-from training.reader import INPUTS, dev_splits, tokenizer
+from training.reader import dev_splits, padded, tokenizer
 
 F32 = npt.NDArray[np.float32]
 
 
 def scores(session: onnxruntime.InferenceSession, question: str, texts: Sequence[str]) -> F32:
     """The reader's score of each sentence for the question (above 0: it answers)."""
-    encodings = tokenizer().encode_batch([(question, t) for t in texts])
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(texts), width), np.int64)
-    types = np.zeros_like(ids)
-    for r, e in enumerate(encodings):
-        ids[r, : len(e.ids)], types[r, : len(e.ids)] = e.ids, e.type_ids
-    feed = dict(zip(INPUTS, (ids, (ids != 0).astype(np.int64), types), strict=True))
+    feed = padded(tokenizer().encode_batch([(question, t) for t in texts]))
     return np.asarray(session.run(["score"], feed)[0], dtype=np.float32)
 
 
