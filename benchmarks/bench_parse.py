@@ -6,7 +6,7 @@ of long runs of one delimiter or a mix (each reported case of issue 15 #8 among 
 or plain text, and prints the seconds at each size and the growth exponent between the smallest
 and the largest: 1 is linear, 2 quadratic. Then markdown-it-py's own inline parser beside our
 scanner: on the same inputs, and on ordinary Markdown (`bench.saved_documents`), which is what
-decided to keep the scanner (see README, "Markdown").
+decided to keep the scanner (see docs/how-it-answers.md, "Markdown").
 """
 
 from __future__ import annotations

@@ -202,7 +202,7 @@ def test_eval_squad_with_off_topic_questions_and_misses() -> None:
     assert report["answerable"] == 269 and report["to_decline"] == {"off-topic": 27}
     assert 0 < report["hit@1"] <= report["hit@3"] <= 1
     assert report["misses"] and all(isinstance(m, str) for m in report["misses"])
-    # SQuAD's answers have texts: the short answers are scored, per kind, as the README reports them.
+    # SQuAD's answers have texts: the short answers are scored, per kind, as docs/quality.md reports them.
     shorts = report["short"]
     assert set(shorts) == {"all", "when", "how many", "who", "where", "other"}
     assert shorts["all"]["questions"] == 269 and 0 < shorts["all"]["given"] < 269

@@ -266,7 +266,7 @@ def test_an_unknown_document_is_a_question_error(newsroom_composer: Composer) ->
 
 
 def test_development_set_through_the_command_line() -> None:
-    # The multi-document development set scores as the README says (metadata lines all hit first).
+    # The multi-document development set scores as docs/quality.md says (metadata lines all hit first).
     folder = DATA / "multidoc"
     done = run(
         "eval",

@@ -183,7 +183,7 @@ def test_dev_set_targets(rerank: bool) -> None:
     # The targets on the development set (a quality floor, not a tuning target). With the
     # re-ranker one of its 23 questions ("Who attended the inauguration with Kim?") finds the
     # inauguration's sentence before the one naming the daughter: 0.913 at hit@1, the price of
-    # four to five points on every written-blind set (README "Quality").
+    # four to five points on every written-blind set (docs/quality.md).
     composer = engine.load(Settings(_env_file=None, corpus_dir=CORPUS, use_cache=False, rerank=rerank))
     report = evaluate(read_cases(DEV), lambda q: composer.answer(q, limit=DEPTH))
     assert report.hit_at_1 >= (0.9 if rerank else 0.95)
@@ -202,7 +202,7 @@ def test_the_re_ranker_floor_on_the_blind_article_set() -> None:
 
 
 def test_crowd_written_questions_floor(tmp_path: Path) -> None:
-    # A floor under the crowd-written set the weights were fitted on (README "Quality"): a change
+    # A floor under the crowd-written set the weights were fitted on (docs/quality.md): a change
     # that loses several points here has broken something general.
     questions = read_question_set(NOTRE_DAME)
     for name, text in questions.documents.items():

@@ -47,7 +47,7 @@ __all__ = [
     "holds_type",
 ]
 
-# Declining (chosen on the open question sets, see README "Quality"): the best passage must cover
+# Declining (chosen on the open question sets, see docs/quality.md): the best passage must cover
 # this share of the question's IDF weight, and more when the question names something unknown.
 MIN_COVERAGE = 0.2
 NAMED_COVERAGE = 0.6  # "What is X called in English?": a name the corpus lacks, the rest well covered

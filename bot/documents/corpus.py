@@ -72,7 +72,7 @@ _BOILERPLATE_MAX_WORDS = 16
 # A page is an article when this many words of its text are prose: in sentences that end as
 # sentences do, outside link text, and not furniture. Menus, link lists, buttons and form labels
 # have none; the shortest article measured (one sentence) has 18, the saved news pages 249 to 345
-# (README, "Adding articles": `python -m benchmarks.bench_extract --article-text`).
+# (docs/articles.md, "What counts as an article": `python -m benchmarks.bench_extract --article-text`).
 MIN_ARTICLE_WORDS = 15
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 NOT_AN_ARTICLE = "has no article text (nothing but links and page furniture)"

@@ -7,10 +7,10 @@ Two halves, each chosen for its job:
   setext headings, nested lists, fences with blank lines) is what a real parser is for.
 - Inline markup (emphasis, code marks, links and images, HTML tags, escapes, entities) is removed
   here, because markdown-it's inline tokens carry no source offsets and a sentence's span must
-  point into the file (README: why not markdown-it's inline parser). `visible` keeps each shown
-  character's offset; `shown` is the fast form used for every sentence's text. Tests check both
-  against markdown-it's own rendering. The scan is one pass, linear in its text whatever the text
-  (tests/test_parsing_work.py counts its steps).
+  point into the file (docs/how-it-answers.md: why not markdown-it's inline parser). `visible`
+  keeps each shown character's offset; `shown` is the fast form used for every sentence's text.
+  Tests check both against markdown-it's own rendering. The scan is one pass, linear in its text
+  whatever the text (tests/test_parsing_work.py counts its steps).
 """
 
 from __future__ import annotations

@@ -332,8 +332,8 @@ class Relevance:
     alike (a long text has some sentence close to almost anything). The percentile rises with
     the number of documents, `100 - (100 - quantile) / n ** power`: with n documents an
     off-topic question has n chances to come close to one of them, and at the single-document
-    percentile a corpus of ten would answer far more of them (README "Declining in a corpus of
-    many"). None until every sentence has its vector: a best cosine over part of a document
+    percentile a corpus of ten would answer far more of them (docs/quality.md, "Declining in a corpus
+    of many"). None until every sentence has its vector: a best cosine over part of a document
     would understate it.
     """
 
