@@ -374,10 +374,15 @@ class Index:
         return buf
 
     def rank(
-        self, query: Sequence[QueryTerm] | Sequence[str], k: int, within: tuple[int, int] | None = None
+        self,
+        query: Sequence[QueryTerm] | Sequence[str],
+        k: int,
+        within: tuple[int, int] | None = None,
+        allowed: Callable[[I32], npt.NDArray[np.bool_]] | None = None,
     ) -> Ranking:
         """The `k` best sentences for the weighted query terms (weight 1 for plain strings); only
-        sentences with ids in [start, end) when `within` is given."""
+        sentences with ids in [start, end) when `within` is given, and those `allowed` allows (a
+        server's view: a mask over the candidates, so the cost is theirs, not the corpus's)."""
         terms = [QueryTerm(q) if isinstance(q, str) else q for q in query]
         buf = self._buffer()
         view = buf[1:-1]  # sentence i lives at buf[i + 1], so i-1 and i+1 are always in range
@@ -393,6 +398,8 @@ class Index:
         cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
         if within is not None:
             cand = cand[(cand >= within[0]) & (cand < within[1])]
+        if allowed is not None:
+            cand = cand[allowed(cand)]
         cand_scores = view[cand]
         # A sentence appears once per query term at most, so the best k * terms entries
         # hold at least k distinct sentences.
