@@ -410,16 +410,23 @@ def _servers(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     import datetime
 
     from bot.documents import servers
+    from bot.stores.database import StoreError
 
     if args.servers_command == "purge":
+        mirror = _shared_corpus(settings)  # with CORPUS_DB: caught up, then the deletions shared
         try:
             count = servers.purge(settings, args.server)
-        except LookupError as exc:
+            if mirror is not None:
+                mirror.publish().log_unsent("servers purge")
+        except (LookupError, StoreError) as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:
             raise UsageError(
                 f"cannot delete the articles of server {args.server} ({exc.strerror or exc})"
             ) from None
+        finally:
+            if mirror is not None:
+                mirror.store.close()
         out.write(f"deleted the {count} articles of server {args.server}\n")
         return EXIT_OK
     for server in servers.servers(settings):

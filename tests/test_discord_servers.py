@@ -5,12 +5,15 @@ autocomplete and listing scoped to the server asked in; `python -m bot ask --ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
 
@@ -18,13 +21,14 @@ from bot import engine
 from bot.answer import render
 from bot.discord_bot.app import ArticleBot
 from tests.conftest import CORPUS, DATA
-from tests.discord_helpers import EPHEMERAL, bot_settings, embed_of
+from tests.discord_helpers import EPHEMERAL, bot_process, bot_settings, embed_of
 from tests.fake_discord import (
     MANAGE_GUILD,
     MODERATOR_PERMISSIONS,
     CommandRefusedError,
     FakeDiscord,
     running_bot,
+    shard_of,
 )
 from tests.test_add import WIRE, Site, _html, _serving
 from tests.test_cli import run
@@ -50,8 +54,11 @@ def site() -> Iterator[Site]:
 
 
 @pytest_asyncio.fixture
-async def servers(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[tuple[ArticleBot, int]]:
-    """The bot over the shipped article, in two servers: the fake's first (A) and B, its id returned."""
+async def servers(
+    fake: FakeDiscord, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[ArticleBot, int]]:
+    """The bot over the shipped article, in two servers: the fake's first (A) and B, its id returned;
+    settings a test gives (indirect parametrisation) on top."""
     guild_b, _ = fake.add_guild(name="Server B")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -63,6 +70,7 @@ async def servers(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[tuple[Arti
         rerank=False,
         fetch_allow_private=True,  # the test pages are on 127.0.0.1
         server_max_documents=2,
+        **getattr(request, "param", {}),
     )
     client = ArticleBot(engine.load(settings), settings)
     async with running_bot(fake, client) as running:
@@ -196,6 +204,8 @@ async def test_only_members_who_may_manage_the_server_can_add_or_remove(
         synced = next(c for c in fake.commands[fake.guild_id] if c["name"] == name)
         assert int(synced["default_member_permissions"]) == MANAGE_GUILD
         assert synced.get("dm_permission") is False or synced.get("contexts") == [0], synced
+    help_text = shown(await command(fake, "help", {}))
+    assert "`/add url:`" in help_text and "manage the server" in help_text
     with pytest.raises(CommandRefusedError):
         await fake.send_slash("add", {"file": ("bicycle.md", BICYCLE)})  # a member without the permission
     assert _own(bot, fake.guild_id) == []
@@ -240,6 +250,34 @@ async def test_a_server_at_its_limit_is_told_so(
     # Another server's limit is its own.
     data = await command(fake, "add", {"file": ("other.md", third)}, guild_id=guild_b, moderator=True)
     assert "Another bicycle history" in shown(data)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("servers", [{"server_max_bytes": 3000}], indirect=True)
+async def test_a_server_past_its_bytes_keeps_nothing_of_the_article(
+    fake: FakeDiscord, servers: tuple[ArticleBot, int]
+) -> None:
+    bot, _ = servers
+    await command(fake, "add", {"file": ("bicycle.md", BICYCLE)}, moderator=True)  # 1,871 bytes
+    other = BICYCLE.replace(b"A short history of the bicycle", b"Another bicycle history")
+    other = other.replace(b"history/bicycle", b"history/another")  # another page, not an update
+    data = await command(fake, "add", {"file": ("other.md", other)}, moderator=True)
+    text = data.get("content") or ""
+    assert "over its 3,000-byte limit (SERVER_MAX_BYTES)" in text and "\n" not in text, text
+    assert _own(bot, fake.guild_id) == ["a-short-history-of-the-bicycle.md"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("servers", [{"server_adds_per_hour": 1}], indirect=True)
+async def test_add_is_rate_limited_per_server(fake: FakeDiscord, servers: tuple[ArticleBot, int]) -> None:
+    _, guild_b = servers
+    await command(fake, "add", {"file": ("bicycle.md", BICYCLE)}, moderator=True)
+    data = await command(fake, "add", {"file": ("bicycle.md", BICYCLE)}, moderator=True)
+    text = data.get("content") or ""
+    assert "(SERVER_ADDS_PER_HOUR)" in text and data["flags"] & EPHEMERAL, text
+    # Another server has its own hour.
+    data = await command(fake, "add", {"file": ("bicycle.md", BICYCLE)}, guild_id=guild_b, moderator=True)
+    assert "A short history of the bicycle" in shown(data)
 
 
 @pytest.mark.asyncio
@@ -341,3 +379,69 @@ def test_servers_purge_deletes_a_server_s_articles(tmp_path: Path) -> None:
     purged = run("servers", "purge", "42", **env)
     assert purged.returncode == 0 and purged.stdout == "deleted the 1 articles of server 42\n"
     assert not folder.exists() and run("servers", "list", **env).stdout == ""
+
+
+async def _slash_reply(fake: FakeDiscord, name: str, options: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """A slash command's final reply (after a deferral, the edit), allowing a process's slow start."""
+    handle = await fake.send_slash(name, options, **kw)
+    response = await fake.wait_response(handle, timeout=30)
+    if response["type"] == 5:
+        return dict((await fake.wait_edit(handle, timeout=60))["data"])
+    return dict(response["data"])
+
+
+@pytest.mark.asyncio
+async def test_two_processes_sharing_postgres_answer_an_added_article_within_seconds(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with FakeDiscord() as fake:
+        home = shard_of(fake.guild_id, 2)  # server A, on this shard
+
+        def start(shard: int, name: str) -> subprocess.Popen[str]:
+            folder = tmp_path / name
+            folder.mkdir()
+            shutil.copy(CORPUS / "article.txt", folder / "article.txt")
+            env = {
+                "SHARD_COUNT": "2",
+                "SHARD_IDS": str(shard),
+                "CORPUS_DIR": str(folder),
+                "SERVERS_DIR": str(tmp_path / f"{name}-servers"),
+                "CORPUS_DB": postgres_url,
+                "RERANK": "false",
+                "ASK_COOLDOWN_RATE": "1000",
+            }
+            return bot_process(fake, tmp_path, **env)
+
+        processes = [start(home, "one"), start(1 - home, "two")]
+        try:
+            await fake.wait_ready(timeout=60, count=2)
+            data = await _slash_reply(
+                fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+            )
+            assert "A short history of the bicycle" in shown(data), shown(data)
+            added = time.monotonic()
+            # The other process (the other shard) has it in its servers' folder within seconds ...
+            mirrored = tmp_path / "two-servers" / str(fake.guild_id) / "a-short-history-of-the-bicycle.md"
+            while not mirrored.exists():
+                assert time.monotonic() - added < 10, "not mirrored to the other process in 10 s"
+                await asyncio.sleep(0.1)
+            assert mirrored.read_bytes() == BICYCLE
+            # ... and it is in the table with the server's id.
+            with psycopg.connect(postgres_url) as conn:
+                rows = conn.execute("SELECT name, server FROM documents WHERE server <> 0").fetchall()
+            name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"
+            assert rows == [(name, fake.guild_id)]
+            # Server A moves to a process started on a folder that never saw the page: answered there.
+            processes[0].terminate()
+            await asyncio.to_thread(processes[0].wait, 30)
+            processes.append(start(home, "three"))
+            await fake.wait_ready(timeout=60, count=3)
+            ok, answer = await ask_in(fake, BICYCLE_QUESTION)
+            assert ok and name in answer and "22 kg" in answer
+        finally:
+            for process in processes:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+            outputs = [await asyncio.to_thread(p.communicate, timeout=30) for p in processes]
+    for _, err in outputs:
+        assert "Traceback" not in err, err
