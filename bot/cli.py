@@ -379,18 +379,12 @@ def _add_source(source: str, settings: Settings, mirror: Mirror | None) -> tuple
     title): then its version is fetched and the page added again, which finds that name taken and
     takes the next (or, when both added the same page, finds it and updates it).
     """
-    from bot.documents.add import add
+    from bot.documents.add import add_with
     from bot.stores.database import StoreError
 
     tries = 0
     while True:
-        added = add(
-            source,
-            settings.corpus_dir,
-            timeout=settings.fetch_timeout_seconds,
-            max_bytes=settings.fetch_max_bytes,
-            allow_private=settings.fetch_allow_private,
-        )
+        added = add_with(settings, source, settings.corpus_dir)
         if mirror is None:
             return added, None
         name = added.path.relative_to(settings.corpus_dir).as_posix()

@@ -140,7 +140,7 @@ class Composer:
         meta = metadata.about_documents(self.corpus, q, asked, self.ranker, self.highlight, pinned, view)
         if meta is not None:
             return meta
-        ranked = self.ranker.rank(asked, document=pinned, view=view)
+        ranked = self.ranker.rank(asked, document=pinned, server=server)
         if not len(ranked.ids):
             return self._declined(Answer(q, abstained=True, terms=terms), pinned)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))

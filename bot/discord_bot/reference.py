@@ -63,9 +63,7 @@ def citation_choices(composer: Composer, typed: str, server: int | None = None) 
             partial = list(words(typed.split()[-1]))[-1:] + tokenize(typed.split()[-1])[-1:]
             for start in partial:
                 query += [QueryTerm(t) for t in composer.index.with_prefix(start)[:_PREFIX_TERMS]]
-        ranking = (
-            composer.index.rank(query, CHOICES_MAX, allowed=composer.ranker.keeper(view)) if query else None
-        )
+        ranking = composer.index.rank(query, CHOICES_MAX, ranges=corpus.spans(server)) if query else None
         ids = [int(i) for i in ranking.ids] if ranking is not None else []
     single = len(corpus.visible(view)) == 1
     choices = []

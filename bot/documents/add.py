@@ -38,7 +38,9 @@ from bot.documents.corpus import (
 from bot.documents.extract import address_problem, extract, markdown_document
 
 if TYPE_CHECKING:
-    import httpx  # imported where a page is fetched: `ask` never loads it
+    import httpx
+
+    from bot.config import Settings  # imported where a page is fetched: `ask` never loads it
 
 HTML_SUFFIXES = (".html", ".htm")
 TEXT_SUFFIXES = (".md", ".txt")  # articles already: added as they are
@@ -92,6 +94,17 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int, allow_priv
     path = existing or _free_name(folder, file_stem(article.title, url or source))
     write_atomically(path, text.encode("utf-8"))
     return Added(path, updated=existing is not None)
+
+
+def add_with(settings: Settings, source: str, folder: Path) -> Added:
+    """`add` with the settings' fetch timeout, size cap and address rule (FETCH_*)."""
+    return add(
+        source,
+        folder,
+        timeout=settings.fetch_timeout_seconds,
+        max_bytes=settings.fetch_max_bytes,
+        allow_private=settings.fetch_allow_private,
+    )
 
 
 def _add_text(path: Path, folder: Path, max_bytes: int) -> Added:

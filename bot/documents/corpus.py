@@ -127,6 +127,7 @@ SERVER_PREFIX = ".servers/"
 
 # Which documents a question may be answered from: a bool per document (`Corpus.view`), or None for all.
 View = npt.NDArray[np.bool_]
+VIEWS_KEPT = 256  # servers' views kept made (a bool per document each)
 
 
 def server_of(name: str) -> int:
@@ -649,6 +650,9 @@ class Corpus:
         self._in_quote = columns["in_quote"].astype(np.int8, copy=False)
         # Answering reads the same few sentences several times; keep the recent ones made.
         self.sentence = lru_cache(maxsize=4096)(self._sentence)  # type: ignore[method-assign]
+        # A server's view, and its sentences' ranges, for every question asked there: made once.
+        self.view = lru_cache(maxsize=VIEWS_KEPT)(self._view)
+        self.spans = lru_cache(maxsize=VIEWS_KEPT)(self._spans)
         lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote)}
         if len(lengths) != 1:
             raise ValueError("sentence columns differ in length")
@@ -712,7 +716,7 @@ class Corpus:
     def _has_servers(self) -> bool:
         return bool(self.owners.any())
 
-    def view(self, server: int | None) -> View | None:
+    def _view(self, server: int | None) -> View | None:
         """The documents a server's members see: the operator's and that server's own (in a DM, or
         with no server, the operator's alone); None when every document is seen (no server has one),
         so a corpus without server articles pays nothing."""
@@ -721,6 +725,16 @@ class Corpus:
         owners = self.owners
         seen: View = (owners == 0) | (owners == server) if server else owners == 0
         return seen
+
+    def _spans(self, server: int | None) -> list[tuple[int, int]] | None:
+        """The sentences `server` sees (its `view`) as [start, end) id ranges, one for each run of
+        consecutive documents in it (the operator's, then each server's, come in runs); None for all."""
+        view = self.view(server)
+        if view is None:
+            return None
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], view, [False])).astype(np.int8)))
+        bounds = np.searchsorted(self.doc_of, edges).tolist()  # documents' first sentences
+        return list(zip(bounds[::2], bounds[1::2], strict=True))
 
     def visible(self, view: View | None) -> list[int]:
         """The positions of the documents in `view` (every one for None)."""

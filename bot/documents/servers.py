@@ -92,7 +92,7 @@ def add(source: str, settings: Settings, server: int) -> Added:
     """Add a page (an address or a saved file) to a server's articles, as `python -m bot add` adds
     it to the corpus; LimitError when the server holds SERVER_MAX_DOCUMENTS articles already, or
     the new one would take it past SERVER_MAX_BYTES (then nothing is kept of it)."""
-    from bot.documents.add import add as add_page
+    from bot.documents.add import add_with
 
     before = held(settings, server)
     if len(before.names) >= settings.server_max_documents:
@@ -103,13 +103,7 @@ def add(source: str, settings: Settings, server: int) -> Added:
     target = folder(settings, server)
     # The page may update an article of the same address: its old bytes are put back if it is refused.
     kept = {name: (target / name).read_bytes() for name in before.names}
-    added = add_page(
-        source,
-        target,
-        timeout=settings.fetch_timeout_seconds,
-        max_bytes=settings.fetch_max_bytes,
-        allow_private=settings.fetch_allow_private,
-    )
+    added = add_with(settings, source, target)
     after = held(settings, server)
     if after.bytes > settings.server_max_bytes:
         name = added.path.relative_to(target).as_posix()

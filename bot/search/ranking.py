@@ -50,7 +50,7 @@ from typing import Any, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents.corpus import TITLE_PARAGRAPH, Corpus, View
+from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
 from bot.search.documents import DocumentStep
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.search.semantic import Embedder, Relevance, SentenceVectors, unit
@@ -594,13 +594,15 @@ class Ranker:
         document: int | None = None,
         *,
         rerank: bool = True,
-        view: View | None = None,
+        server: int | None = None,
     ) -> Ranked:
         """Up to `k` candidates and their followers, ranked by the weighted features; only the
-        sentences of `document` when it is given, of the documents of `view` (a server's) when it
-        is; with the re-ranking stage (and `rerank`), the first `pool` of them re-scored by meaning too."""
+        sentences of `document` when it is given, else of the documents `server` sees (its view of
+        the corpus, `Corpus.spans`); with the re-ranking stage (and `rerank`), the first `pool` of
+        them re-scored by meaning too."""
         within = None if document is None else self.sentences_of(document)
-        proposed = self.index.rank(question.query, k, within=within, allowed=self.keeper(view)).ids
+        ranges = None if within is not None else self.corpus.spans(server)
+        proposed = self.index.rank(question.query, k, within=within, ranges=ranges).ids
         if not len(proposed):
             empty = np.empty(0, np.float32)
             return Ranked(np.empty(0, np.int32), empty, np.empty((0, len(FEATURES)), np.float32))
@@ -617,13 +619,6 @@ class Ranker:
         scores = table @ self._vector * factor
         order = np.lexsort((ids, -scores))
         return Ranked(ids[order], scores[order], table[order])
-
-    def keeper(self, view: View | None) -> Callable[[I32], npt.NDArray[np.bool_]] | None:
-        """The filter `Index.rank` keeps the sentences of a view's documents with; None for all."""
-        if view is None:
-            return None
-        doc_of = self.corpus.doc_of
-        return lambda ids: view[doc_of[ids]]
 
     def _rerank(self, question: Question, ids: I32, table: F32, factor: F32, rerank: Rerank) -> Ranked | None:
         """The lexical order (with the re-ranking weights), then its first `pool` re-scored with
