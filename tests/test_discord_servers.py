@@ -181,6 +181,12 @@ async def test_an_attached_file_is_added_and_every_autocomplete_is_scoped(
     assert ok and name in answer and "22 kg" in answer
     ok, answer = await ask_in(fake, BICYCLE_QUESTION, guild_id=guild_b)
     assert not ok and "22 kg" not in answer, answer
+    # A mention in A is answered from it; a DM sees the operator's articles alone.
+    for dm, expected in ((False, True), (True, False)):
+        reply = await fake.wait_channel_message(
+            reply_to=await fake.send_message(BICYCLE_QUESTION, dm=dm, mention_bot=not dm)
+        )
+        assert (name in shown(reply)) is expected, (dm, shown(reply))
     # /ask document: and /quote offer it in A, not in B.
     ask_options = {"question": "When?", "document": ""}
     assert name in await choices(fake, "ask", ask_options, "document")
