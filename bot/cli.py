@@ -1,5 +1,5 @@
-"""The command line: `ask`, `eval`, `about`, `add`, `feedback`, `run`, `sync`; it parses,
-calls, prints.
+"""The command line: `ask`, `eval`, `about`, `add`, `servers`, `feedback`, `run`, `sync`; it
+parses, calls, prints.
 
 Exit codes (`bot.exit_codes`): 0 done (an abstention is an answer); 1 the bot could not run
 (Discord refused the token or could not be reached); 2 bad usage or bad input (empty or over-long
@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="answer from this document alone: its file name or title (or part of one)",
     )
+    ask.add_argument(
+        "--server",
+        type=int,
+        metavar="ID",
+        help="ask as that Discord server's members do: its own articles (/add) and the corpus's",
+    )
 
     ev = add("eval", "score a question file: JSON Lines (as in shared/eval) or SQuAD v1.1/v2.0 JSON")
     ev.add_argument("file", type=Path)
@@ -96,6 +102,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     for action in (export, stats, copy):  # --db after the action too: `feedback export --db FILE`
         action.add_argument("--db", metavar="ADDRESS", default=argparse.SUPPRESS, help=db_help)
+
+    srv = add(
+        "servers",
+        "the articles servers added with /add (kept in SERVERS_DIR): list them, or purge a server's",
+    )
+    srv_sub = srv.add_subparsers(dest="servers_command", required=True, metavar="ACTION")
+    srv_sub.add_parser("list", help="each server's id, articles, bytes, and when the bot left it")
+    purge = srv_sub.add_parser("purge", help="delete every article of a server now")
+    purge.add_argument("server", type=int, metavar="ID", help="the server's id")
 
     add("run", "start the Discord bot (needs DISCORD_TOKEN)")
     add("sync", "sync the slash commands globally with Discord (needs DISCORD_TOKEN)")
@@ -158,7 +173,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if args.question != "-":
         composer = _composer(settings)
         try:
-            answer = composer.answer(args.question, document=args.document)
+            answer = composer.answer(args.question, document=args.document, server=args.server)
         except QuestionError as exc:
             raise UsageError(str(exc)) from None
         if args.json:
@@ -170,7 +185,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
     composer = _composer(settings)
     try:
-        composer.pinned(args.document)  # an unknown document is bad usage, not a bad line
+        composer.pinned(args.document, args.server)  # an unknown document is bad usage, not a bad line
     except QuestionError as exc:
         raise UsageError(str(exc)) from None
     for line in sys.stdin:
@@ -178,7 +193,7 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         error = None
         try:
             answer = (
-                composer.answer(question, document=args.document)
+                composer.answer(question, document=args.document, server=args.server)
                 if question.strip()
                 else Answer(question.strip(), True)
             )
@@ -364,18 +379,12 @@ def _add_source(source: str, settings: Settings, mirror: Mirror | None) -> tuple
     title): then its version is fetched and the page added again, which finds that name taken and
     takes the next (or, when both added the same page, finds it and updates it).
     """
-    from bot.documents.add import add
+    from bot.documents.add import add_with
     from bot.stores.database import StoreError
 
     tries = 0
     while True:
-        added = add(
-            source,
-            settings.corpus_dir,
-            timeout=settings.fetch_timeout_seconds,
-            max_bytes=settings.fetch_max_bytes,
-            allow_private=settings.fetch_allow_private,
-        )
+        added = add_with(settings, source, settings.corpus_dir)
         if mirror is None:
             return added, None
         name = added.path.relative_to(settings.corpus_dir).as_posix()
@@ -389,6 +398,41 @@ def _add_source(source: str, settings: Settings, mirror: Mirror | None) -> tuple
             mirror.sync()
         except (StoreError, OSError) as exc:
             return added, str(exc)
+
+
+def _servers(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    import datetime
+
+    from bot.documents import servers
+    from bot.stores.database import StoreError
+
+    if args.servers_command == "purge":
+        mirror = _shared_corpus(settings)  # with CORPUS_DB: caught up, then the deletions shared
+        try:
+            count = servers.purge(settings, args.server)
+            if mirror is not None:
+                mirror.publish().log_unsent("servers purge")
+        except (LookupError, StoreError) as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot delete the articles of server {args.server} ({exc.strerror or exc})"
+            ) from None
+        finally:
+            if mirror is not None:
+                mirror.store.close()
+        out.write(f"deleted the {count} articles of server {args.server}\n")
+        return EXIT_OK
+    for server in servers.servers(settings):
+        held = servers.held(settings, server)
+        at = servers.left_at(settings, server)
+        where = (
+            ""
+            if at is None
+            else f", left {datetime.datetime.fromtimestamp(at, datetime.UTC):%Y-%m-%d %H:%M} UTC"
+        )
+        out.write(f"{server}: {len(held.names)} articles, {held.bytes:,} bytes{where}\n")
+    return EXIT_OK
 
 
 def _feedback(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -435,6 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _about(args, settings, sys.stdout)
         if args.command == "add":
             return _add(args, settings, sys.stdout)
+        if args.command == "servers":
+            return _servers(args, settings, sys.stdout)
         if args.command == "feedback":
             return _feedback(args, settings, sys.stdout)
         if args.command in ("run", "sync"):

@@ -163,6 +163,15 @@ class Settings(BaseSettings):
     corpus_db: DatabaseAddress | None = None  # postgresql://...: the corpus shared by every process
     watch_corpus: bool = True  # the running bot reloads the corpus when its files change
     reload_settle_seconds: float = Field(default=1.0, gt=0, le=60)  # quiet this long, then reload
+    # Each server's own articles (`/add`): a folder per server under SERVERS_DIR (None: the corpus
+    # folder's name with `-servers`, beside it), at most so many and so many bytes a server, and so
+    # many adds an hour.
+    servers_dir: Path | None = None
+    server_max_documents: int = Field(default=50, ge=0)
+    server_max_bytes: int = Field(default=20_000_000, ge=1)
+    server_adds_per_hour: int = Field(default=20, ge=1)
+    # A server's articles are deleted this many days after the bot leaves it (0: at once).
+    server_retention_days: int = Field(default=30, ge=0, le=36_500)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # None: no metrics server
 

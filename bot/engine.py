@@ -36,7 +36,7 @@ from bot import cache
 from bot.answer.composer import Composer
 from bot.cache import Cache, Stored, TermTable, VectorCache
 from bot.config import Settings
-from bot.documents import parsing
+from bot.documents import parsing, servers
 from bot.documents.corpus import (
     ROW_FIELDS,
     Corpus,
@@ -109,6 +109,8 @@ def load(
     started = time.perf_counter()
     unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
     paths = document_files(folder, unlisted)
+    if corpus_dir is None:  # the bot's corpus: every server's own articles are in its one index too
+        paths += servers.files(settings)
     files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}
     caps = SizeCaps.from_settings(settings)
     for n, (file_name, path) in enumerate(paths, start=1):

@@ -59,7 +59,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import aiohttp
 import yarl
@@ -112,6 +112,15 @@ _DEFAULT_PERMISSIONS = sum(
     )
 )
 _BOT_PERMISSIONS = _DEFAULT_PERMISSIONS | (1 << 13)  # + manage_messages
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+MODERATOR_PERMISSIONS = _DEFAULT_PERMISSIONS | MANAGE_GUILD  # a member who may manage the server
+
+
+class CommandRefusedError(Exception):
+    """Discord does not let this member use the command (its default_member_permissions): Discord's
+    client does not offer it, and no interaction reaches the bot."""
+
 
 _PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
@@ -899,6 +908,7 @@ class FakeDiscord:
         dm: bool,
         channel_id: int | None,
         guild_id: int | None = None,
+        permissions: int = _DEFAULT_PERMISSIONS,
     ) -> FakeInteraction:
         self.add_user(user_id)
         iid = self.snowflake()
@@ -927,7 +937,7 @@ class FakeDiscord:
             payload["authorizing_integration_owners"] = {"0": "0"}
         else:
             member = self.member(user_id)
-            member["permissions"] = str(_DEFAULT_PERMISSIONS)
+            member["permissions"] = str(permissions)
             payload["guild_id"] = str(gid)
             payload["guild"] = {"id": str(gid), "locale": "en-US", "features": []}
             payload["guild_locale"] = "en-US"
@@ -954,10 +964,8 @@ class FakeDiscord:
     @staticmethod
     def _option_type(value: object, declared: int | None) -> int:
         if declared is not None:
-            if declared in (6, 7, 8, 9, 11):
-                raise ValueError(
-                    "user/channel/role/mentionable/attachment options are not supported by the fake"
-                )
+            if declared in (6, 7, 8, 9):
+                raise ValueError("user/channel/role/mentionable options are not supported by the fake")
             return declared
         if isinstance(value, bool):
             return 5
@@ -990,12 +998,19 @@ class FakeDiscord:
             declared = list(nxt.get("options", [])) if nxt else []
 
         opts: list[dict[str, Any]] = []
+        resolved: dict[str, dict[str, Any]] = {}
         for key, value in (options or {}).items():
             decl = next((o for o in declared if o.get("name") == key), None)
+            if decl is not None and decl.get("type") == 11:
+                # An attachment option, given as (file name, bytes): uploaded as Discord does, the
+                # option's value its id, the attachment itself in `resolved`.
+                filename, blob = cast("tuple[str, bytes]", value)
+                attachment = self._store_attachment(self.guilds[gid]["channel_id"], filename, blob)
+                resolved.setdefault("attachments", {})[attachment["id"]] = attachment
             opt: dict[str, Any] = {
                 "name": key,
                 "type": self._option_type(value, decl.get("type") if decl else None),
-                "value": value,
+                "value": attachment["id"] if decl is not None and decl.get("type") == 11 else value,
             }
             if focused == key:
                 opt["focused"] = True
@@ -1011,7 +1026,19 @@ class FakeDiscord:
         }
         if scope is not None:
             data["guild_id"] = str(scope)
+        if resolved:
+            data["resolved"] = resolved
         return data
+
+    def _check_allowed(self, name: str, guild_id: int | None, permissions: int) -> None:
+        """As Discord: a command whose default_member_permissions the member lacks (an administrator
+        has them all) never reaches the bot."""
+        cmd = self.find_command(name.split(maxsplit=1)[0], guild_id or self.guild_id) or self.find_command(
+            name.split(maxsplit=1)[0], None
+        )
+        needed = int((cmd or {}).get("default_member_permissions") or 0)
+        if needed and permissions & needed != needed and not permissions & ADMINISTRATOR:
+            raise CommandRefusedError(f"/{name} needs permissions {needed}; the member has {permissions}")
 
     async def send_slash(
         self,
@@ -1022,16 +1049,27 @@ class FakeDiscord:
         dm: bool = False,
         channel_id: int | None = None,
         guild_id: int | None = None,
+        permissions: int = _DEFAULT_PERMISSIONS,
     ) -> FakeInteraction:
         """Dispatch a slash command (``name`` may be ``"group sub"``); returns the handle.
 
         The command id (and ``data.guild_id`` for guild commands) is the one assigned at sync time;
         an unsynced command gets a fresh id and is sent as global. ``guild_id`` (default: the first
-        guild) picks the guild, and so the shard it is routed to.
+        guild) picks the guild, and so the shard it is routed to. ``permissions`` are the member's
+        (``MODERATOR_PERMISSIONS`` for one who may manage the server); a command they may not use
+        raises CommandRefusedError. An attachment option's value is ``(file name, bytes)``.
         """
+        if not dm:
+            self._check_allowed(name, guild_id, permissions)
         data = self._command_data(name, options, dm=dm, guild_id=guild_id)
         handle = self._interaction_base(
-            2, data, user_id=user_id or self.user_id, dm=dm, channel_id=channel_id, guild_id=guild_id
+            2,
+            data,
+            user_id=user_id or self.user_id,
+            dm=dm,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            permissions=permissions,
         )
         return await self._send_interaction(handle)
 
@@ -1073,13 +1111,26 @@ class FakeDiscord:
         *,
         user_id: int | None = None,
         dm: bool = False,
+        guild_id: int | None = None,
+        permissions: int = _DEFAULT_PERMISSIONS,
     ) -> FakeInteraction:
-        """Dispatch an autocomplete interaction (type 4); the answer is a type 8 callback.
+        """Dispatch an autocomplete interaction (type 4), in ``guild_id``'s guild (default: the first);
+        the answer is a type 8 callback.
 
         ``wait_response(handle)["data"]["choices"]`` holds the choices the bot offered.
         """
-        data = self._command_data(name, options, dm=dm, focused=focused)
-        handle = self._interaction_base(4, data, user_id=user_id or self.user_id, dm=dm, channel_id=None)
+        if not dm:
+            self._check_allowed(name, guild_id, permissions)
+        data = self._command_data(name, options, dm=dm, focused=focused, guild_id=guild_id)
+        handle = self._interaction_base(
+            4,
+            data,
+            user_id=user_id or self.user_id,
+            dm=dm,
+            channel_id=None,
+            guild_id=guild_id,
+            permissions=permissions,
+        )
         return await self._send_interaction(handle)
 
     async def click(

@@ -325,7 +325,7 @@ def _refused_port() -> int:
         ("refused", "cannot connect"),
         ("ftp://127.0.0.1/page.html", "only http"),
         ("missing.html", "no such file"),
-        ("notes.txt", "not an http(s) address or a saved .html/.htm page"),
+        ("notes.pdf", "not an http(s) address, a saved .html/.htm page or a .md/.txt article"),
     ],
 )
 def test_a_bad_source_is_one_line_exit_2_and_nothing_written(

@@ -73,3 +73,15 @@ def test_bench_documents_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(runs) == 2, out
     assert all(float(wall) > 0 and float(bm25s) > 0 for wall, _, bm25s, _ in runs), out
     assert out.count("ours / bm25s, median of the runs:") == 2
+
+
+def test_bench_servers_small(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.bench_servers import main as servers_main
+
+    args = ["--servers", "4", "--articles", "2", "--per-article", "6", "--sentences", "600"]
+    assert servers_main([*args, "--documents", "10", "--questions", "30", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  no servers +[\d,]+ sentences +10 documents", out, re.MULTILINE), out
+    assert re.search(r"^  with servers +[\d,]+ sentences +18 documents", out, re.MULTILINE), out
+    assert re.search(r"per-question cost with servers: [\d.]+x at p50", out), out
+    assert re.search(r"memory per server article: -?[\d.]+ KiB \(RSS difference over 8 articles\)", out), out

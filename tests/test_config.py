@@ -43,6 +43,11 @@ HOSTILE = {
     "corpus_db": "postgresql://hostile@127.0.0.1:1/corpus",
     "watch_corpus": "false",
     "reload_settle_seconds": "5",
+    "servers_dir": "/hostile/servers",
+    "server_max_documents": "3",
+    "server_max_bytes": "1000",
+    "server_adds_per_hour": "2",
+    "server_retention_days": "0",
     "metrics_host": "192.0.2.1",
     "metrics_port": "9999",
 }

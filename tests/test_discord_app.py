@@ -29,7 +29,7 @@ from tests.discord_helpers import (
 )
 from tests.fake_discord import DEFAULT_TOKEN, FakeDiscord, running_bot
 
-SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload", "forget"}
+SLASH_COMMANDS = {"ask", "about", "help", "quote", "reload", "forget", "add", "remove"}
 
 
 @pytest.mark.asyncio

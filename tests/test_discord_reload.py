@@ -22,7 +22,7 @@ from bot.discord_bot.views import ASK_AGAIN_ID, CHANGED_MESSAGE
 from bot.search import semantic as semantic_module
 from tests.conftest import CORPUS
 from tests.discord_helpers import EPHEMERAL, ask, bot_settings, custom_ids, embed_of
-from tests.fake_discord import FakeDiscord, FakeInteraction, running_bot
+from tests.fake_discord import MODERATOR_PERMISSIONS, FakeDiscord, FakeInteraction, running_bot
 
 AGE = "How old is Kim Ju-ae?"
 WALRUS = "The walrus lives on the Arctic sea ice and dives for clams.\n"
@@ -49,7 +49,8 @@ async def _ask(fake: FakeDiscord, question: str = AGE, **kw: Any) -> dict[str, A
 
 
 async def _reload(fake: FakeDiscord, user_id: int | None = None) -> tuple[dict[str, Any], FakeInteraction]:
-    handle = await fake.send_slash("reload", user_id=user_id)
+    # Discord offers /reload to those who may manage the server (its default_member_permissions).
+    handle = await fake.send_slash("reload", user_id=user_id, permissions=MODERATOR_PERMISSIONS)
     return await fake.wait_response(handle, timeout=10), handle
 
 
@@ -174,7 +175,7 @@ async def test_thirty_questions_in_flight_during_a_reload_are_all_answered(
     async for bot in _running(fake, folder):
         old = bot.composer
         _grow_older(folder, "article00.txt")
-        reload_handle = await fake.send_slash("reload")
+        reload_handle = await fake.send_slash("reload", permissions=MODERATOR_PERMISSIONS)
         await fake.wait_response(reload_handle)  # deferred: the new corpus is being built now
         handles = await asyncio.gather(
             *(fake.send_slash("ask", {"question": AGE}, user_id=6000 + i) for i in range(30))

@@ -193,3 +193,29 @@ def test_within_a_group_a_term_weighs_what_it_weighs_in_the_group_alone(
     # With one group, nothing changes.
     one = index.within(query, ids, np.zeros(len(corpus), np.int32), np.array([len(corpus)], np.int32))
     np.testing.assert_allclose(one, 1.0, rtol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=12), min_size=1, max_size=60),
+    query=st.lists(st.sampled_from(VOCAB), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(0, 60), min_size=2, max_size=6),
+)
+def test_rank_within_ranges_is_the_best_of_those_sentences(
+    corpus: list[list[str]], query: list[str], cuts: list[int]
+) -> None:
+    # A server's view (issue 27): only the parts of the posting lists in the ranges are read; the
+    # answer is the best sentences among those ranges', by the same scores.
+    index = Index.build(corpus)
+    edges = sorted(min(c, len(corpus)) for c in cuts)
+    ranges = list(zip(edges[::2], edges[1::2], strict=False))
+    inside = np.zeros(len(corpus), dtype=bool)
+    for lo, hi in ranges:
+        inside[lo:hi] = True
+    ranking = index.rank(query, 5, ranges=ranges)
+    scores = index.scores(query)
+    matched = [i for i in sorted({i for q in query for i in index.postings(q)[0].tolist()}) if inside[i]]
+    assert set(ranking.ids.tolist()) <= set(matched) and len(ranking.ids) == min(5, len(matched))
+    best = np.sort(scores[matched])[::-1][: len(ranking.ids)]
+    np.testing.assert_allclose(scores[ranking.ids], best, rtol=1e-5, atol=1e-5)
+    assert not index._buffer().any()  # the buffer is clean for the next question

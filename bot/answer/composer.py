@@ -113,30 +113,34 @@ class Composer:
 
     # -- answering ------------------------------------------------------------------------------
 
-    def pinned(self, document: str | None) -> int | None:
+    def pinned(self, document: str | None, server: int | None = None) -> int | None:
         """The corpus position of the document a question is pinned to (a file name or a title, see
-        `Corpus.resolve`); DocumentError when no document, or several, match."""
+        `Corpus.resolve`), among those `server` sees; DocumentError when no document, or several, match."""
         if document is None:
             return None
         try:
-            return self.corpus.resolve(document)
+            return self.corpus.resolve(document, self.corpus.view(server))
         except DocumentNotFoundError as exc:
             raise DocumentError(str(exc)) from None
 
-    def answer(self, question: str, limit: int | None = None, document: str | None = None) -> Answer:
+    def answer(
+        self, question: str, limit: int | None = None, document: str | None = None, server: int | None = None
+    ) -> Answer:
         """The answer to `question` (checked with `check`): up to `limit` excerpts (`top_k`), from
-        `document` alone when one is named (see `pinned`)."""
+        `document` alone when one is named (see `pinned`), from what `server`'s members see
+        (`Corpus.view`: the operator's articles and the server's own; None, a DM: the operator's)."""
         limit = limit or self.top_k
         q = self.check(question)
-        pinned = self.pinned(document)
+        view = self.corpus.view(server)
+        pinned = self.pinned(document, server)
         asked = self.ranker.question(q)
         terms = asked.terms
         if not terms:
             return Answer(q, abstained=True)
-        meta = metadata.about_documents(self.corpus, q, asked, self.ranker, self.highlight, pinned)
+        meta = metadata.about_documents(self.corpus, q, asked, self.ranker, self.highlight, pinned, view)
         if meta is not None:
             return meta
-        ranked = self.ranker.rank(asked, document=pinned)
+        ranked = self.ranker.rank(asked, document=pinned, server=server)
         if not len(ranked.ids):
             return self._declined(Answer(q, abstained=True, terms=terms), pinned)
         excerpts = self._excerpts(ranked.ids.tolist(), ranked.scores.tolist(), asked, max(limit, DEPTH))

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.answer.answers import Answer, Excerpt
-from bot.documents.corpus import FILE_NAME, FRONT_MATTER, Corpus, Document, sentence_text
+from bot.documents.corpus import FILE_NAME, FRONT_MATTER, Corpus, Document, View, sentence_text
 from bot.search.ranking import Question, Ranker
 from bot.text import tokenize, written_names
 
@@ -77,14 +77,16 @@ def about_documents(
     ranker: Ranker,
     highlight: Highlighter,
     document: int | None = None,
+    view: View | None = None,
 ) -> Answer | None:
     """The answer to a question about the documents (who wrote one, when), or None.
 
-    With `document`, the question is about that document alone.
+    With `document`, the question is about that document alone; with `view` (a server's), about
+    the documents it holds alone.
     """
     # "Besides the tuition story, what did Lukas Brenner write?": the rest of the question is read
     # without the exclusion, and the document it names is left out of the answer.
-    text, excluded = question, _excluded(ranker, question) if document is None else None
+    text, excluded = question, _excluded(ranker, question, view) if document is None else None
     if excluded is not None:
         text = excluded[1]
         asked = ranker.question(text)
@@ -98,12 +100,13 @@ def about_documents(
     # photos?" may ask what the story says: see below).
     reported = bool(used & set(_FIELD_NOUNS)) and bool(used & (_WRITE | _COVER))
     names_document = reported or any(w in _DOCUMENT_WORDS for w in asked.words)
+    seen = corpus.visible(view)
     if document is not None:
         documents = [document]
     elif not rest_terms:
-        documents = list(range(len(corpus.documents)))
+        documents = seen
     else:
-        documents = _named(ranker, text, rest_terms, names_document)
+        documents = _named(ranker, text, rest_terms, names_document, view)
         if not documents:
             return None  # "What did Kim write about the war?" is about the content
     if excluded is not None:
@@ -141,7 +144,7 @@ def about_documents(
         return None  # no document states it: the question may be about what one reports
     if not found:
         which = "The article doesn't" if len(documents) == 1 else "The articles don't"
-        if document is not None or len(documents) < len(corpus.documents):
+        if document is not None or len(documents) < len(seen):
             which = _names(silent) + (" doesn't" if len(silent) == 1 else " don't")
         return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
     note = f"{_names(silent)} {'doesn' if len(silent) == 1 else 'don'}'t say {asked_for}." if silent else ""
@@ -156,14 +159,14 @@ _EXCLUDING = re.compile(
 )
 
 
-def _excluded(ranker: Ranker, question: str) -> tuple[int, str] | None:
+def _excluded(ranker: Ranker, question: str, view: View | None) -> tuple[int, str] | None:
     """The document an exclusion in the question names, and the question without it; or None."""
     found = _EXCLUDING.search(question)
     if found is None:
         return None
     phrase = found["phrase"]
     terms = list(ranker.question(phrase).terms)
-    named = _named(ranker, phrase, terms, names_document=True) if terms else []
+    named = _named(ranker, phrase, terms, True, view) if terms else []
     if not named:
         return None
     rest = " ".join((question[: found.start()] + question[found.end() :]).split()).strip(" ,")
@@ -242,7 +245,9 @@ def _fields(words: Sequence[str], in_names: frozenset[str] = frozenset()) -> tup
     return [f for f in FIELDS if f in found], used
 
 
-def _named(ranker: Ranker, question: str, terms: Sequence[str], names_document: bool) -> list[int]:
+def _named(
+    ranker: Ranker, question: str, terms: Sequence[str], names_document: bool, view: View | None = None
+) -> list[int]:
     """The documents the rest of the question (its `terms` beyond the field asked for) names, best first.
 
     With a word that stands for a document ("the article about bike lanes"), the rest says which
@@ -251,7 +256,8 @@ def _named(ranker: Ranker, question: str, terms: Sequence[str], names_document: 
     scores historic upset at SAG awards' published?").
     """
     weights = [ranker.weight(t) for t in terms]
-    documents = ranker.step.best(ranker.step.fit(question, terms, weights))
+    among = None if view is None else ranker.corpus.visible(view)  # a server's view: its documents
+    documents = ranker.step.best(ranker.step.fit(question, terms, weights), among)
     if names_document:
         return documents
     kept = []

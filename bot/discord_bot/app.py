@@ -37,6 +37,7 @@ EXTENSIONS = (
     "bot.discord_bot.reload",
     "bot.discord_bot.feedback",
     "bot.discord_bot.shared",
+    "bot.discord_bot.servers",
 )
 
 
@@ -107,6 +108,10 @@ class ArticleBot(commands.AutoShardedBot):
         """The tag of the corpus answering now (buttons from another corpus are out of date)."""
         return corpus_tag(self.composer)
 
+    def tag_of(self, server: int | None) -> str:
+        """The tag of the corpus a server sees now (`views.corpus_tag`)."""
+        return corpus_tag(self.composer, server)
+
     async def setup_hook(self) -> None:
         if self.shard_ids is not None:
             log.info(
@@ -150,17 +155,24 @@ class ArticleBot(commands.AutoShardedBot):
         return self.is_ready() and not self.is_closed()
 
     async def answer(
-        self, question: str, limit: int | None = None, *, asked: bool = True, document: str | None = None
+        self,
+        question: str,
+        limit: int | None = None,
+        *,
+        asked: bool = True,
+        document: str | None = None,
+        server: int | None = None,
     ) -> Reply:
         """The composer's answer, computed off the event loop (large corpora can take a while);
-        from `document` alone (a file name or title) when one is given.
+        from `document` alone (a file name or title) when one is given; from what `server`'s
+        members see (None: a DM, the operator's articles alone).
 
         `asked` is False when a button re-reads an answer already given: it is not counted again.
         """
         composer = self.composer  # a reload may swap it meanwhile; this answer keeps its own
         started = time.perf_counter()
-        pinned = composer.pinned(document)
-        answer = await asyncio.to_thread(composer.answer, question, limit, document)
+        pinned = composer.pinned(document, server)
+        answer = await asyncio.to_thread(composer.answer, question, limit, document, server)
         seconds = time.perf_counter() - started
         if asked:
             self.metrics.answered(seconds, abstained=answer.abstained)
@@ -171,7 +183,8 @@ class ArticleBot(commands.AutoShardedBot):
                 answer.abstained,
                 render.where(top) if top else "-",
             )
-        return Reply(composer, answer, None if pinned is None else composer.corpus.documents[pinned].name)
+        name = None if pinned is None else composer.corpus.documents[pinned].name
+        return Reply(composer, answer, name, server)
 
     async def close(self) -> None:
         """Disconnect, stop serving metrics, and close the vote store once its last vote is in."""

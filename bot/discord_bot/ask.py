@@ -185,7 +185,10 @@ class AskAgainButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=AS
             return
         try:
             reply = await bot.answer(
-                question, limit=2 * bot.settings.top_k, document=document_of(interaction.message)
+                question,
+                limit=2 * bot.settings.top_k,
+                document=document_of(interaction.message),
+                server=interaction.guild_id,
             )
         except QuestionError as exc:
             await respond(interaction, f"I can't answer that: {exc}.")
@@ -213,13 +216,13 @@ def asker(source: discord.Interaction[Any] | discord.Message) -> int:
     return source.user.id if isinstance(source, discord.Interaction) else source.author.id
 
 
-def document_choices(composer: Composer, typed: str) -> list[tuple[str, str]]:
-    """Up to 25 (name, value) choices for /ask's document option: the documents whose title or file
-    name hold every word typed, the title shown (within Discord's 100 characters), the file name
-    the value; a file name over 100 characters cannot be a value and is left out."""
+def document_choices(composer: Composer, typed: str, server: int | None = None) -> list[tuple[str, str]]:
+    """Up to 25 (name, value) choices for /ask's document option: the documents `server` sees whose
+    title or file name hold every word typed, the title shown (within Discord's 100 characters),
+    the file name the value; a file name over 100 characters cannot be a value and is left out."""
     corpus = composer.corpus
     choices = []
-    for n in corpus.matching(typed):
+    for n in corpus.matching(typed, corpus.view(server)):
         doc = corpus.documents[n]
         if len(doc.name) <= render.DOCUMENT_NAME_MAX and "\n" not in doc.name:
             choices.append((render.trim_words(doc.title, CHOICE_MAX), doc.name))
@@ -291,7 +294,7 @@ class AskCog(commands.Cog):
     async def _complete_document(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        choices = await asyncio.to_thread(document_choices, self.bot.composer, current)
+        choices = await asyncio.to_thread(document_choices, self.bot.composer, current, interaction.guild_id)
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     async def ask_message(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
@@ -314,7 +317,9 @@ class AskCog(commands.Cog):
         document: str | None = None,
     ) -> None:
         task = asyncio.ensure_future(
-            self.bot.answer(question, limit=2 * self.bot.settings.top_k, document=document)
+            self.bot.answer(
+                question, limit=2 * self.bot.settings.top_k, document=document, server=interaction.guild_id
+            )
         )
         done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
         if not done:
@@ -350,7 +355,8 @@ class AskCog(commands.Cog):
             await message.reply(f"Slow down: you can ask again in {retry_after:.0f} s.")
             return
         try:  # two pages: is there a next?
-            reply = await self.bot.answer(question, limit=2 * self.bot.settings.top_k)
+            server = message.guild.id if message.guild is not None else None
+            reply = await self.bot.answer(question, limit=2 * self.bot.settings.top_k, server=server)
         except QuestionError as exc:
             await message.reply(f"I can't answer that: {exc}.")
             return

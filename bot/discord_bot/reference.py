@@ -13,15 +13,17 @@ from discord.ext import commands
 
 from bot.answer import render
 from bot.answer.composer import Composer
-from bot.discord_bot.views import CHOICE_MAX, CHOICES_MAX, help_embed, respond
+from bot.discord_bot.views import ADD_HINT, CHOICE_MAX, CHOICES_MAX, help_embed, respond
 from bot.documents.corpus import (
     FILE_NAME,
     FRONT_MATTER,
     Document,
     DocumentNotFoundError,
     Sentence,
+    View,
     listed_names,
     sentence_text,
+    server_of,
 )
 from bot.search.retriever import QueryTerm
 from bot.text import fold_space, tokenize, words
@@ -38,29 +40,32 @@ _CITATION_START = re.compile(r"^\s*(?:(?P<doc>\S+?)\s+)?¶?\s*(?P<p>\d+)(?:\.(?P
 _PREFIX_TERMS = 30  # index terms a half-typed last word may stand for
 
 
-def citation_choices(composer: Composer, typed: str) -> list[tuple[str, str]]:
-    """Up to 25 (name, value) choices for /quote: sentences matching what was typed, as citations.
+def citation_choices(composer: Composer, typed: str, server: int | None = None) -> list[tuple[str, str]]:
+    """Up to 25 (name, value) choices for /quote: sentences matching what was typed, as citations,
+    of the documents `server` sees.
 
     A number (`2`, `¶2.`, `¶2.1`) lists that paragraph's sentences; words rank sentences by BM25,
     the last word read as a prefix since the person is still typing it.
     """
     corpus = composer.corpus
+    view = corpus.view(server)
     typed = fold_space(typed)
     ids: list[int]
     m = _CITATION_START.match(typed)
     if not typed:
-        ids = list(range(min(CHOICES_MAX, len(corpus))))
+        spans = (composer.ranker.sentences_of(n) for n in corpus.visible(view)[:CHOICES_MAX])
+        ids = [i for start, end in spans for i in range(start, end)][:CHOICES_MAX]
     elif m is not None:
-        ids = _paragraph_sentences(composer, m["doc"], int(m["p"]), m["s"] or "")
+        ids = _paragraph_sentences(composer, m["doc"], int(m["p"]), m["s"] or "", view)
     else:
         query = [QueryTerm(t) for t in tokenize(typed)]
         if not typed.endswith(" "):
             partial = list(words(typed.split()[-1]))[-1:] + tokenize(typed.split()[-1])[-1:]
             for start in partial:
                 query += [QueryTerm(t) for t in composer.index.with_prefix(start)[:_PREFIX_TERMS]]
-        ranking = composer.index.rank(query, CHOICES_MAX) if query else None
+        ranking = composer.index.rank(query, CHOICES_MAX, ranges=corpus.spans(server)) if query else None
         ids = [int(i) for i in ranking.ids] if ranking is not None else []
-    single = len(corpus.documents) == 1
+    single = len(corpus.visible(view)) == 1
     choices = []
     for i in ids[:CHOICES_MAX]:
         sentence = corpus.sentence(i)
@@ -74,10 +79,15 @@ def _citation(sentence: Sentence, single: bool) -> str:
     return str(sentence.citation) if single else f"{sentence.document.name} {sentence.citation}"
 
 
-def _paragraph_sentences(composer: Composer, doc: str | None, paragraph: int, sentence: str) -> list[int]:
-    """Sentences of paragraph `paragraph` whose number starts with `sentence`, in `doc` or in any."""
+def _paragraph_sentences(
+    composer: Composer, doc: str | None, paragraph: int, sentence: str, view: View | None
+) -> list[int]:
+    """Sentences of paragraph `paragraph` whose number starts with `sentence`, in `doc` or in any
+    of `view`'s documents."""
     columns = composer.corpus.columns()
     mask = columns["para_no"] == paragraph
+    if view is not None:
+        mask &= view[columns["doc"]]
     if doc is not None:
         index = next((n for n, d in enumerate(composer.corpus.documents) if d.name == doc), -1)
         mask &= columns["doc"] == index
@@ -90,16 +100,18 @@ class QuoteError(ValueError):
     """A citation /quote cannot show, and why, in a line for the person who asked."""
 
 
-def quote_embed(composer: Composer, citation: str) -> dict[str, Any]:
-    """The sentences at a citation in bold inside their paragraph (or the metadata line it cites);
-    QuoteError says why there are none."""
+def quote_embed(composer: Composer, citation: str, server: int | None = None) -> dict[str, Any]:
+    """The sentences at a citation in bold inside their paragraph (or the metadata line it cites),
+    of a document `server` sees; QuoteError says why there are none."""
     corpus = composer.corpus
     m = _CITATION.match(citation) or _METADATA.match(citation)
     if m is None:
         raise QuoteError(
             f"{citation} is not a citation; try one like ¶2.3 or {corpus.documents[0].name} ¶2.3."
         )
-    doc = _cited_document(composer, m["doc"], m.groupdict().get("p"), m.groupdict().get("s"))
+    doc = _cited_document(
+        composer, corpus.view(server), m["doc"], m.groupdict().get("p"), m.groupdict().get("s")
+    )
     if "field" in m.groupdict():
         return _metadata_quote(doc, m["field"])
     first = corpus.find(doc.name, int(m["p"]), int(m["s"]))
@@ -120,30 +132,31 @@ def quote_embed(composer: Composer, citation: str) -> dict[str, Any]:
 
 
 def _cited_document(
-    composer: Composer, name: str | None, paragraph: str | None, sentence: str | None
+    composer: Composer, view: View | None, name: str | None, paragraph: str | None, sentence: str | None
 ) -> Document:
-    """The document a citation names; with none named, the only one, or QuoteError offering those
-    that have the sentence cited."""
+    """The document (of `view`'s) a citation names; with none named, the only one, or QuoteError
+    offering those that have the sentence cited."""
     corpus = composer.corpus
+    documents = [corpus.documents[n] for n in corpus.visible(view)]
     if name is None:
-        if len(corpus.documents) == 1:
-            return corpus.documents[0]
+        if len(documents) == 1:
+            return documents[0]
         cited = f"¶{paragraph}.{sentence}" if paragraph else "that"
         having = [
             d.name
-            for d in corpus.documents
+            for d in documents
             if paragraph is None or corpus.find(d.name, int(paragraph), int(sentence or 0)) is not None
         ]
         raise QuoteError(
-            f"I read {len(corpus.documents)} documents, so a citation needs the document's name, "
-            f"like {corpus.documents[0].name} {cited}."
+            f"I read {len(documents)} documents, so a citation needs the document's name, "
+            f"like {documents[0].name} {cited}."
             + (f" Documents with a {cited}: {listed_names(having)}." if having else "")
         )
-    exact = [d for d in corpus.documents if d.name == name]
+    exact = [d for d in documents if d.name == name]
     if exact:
         return exact[0]
     try:
-        return corpus.documents[corpus.resolve(name)]
+        return corpus.documents[corpus.resolve(name, view)]
     except DocumentNotFoundError as exc:
         raise QuoteError(f"No document for that citation: {exc}.") from None
 
@@ -168,10 +181,13 @@ def _metadata_quote(doc: Document, field: str) -> dict[str, Any]:
     }
 
 
-def about_embed(composer: Composer) -> dict[str, Any]:
-    """The corpus: each document's metadata, sentence count and content hash."""
+def about_embed(composer: Composer, server: int | None = None) -> dict[str, Any]:
+    """The corpus as `server` sees it: each document's metadata, sentence count and content hash."""
+    corpus = composer.corpus
+    documents = [corpus.documents[n] for n in corpus.visible(corpus.view(server))]
+    own = sum(server_of(d.name) != 0 for d in documents)
     fields = []
-    for doc in composer.corpus.documents[: render.FIELDS_MAX]:
+    for doc in documents[: render.FIELDS_MAX]:
         lines = [
             f"by {render.escape_markdown(doc.author)}" if doc.author else None,
             render.escape_markdown(doc.outlet) if doc.outlet else None,
@@ -185,12 +201,16 @@ def about_embed(composer: Composer) -> dict[str, Any]:
                 "value": render.trim_words("\n".join(x for x in lines if x), render.FIELD_VALUE_MAX),
             }
         )
-    count = len(composer.corpus.documents)
+    count = len(documents)
     more = f" (first {render.FIELDS_MAX} shown)" if count > render.FIELDS_MAX else ""
     pin = " Ask one alone with `/ask document:`." if count > 1 else ""
+    sentences = sum(d.sentence_count for d in documents)
+    added = f" {own} of them added in this server with `/add`." if own else ""
     return {
         "title": "The articles I answer from",
-        "description": f"{count} document(s), {len(composer.corpus)} sentences{more}.{pin}\n"
+        "description": f"{count} document(s), {sentences} sentences{more}.{pin}{added}\n"
+        + ADD_HINT
+        + "\n"
         + render.rerank_status(composer),
         "fields": fields,
     }
@@ -205,7 +225,8 @@ class ReferenceCog(commands.Cog):
     @app_commands.command(name="about")
     async def about(self, interaction: discord.Interaction[Any]) -> None:
         """List the articles I answer from: title, author, source, date, size."""
-        await interaction.response.send_message(embed=discord.Embed.from_dict(about_embed(self.bot.composer)))
+        embed = about_embed(self.bot.composer, interaction.guild_id)
+        await interaction.response.send_message(embed=discord.Embed.from_dict(embed))
 
     @app_commands.command(name="help")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
@@ -221,7 +242,7 @@ class ReferenceCog(commands.Cog):
     ) -> None:
         """Show a cited sentence in its paragraph."""
         try:
-            embed = quote_embed(self.bot.composer, citation)
+            embed = quote_embed(self.bot.composer, citation, interaction.guild_id)
         except QuoteError as exc:
             await respond(interaction, render.escape_markdown(str(exc)))
             return
@@ -232,7 +253,7 @@ class ReferenceCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         composer = self.bot.composer  # searching a large corpus takes a moment: off the loop
-        choices = await asyncio.to_thread(citation_choices, composer, current)
+        choices = await asyncio.to_thread(citation_choices, composer, current, interaction.guild_id)
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
 

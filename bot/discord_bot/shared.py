@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from discord.ext import commands
 
+from bot.documents.corpus import SERVER_PREFIX
+
 if TYPE_CHECKING:
     from bot.discord_bot.app import ArticleBot
 
@@ -34,7 +36,9 @@ class SharedCorpusCog(commands.Cog):
         loop = asyncio.get_running_loop()
 
         def changed(names: list[str]) -> None:
-            if not self.bot.settings.watch_corpus:  # nobody else will notice the files changed
+            # Nobody else will notice the files changed: without the watcher, or a server's article
+            # (the watcher watches the operator's folder alone).
+            if not self.bot.settings.watch_corpus or any(n.startswith(SERVER_PREFIX) for n in names):
                 asyncio.run_coroutine_threadsafe(self._reload(), loop)
 
         self._thread = threading.Thread(

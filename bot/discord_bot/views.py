@@ -3,6 +3,7 @@ arguments, the question an answer message keeps, and the help embed."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -11,6 +12,12 @@ import discord
 from bot.answer import render
 from bot.answer.composer import Answer, Composer, QuestionError
 
+# /help and /about: how a server gets articles of its own.
+ADD_HINT = (
+    "Moderators (members who can manage the server) can add articles for this server alone: "
+    "`/add url:` a web address, or `/add file:` a saved page (.html), a .md or .txt file; "
+    "`/remove` takes one away."
+)
 FAILED_MESSAGE = "Sorry, something went wrong answering that. Please try again."
 CHOICES_MAX = 25  # Discord's limits on autocomplete: 25 choices,
 CHOICE_MAX = 100  # each name and value at most 100 characters
@@ -24,28 +31,42 @@ class Reply:
     composer: Composer
     answer: Answer
     document: str | None = None
+    server: int | None = None  # the server asked in (its view of the corpus); None in a DM
 
     @property
     def tag(self) -> str:
         """The corpus tag the buttons carry, so a click can tell the corpus changed since."""
-        return corpus_tag(self.composer)
+        return corpus_tag(self.composer, self.server)
 
 
 class Answering(Protocol):
     """What the shared pieces need of the bot (`app.ArticleBot` is one): they depend on this
     interface, not on the module that assembles the bot."""
 
-    @property
-    def corpus_tag(self) -> str: ...
+    def tag_of(self, server: int | None) -> str: ...
 
     async def answer(
-        self, question: str, limit: int | None = None, *, asked: bool = True, document: str | None = None
+        self,
+        question: str,
+        limit: int | None = None,
+        *,
+        asked: bool = True,
+        document: str | None = None,
+        server: int | None = None,
     ) -> Reply: ...
 
 
-def corpus_tag(composer: Composer) -> str:
-    """A short tag of the corpus content (its hash's first 8 hex digits)."""
-    return composer.corpus.content_hash[:8]
+def corpus_tag(composer: Composer, server: int | None = None) -> str:
+    """A short tag of the corpus content a server sees (its hash's first 8 hex digits): an article
+    another server adds does not make this server's buttons out of date."""
+    corpus = composer.corpus
+    view = corpus.view(server)
+    if view is None:
+        return corpus.content_hash[:8]
+    digest = hashlib.sha256()
+    for n in corpus.visible(view):
+        digest.update(f"{corpus.documents[n].name}\0{corpus.documents[n].content_hash}\0".encode())
+    return digest.hexdigest()[:8]
 
 
 async def respond(interaction: discord.Interaction[Any], text: str) -> None:
@@ -105,12 +126,16 @@ async def answer_again(interaction: discord.Interaction[Any], tag: str, limit: i
     message saying the article changed, when the corpus is no longer the one of button's `tag`."""
     bot = cast(Answering, interaction.client)
     question = question_of(interaction.message)
-    if question is None or tag != bot.corpus_tag:
+    if question is None or tag != bot.tag_of(interaction.guild_id):
         await outdated(interaction)
         return None
     try:
         reply = await bot.answer(
-            question, limit=limit, asked=False, document=document_of(interaction.message)
+            question,
+            limit=limit,
+            asked=False,
+            document=document_of(interaction.message),
+            server=interaction.guild_id,
         )
     except QuestionError:  # the limits changed since it was asked
         reply = None
@@ -151,6 +176,7 @@ def help_embed(votes_kept_days: int | None = None) -> dict[str, Any]:
             "• Ask about the articles themselves, naming one by its subject, outlet or author: "
             "*Who wrote the article about bike lanes? When was the Ledger story published?*\n"
             "• `/about` lists the articles I read.\n"
+            f"• {ADD_HINT}\n"
             "If the article doesn't say, I tell you so rather than guess."
             f"{kept}"
         ),

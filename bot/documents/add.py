@@ -28,6 +28,7 @@ from bot.documents.corpus import (
     NOT_AN_ARTICLE,
     CorpusError,
     Problem,
+    decode,
     document_files,
     is_article,
     parse_document,
@@ -37,9 +38,12 @@ from bot.documents.corpus import (
 from bot.documents.extract import address_problem, extract, markdown_document
 
 if TYPE_CHECKING:
-    import httpx  # imported where a page is fetched: `ask` never loads it
+    import httpx
+
+    from bot.config import Settings  # imported where a page is fetched: `ask` never loads it
 
 HTML_SUFFIXES = (".html", ".htm")
+TEXT_SUFFIXES = (".md", ".txt")  # articles already: added as they are
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SNIFF = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
@@ -71,7 +75,10 @@ def user_agent() -> str:
 
 def add(source: str, folder: Path, *, timeout: float, max_bytes: int, allow_private: bool = False) -> Added:
     """Fetch or read `source`, extract its article and write it into `folder`; from an address that
-    is not public (`not_public`) only with `allow_private` (FETCH_ALLOW_PRIVATE)."""
+    is not public (`not_public`) only with `allow_private` (FETCH_ALLOW_PRIVATE). A `.md` or `.txt`
+    file is an article already: checked as one and written as it is."""
+    if "://" not in source and Path(source).suffix.lower() in TEXT_SUFFIXES:
+        return _add_text(Path(source), folder, max_bytes)
     if "://" in source:
         page, addresses = _fetch(source, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private)
         url: str | None = addresses[-1]
@@ -87,6 +94,37 @@ def add(source: str, folder: Path, *, timeout: float, max_bytes: int, allow_priv
     path = existing or _free_name(folder, file_stem(article.title, url or source))
     write_atomically(path, text.encode("utf-8"))
     return Added(path, updated=existing is not None)
+
+
+def add_with(settings: Settings, source: str, folder: Path) -> Added:
+    """`add` with the settings' fetch timeout, size cap and address rule (FETCH_*)."""
+    return add(
+        source,
+        folder,
+        timeout=settings.fetch_timeout_seconds,
+        max_bytes=settings.fetch_max_bytes,
+        allow_private=settings.fetch_allow_private,
+    )
+
+
+def _add_text(path: Path, folder: Path, max_bytes: int) -> Added:
+    """A `.md` or `.txt` article written into `folder` as it is (an update of the document with the
+    same `source_url`, if there is one), named after its title."""
+    if not path.exists():
+        raise SourceError("no such file")
+    raw = read_bytes(path, path.name, (max_bytes, "FETCH_MAX_BYTES"))
+    text = raw if isinstance(raw, Problem) else decode(path.name, raw)
+    if isinstance(text, Problem):
+        raise SourceError(f"the file {text.reason}")
+    assert isinstance(raw, bytes)
+    parsed = parse_document(path.name, text)
+    if not is_article(parsed):
+        raise SourceError(f"the file {NOT_AN_ARTICLE}")
+    source_url = parsed.document.source_url
+    existing = _document_from(folder, {_without_fragment(source_url)} if source_url else set())
+    target = existing or _free_name(folder, file_stem(parsed.document.title, path.name), path.suffix.lower())
+    write_atomically(target, raw)
+    return Added(target, updated=existing is not None)
 
 
 def _fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool) -> tuple[bytes | str, list[str]]:
@@ -271,7 +309,7 @@ def _reason(exc: Exception) -> str:
 def _read(path: Path, max_bytes: int) -> bytes:
     """A saved page's bytes; a page over `max_bytes` is refused, as it is when fetched."""
     if path.suffix.lower() not in HTML_SUFFIXES:
-        raise SourceError("not an http(s) address or a saved .html/.htm page")
+        raise SourceError("not an http(s) address, a saved .html/.htm page or a .md/.txt article")
     if not path.exists():
         raise SourceError("no such file")
     raw = read_bytes(path, path.name, (max_bytes, "FETCH_MAX_BYTES"))
@@ -336,11 +374,11 @@ def _slug(text: str) -> str:
     return slug
 
 
-def _free_name(folder: Path, stem: str) -> Path:
+def _free_name(folder: Path, stem: str, suffix: str = ".md") -> Path:
     """`stem.md` in `folder`, or `stem-2.md`, `stem-3.md`, ... when the name is taken."""
-    path = folder / f"{stem}.md"
+    path = folder / f"{stem}{suffix}"
     n = 2
     while path.exists():
-        path = folder / f"{stem}-{n}.md"
+        path = folder / f"{stem}-{n}{suffix}"
         n += 1
     return path

@@ -24,7 +24,7 @@ import secrets
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -119,6 +119,23 @@ FRONT_MATTER, HEADING, BYLINE, DATELINE, DATE_LINE, SUBTITLE, FILE_NAME = (
     "file name",
 )
 TITLE_PARAGRAPH = 0  # the paragraph number of a document's title and subtitle sentences
+
+# A server's own articles (`bot.documents.servers`) are named `.servers/<server id>/<file>` in the
+# one corpus every server is answered from. No document of the operator's folder can be so named
+# (`document_files` lists no file or folder whose name starts with a dot), so none is mistaken for one.
+SERVER_PREFIX = ".servers/"
+
+# Which documents a question may be answered from: a bool per document (`Corpus.view`), or None for all.
+View = npt.NDArray[np.bool_]
+VIEWS_KEPT = 256  # servers' views kept made (a bool per document each)
+
+
+def server_of(name: str) -> int:
+    """The server a document's name says it belongs to; 0 for the operator's (seen everywhere)."""
+    if not name.startswith(SERVER_PREFIX):
+        return 0
+    server, _, _ = name[len(SERVER_PREFIX) :].partition("/")
+    return int(server) if server.isdigit() else 0
 
 
 class Stated(NamedTuple):
@@ -633,6 +650,9 @@ class Corpus:
         self._in_quote = columns["in_quote"].astype(np.int8, copy=False)
         # Answering reads the same few sentences several times; keep the recent ones made.
         self.sentence = lru_cache(maxsize=4096)(self._sentence)  # type: ignore[method-assign]
+        # A server's view, and its sentences' ranges, for every question asked there: made once.
+        self.view = lru_cache(maxsize=VIEWS_KEPT)(self._view)
+        self.spans = lru_cache(maxsize=VIEWS_KEPT)(self._spans)
         lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote)}
         if len(lengths) != 1:
             raise ValueError("sentence columns differ in length")
@@ -687,6 +707,39 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.doc_of)
 
+    @cached_property
+    def owners(self) -> npt.NDArray[np.int64]:
+        """Each document's server (`server_of`): 0 for the operator's documents."""
+        return np.fromiter((server_of(d.name) for d in self.documents), np.int64, len(self.documents))
+
+    @cached_property
+    def _has_servers(self) -> bool:
+        return bool(self.owners.any())
+
+    def _view(self, server: int | None) -> View | None:
+        """The documents a server's members see: the operator's and that server's own (in a DM, or
+        with no server, the operator's alone); None when every document is seen (no server has one),
+        so a corpus without server articles pays nothing."""
+        if not self._has_servers:
+            return None
+        owners = self.owners
+        seen: View = (owners == 0) | (owners == server) if server else owners == 0
+        return seen
+
+    def _spans(self, server: int | None) -> list[tuple[int, int]] | None:
+        """The sentences `server` sees (its `view`) as [start, end) id ranges, one for each run of
+        consecutive documents in it (the operator's, then each server's, come in runs); None for all."""
+        view = self.view(server)
+        if view is None:
+            return None
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], view, [False])).astype(np.int8)))
+        bounds = np.searchsorted(self.doc_of, edges).tolist()  # documents' first sentences
+        return list(zip(bounds[::2], bounds[1::2], strict=True))
+
+    def visible(self, view: View | None) -> list[int]:
+        """The positions of the documents in `view` (every one for None)."""
+        return list(range(len(self.documents))) if view is None else np.flatnonzero(view).tolist()
+
     @property
     def content_hash(self) -> str:
         """One hash over every document's name and content."""
@@ -740,36 +793,41 @@ class Corpus:
             hi += 1
         return range(lo, hi)
 
-    def resolve(self, query: str) -> int:
+    def resolve(self, query: str, view: View | None = None) -> int:
         """The position of the document `query` names: its file name (with or without its suffix)
         or its title, whole, or else a part of one that only one document has (case and spacing
-        aside). DocumentNotFoundError says why none is chosen, naming the candidates."""
+        aside); among those of `view` when given. DocumentNotFoundError says why none is chosen,
+        naming the candidates."""
         wanted = fold_space(query).casefold()
-        names = [
-            (d.name.casefold(), Path(d.name).stem.casefold(), fold_space(d.title).casefold())
-            for d in self.documents
-        ]
+        seen = self.visible(view)
+        names = {
+            n: (d.name.casefold(), Path(d.name).stem.casefold(), fold_space(d.title).casefold())
+            for n in seen
+            for d in [self.documents[n]]
+        }
         for exact in (
-            [n for n, (name, _, _) in enumerate(names) if name == wanted],
-            [n for n, (_, stem, title) in enumerate(names) if wanted in (stem, title)],
+            [n for n, (name, _, _) in names.items() if name == wanted],
+            [n for n, (_, stem, title) in names.items() if wanted in (stem, title)],
         ):
             if len(exact) == 1:
                 return exact[0]
-        partial = self.matching(query) if wanted else []
+        partial = self.matching(query, view) if wanted else []
         if len(partial) == 1:
             return partial[0]
         if partial:
             matching = listed_names([self.documents[n].name for n in partial])
             raise DocumentNotFoundError(f"{len(partial)} documents match {query!r}: {matching}")
-        every = listed_names([d.name for d in self.documents])
+        every = listed_names([self.documents[n].name for n in seen])
         raise DocumentNotFoundError(f"no document matches {query!r}; the documents are {every}")
 
-    def matching(self, query: str) -> list[int]:
-        """The positions of the documents whose file name or title holds every word of `query`
-        (case aside), those whose title or name starts with it first; all of them for no words."""
+    def matching(self, query: str, view: View | None = None) -> list[int]:
+        """The positions of the documents (of `view`, when given) whose file name or title holds
+        every word of `query` (case aside), those whose title or name starts with it first; all of
+        them for no words."""
         wanted = fold_space(query).casefold()
         found: list[tuple[bool, int]] = []
-        for n, doc in enumerate(self.documents):
+        for n in self.visible(view):
+            doc = self.documents[n]
             keys = (doc.name.casefold(), fold_space(doc.title).casefold())
             if all(any(word in key for key in keys) for word in wanted.split()):
                 found.append((not any(key.startswith(wanted) for key in keys), n))

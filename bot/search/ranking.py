@@ -588,13 +588,21 @@ class Ranker:
         return int(np.searchsorted(doc_of, document)), int(np.searchsorted(doc_of, document, side="right"))
 
     def rank(
-        self, question: Question, k: int = CANDIDATES, document: int | None = None, *, rerank: bool = True
+        self,
+        question: Question,
+        k: int = CANDIDATES,
+        document: int | None = None,
+        *,
+        rerank: bool = True,
+        server: int | None = None,
     ) -> Ranked:
         """Up to `k` candidates and their followers, ranked by the weighted features; only the
-        sentences of `document` when it is given; with the re-ranking stage (and `rerank`), the
-        first `pool` of them re-scored by meaning too."""
+        sentences of `document` when it is given, else of the documents `server` sees (its view of
+        the corpus, `Corpus.spans`); with the re-ranking stage (and `rerank`), the first `pool` of
+        them re-scored by meaning too."""
         within = None if document is None else self.sentences_of(document)
-        proposed = self.index.rank(question.query, k, within=within).ids
+        ranges = None if within is not None else self.corpus.spans(server)
+        proposed = self.index.rank(question.query, k, within=within, ranges=ranges).ids
         if not len(proposed):
             empty = np.empty(0, np.float32)
             return Ranked(np.empty(0, np.int32), empty, np.empty((0, len(FEATURES)), np.float32))

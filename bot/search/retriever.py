@@ -374,17 +374,22 @@ class Index:
         return buf
 
     def rank(
-        self, query: Sequence[QueryTerm] | Sequence[str], k: int, within: tuple[int, int] | None = None
+        self,
+        query: Sequence[QueryTerm] | Sequence[str],
+        k: int,
+        within: tuple[int, int] | None = None,
+        ranges: Sequence[tuple[int, int]] | None = None,
     ) -> Ranking:
         """The `k` best sentences for the weighted query terms (weight 1 for plain strings); only
-        sentences with ids in [start, end) when `within` is given."""
+        sentences with ids in [start, end) when `within` is given, and in one of `ranges` when they
+        are (a server's view: only those parts of each posting list are read, so a question's cost
+        does not grow with the sentences outside it)."""
         terms = [QueryTerm(q) if isinstance(q, str) else q for q in query]
         buf = self._buffer()
         view = buf[1:-1]  # sentence i lives at buf[i + 1], so i-1 and i+1 are always in range
         touched: list[I32] = []
         for term, weight in terms:
-            ids, impacts = self.postings(term)
-            if len(ids):
+            for ids, impacts in self._postings_in(term, ranges):
                 view[ids] += impacts if weight == 1.0 else impacts * np.float32(weight)
                 touched.append(ids)
         if not touched:
@@ -410,6 +415,16 @@ class Index:
         for t in touched:
             view[t] = 0.0
         return result
+
+    def _postings_in(self, term: str, ranges: Sequence[tuple[int, int]] | None) -> list[tuple[I32, F32]]:
+        """A term's postings (`postings`), the parts of them in `ranges` when given (the ids are sorted)."""
+        ids, impacts = self.postings(term)
+        if not len(ids):
+            return []
+        if ranges is None:
+            return [(ids, impacts)]
+        bounds = np.searchsorted(ids, np.asarray(ranges, dtype=np.int64).ravel()).reshape(-1, 2).tolist()
+        return [(ids[a:b], impacts[a:b]) for a, b in bounds if b > a]
 
     def scores(self, query: Sequence[QueryTerm] | Sequence[str]) -> npt.NDArray[np.float64]:
         """Every sentence's score, exactly as rank-bm25's `get_scores` gives it (for checks)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot.documents.corpus import (
+    SERVER_PREFIX,
     SUFFIXES,
     CorpusError,
     Problem,
@@ -32,6 +33,7 @@ from bot.documents.corpus import (
     document_files,
     is_utf8_name,
     read_bytes,
+    server_of,
     write_atomically,
 )
 from bot.stores.database import (
@@ -61,6 +63,10 @@ MIGRATIONS: Migrations = (
             updated TEXT NOT NULL   -- UTC, ISO 8601
         )""",
     ),
+    # The server that added a document with /add (issue 27); 0 for the operator's. Its name is then
+    # `.servers/<server>/<file>` (`corpus.SERVER_PREFIX`), which no operator's document can have,
+    # and which a process that predates this column never mirrors (`safe_name`).
+    ("ALTER TABLE documents ADD COLUMN server BIGINT NOT NULL DEFAULT 0",),
 )
 DOCUMENTS = Store("documents", "corpus database", "CORPUS_DB", MIGRATIONS)
 
@@ -100,11 +106,12 @@ class DocumentStore:
         with self.db.transaction() as cur:
             for doc in documents:
                 cur.execute(
-                    """INSERT INTO documents AS d VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE
+                    """INSERT INTO documents AS d (name, content, sha256, updated, server)
+                       VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE
                        SET content = excluded.content, sha256 = excluded.sha256,
                            updated = excluded.updated
                        WHERE d.sha256 IN (?, excluded.sha256)""",
-                    (doc.name, doc.content, doc.sha256, now, previous.get(doc.name, "")),
+                    (doc.name, doc.content, doc.sha256, now, server_of(doc.name), previous.get(doc.name, "")),
                 )
                 if cur.rowcount:
                     cur.execute("SELECT pg_notify(?, ?)", (CHANNEL, doc.name))  # sent when this commits
@@ -146,12 +153,16 @@ def open_documents(address: str) -> DocumentStore:
 
 
 def open_mirror(settings: Settings) -> Mirror:
-    """The shared corpus (CORPUS_DB, which must be set) mirrored into CORPUS_DIR, caught up with it."""
+    """The shared corpus (CORPUS_DB, which must be set) mirrored into CORPUS_DIR, and the servers'
+    own articles into SERVERS_DIR, caught up with it."""
+    from bot.documents import servers
+
     assert settings.corpus_db is not None
     mirror = Mirror(
         open_documents(settings.corpus_db.get_secret_value()),
         settings.corpus_dir,
         SizeCaps.from_settings(settings),
+        servers.root(settings),
     )
     try:
         mirror.sync()
@@ -159,6 +170,13 @@ def open_mirror(settings: Settings) -> Mirror:
         mirror.store.close()
         raise
     return mirror
+
+
+def safe_server_name(name: str) -> bool:
+    """Whether a name from the table is a server's document (`.servers/<server>/<file>`) that can be
+    written below that server's folder."""
+    server, _, rest = name.removeprefix(SERVER_PREFIX).partition("/")
+    return name.startswith(SERVER_PREFIX) and server.isdigit() and "/" not in rest and safe_name(rest)
 
 
 def safe_name(name: str) -> bool:
@@ -206,8 +224,11 @@ class Mirror:
     Thread-safe: the listener thread and the reloads take turns.
     """
 
-    def __init__(self, store: DocumentStore, folder: Path, caps: SizeCaps) -> None:
+    def __init__(
+        self, store: DocumentStore, folder: Path, caps: SizeCaps, servers: Path | None = None
+    ) -> None:
         self.store, self.folder, self.caps = store, folder, caps
+        self.servers = servers  # where the servers' own articles go (SERVERS_DIR); None: not mirrored
         self.seen: dict[str, str] = {}
         self._unreceived: set[str] = set()  # names whose table version this folder could not write
         self._lock = threading.Lock()
@@ -218,7 +239,7 @@ class Mirror:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             local = self._local()
-            table = {n: sha for n, sha in self.store.hashes().items() if safe_name(n)}
+            table = {n: sha for n, sha in self.store.hashes().items() if self._mirrored(n)}
             self._unreceived.clear()  # every difference is tried again
             changed = self._apply(
                 self.store.fetch([n for n, sha in table.items() if local.get(n, "") != sha])
@@ -232,7 +253,7 @@ class Mirror:
     def pull(self, names: Iterable[str]) -> list[str]:
         """Apply the table's current rows for these names (a notification's); the names changed here."""
         with self._lock:
-            rows = [doc for doc in self.store.fetch(names) if safe_name(doc.name)]
+            rows = [doc for doc in self.store.fetch(names) if self._mirrored(doc.name)]
             stale = [doc for doc in rows if self._local_hash(doc.name) != doc.sha256]
             self._unreceived -= {doc.name for doc in rows} - {doc.name for doc in stale}
             changed = self._apply(stale)
@@ -258,7 +279,7 @@ class Mirror:
                 if name in self._unreceived:
                     skipped.append(Problem(name, _UNRECEIVED))
                     continue
-                content = read_bytes(self.folder / name, name, self.caps.of(name)) if sha else None
+                content = read_bytes(self._path(name), name, self.caps.of(name)) if sha else None
                 if isinstance(content, Problem):
                     skipped.append(content)
                     continue
@@ -299,17 +320,33 @@ class Mirror:
                 lost = True
                 stop.wait(10.0)
 
+    def _mirrored(self, name: str) -> bool:
+        """Whether a name from the table is one this mirror writes: an operator's document, or,
+        with a servers' folder, a server's."""
+        return safe_name(name) or (self.servers is not None and safe_server_name(name))
+
+    def _path(self, name: str) -> Path:
+        """Where a document of the table lives here: a server's in its folder under `servers`."""
+        if self.servers is not None and name.startswith(SERVER_PREFIX):
+            return self.servers / name.removeprefix(SERVER_PREFIX)
+        return self.folder / name
+
     def _local(self) -> dict[str, str]:
-        """The folder's documents and their hashes (unchanged files are not read again); a file
-        whose name is not UTF-8 is left out (the table cannot hold its name; the loader reports it)."""
+        """The folder's documents (and the servers' own, with a servers' folder) and their hashes
+        (unchanged files are not read again); a file whose name is not UTF-8 is left out (the table
+        cannot hold its name; the loader reports it)."""
         try:
             names = [name for name, _ in document_files(self.folder)]
         except CorpusError:  # no document yet
             names = []
+        if self.servers is not None and self.servers.is_dir():
+            with contextlib.suppress(CorpusError):  # none yet
+                listed = (f"{SERVER_PREFIX}{name}" for name, _ in document_files(self.servers))
+                names += [name for name in listed if safe_server_name(name)]
         return {name: sha for name in names if is_utf8_name(name) and (sha := self._local_hash(name))}
 
     def _local_hash(self, name: str) -> str:
-        path = self.folder / name
+        path = self._path(name)
         try:
             stat = path.stat()
             cached = self._hashes.get(name)
@@ -326,7 +363,7 @@ class Mirror:
         raised, and the name kept in `_unreceived` until a later write succeeds."""
         done = []
         for doc in docs:
-            path = self.folder / doc.name
+            path = self._path(doc.name)
             try:
                 if doc.content is None:
                     with contextlib.suppress(FileNotFoundError):
