@@ -94,18 +94,30 @@ def article_figures(rounds: int, cache: Path) -> list[str]:
     """Warm answer latency over the dev questions, and `ask`'s peak memory, on and off."""
     questions = _questions()
     lines = [f"the article ({len(questions)} dev questions x {rounds} rounds, warm):"]
-    for rerank in (False, True):
-        settings = Settings(_env_file=None, cache_dir=cache, rerank=rerank)
+    for rerank, read in STAGES:
+        settings = Settings(_env_file=None, cache_dir=cache, rerank=rerank, reader=read)
         composer = engine.load(settings)
         times = _timed(composer, questions, rounds)
         cmd = [sys.executable, "-m", "bot", "ask", QUESTION]
-        env = {**os.environ, "CACHE_DIR": str(cache), "RERANK": str(rerank).lower()}
+        env = {**os.environ, "CACHE_DIR": str(cache), **_flags(rerank, read)}
         ask = measure(cmd, env)  # the cache is warm: vectors read, not computed
         lines.append(
-            f"  RERANK={str(rerank).lower():5}  Composer.answer {_percentiles(times)};  "
+            f"  {_label(rerank, read)}  Composer.answer {_percentiles(times)};  "
             f"`python -m bot ask` {ask.wall:.2f} s wall, peak {ask.peak / 2**20:.0f} MiB"
         )
     return lines
+
+
+# The stages measured: words alone, the re-ranker, the re-ranker and the reader.
+STAGES = ((False, False), (True, False), (True, True))
+
+
+def _flags(rerank: bool, read: bool) -> dict[str, str]:
+    return {"RERANK": str(rerank).lower(), "READER": str(read).lower()}
+
+
+def _label(rerank: bool, read: bool) -> str:
+    return f"RERANK={str(rerank).lower():5} READER={str(read).lower():5}"
 
 
 def _synthetic(folder: Path, sentences: int) -> list[str]:
@@ -126,17 +138,17 @@ def large_figures(size: int, runs: int) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-rerank-") as tmp:
         folder = Path(tmp) / "corpus"
         questions = _synthetic(folder, size)
-        for rerank in (False, True):
+        for rerank, read in STAGES:
             walls = []
             for _ in range(runs):
-                env = {**os.environ, "USE_CACHE": "false", "RERANK": str(rerank).lower()}
+                env = {**os.environ, "USE_CACHE": "false", **_flags(rerank, read)}
                 cmd = [sys.executable, "-m", "bot", "ask", "--corpus", str(folder), questions[0]]
                 walls.append(measure(cmd, env).wall)
             lines.append(
-                f"  cold `python -m bot ask`, no cache, RERANK={str(rerank).lower():5}: median "
+                f"  cold `python -m bot ask`, no cache, {_label(rerank, read)}: median "
                 f"{statistics.median(walls):.2f} s over {runs} runs ({min(walls):.2f} to {max(walls):.2f})"
             )
-        settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False, rerank=False)
+        settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False, rerank=False, reader=False)
         lexical = engine.load(settings)
         before = _rss_mib()
         reranking = engine.load(settings.model_copy(update={"rerank": True}))
@@ -154,10 +166,13 @@ def large_figures(size: int, runs: int) -> list[str]:
             f"the re-ranking composer +{_rss_mib() - before:.0f} MiB resident beside the lexical one "
             "(the model's share is above)"
         )
-        for label, composer in (("false", lexical), ("true", reranking)):
+        stage_of_reader = engine.reader_stage(settings.model_copy(update={"reader": True}))
+        assert stage_of_reader is not None, "the reader cannot be loaded"
+        for (rerank, reads), composer in zip(STAGES, (lexical, reranking, reranking), strict=True):
+            composer.ranker.reader = stage_of_reader if reads else None  # the same composer and vectors
             times = _timed(composer, questions, 2)
             lines.append(
-                f"  RERANK={label:5} warm Composer.answer, {len(questions)} questions x 2: "
+                f"  {_label(rerank, reads)} warm Composer.answer, {len(questions)} questions x 2: "
                 + _percentiles(times)
             )
     return lines

@@ -310,6 +310,7 @@ def _about(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                     + "\n"
                 )
     out.write(_rerank_line(settings, composer) + "\n")
+    out.write(_reader_line(composer) + "\n")
     return EXIT_OK
 
 
@@ -324,6 +325,12 @@ def _rerank_line(settings: Settings, composer: Composer) -> str:
     else:
         why = "the model could not be loaded; the warning above says why"
     return render.rerank_status(composer, why)
+
+
+def _reader_line(composer: Composer) -> str:
+    from bot.answer import render
+
+    return render.reader_status(composer)
 
 
 def _add(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

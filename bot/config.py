@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     rerank_model: RerankModel = "minilm-l6-int8"  # the models bot.search.semantic can run
     # A corpus with more sentences stays lexical: its vectors would take too long and too much memory.
     rerank_max_sentences: int = Field(default=200_000, ge=0)
+    reader: bool = True  # read the first candidates with the question (bot.search.reader)
+    # How many of them it reads; None: the fitted number (bot/search/reader.json).
+    reader_candidates: int | None = Field(default=None, ge=1, le=50)
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

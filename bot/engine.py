@@ -47,7 +47,7 @@ from bot.documents.corpus import (
     read_document,
 )
 from bot.documents.parsing import Piece
-from bot.search import ranking, semantic
+from bot.search import ranking, reader, semantic
 from bot.search.ranking import Semantic, fitted_params
 from bot.search.retriever import Bm25Params, Index
 
@@ -109,6 +109,8 @@ def load(
     started = time.perf_counter()
     unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
     paths = document_files(folder, unlisted)
+    # The reader's model loads beside the corpus (`reader.Loading`), once the folder is there.
+    reading = reader_stage(settings)
     if corpus_dir is None:  # the bot's corpus: every server's own articles are in its one index too
         paths += servers.files(settings)
     files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}
@@ -155,7 +157,20 @@ def load(
         max_excerpt_chars=settings.max_excerpt_chars,
         grouped=grouped,
         semantic=semantic,
+        reader=reading,
     )
+
+
+def reader_stage(settings: Settings) -> ranking.ReaderStage | None:
+    """The reader and its fitted numbers (`READER_CANDIDATES` in place of the fitted count when
+    set), or None with `READER=false`. The model loads in the background (`reader.Loading`); one that
+    cannot be loaded turns the reader off at the first question, with a warning that says why."""
+    if not settings.reader:
+        return None
+    fitted = reader.Fitted.load()
+    if settings.reader_candidates is not None:
+        fitted = replace(fitted, candidates=settings.reader_candidates)
+    return ranking.ReaderStage(reader.Loading(), fitted)
 
 
 # ----------------------------------------------------------------------------- the re-ranking stage

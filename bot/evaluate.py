@@ -330,6 +330,16 @@ def squad_document_name(title: str, taken: Iterable[str] = ()) -> str:
     return name
 
 
+def squad_articles(path: Path) -> list[QuestionSet]:
+    """Each article of a SQuAD file as a question set of its own (its document and questions)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found = data["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EvalFileError(f"{path}: not a SQuAD file ({exc})") from exc
+    return [_squad(path, {"data": [article]}) for article in found]
+
+
 def _squad(path: Path, data: dict[str, Any]) -> QuestionSet:
     """SQuAD v1.1/v2.0: each article a document, its paragraphs in order, a blank line apart."""
     cases: list[Case] = []

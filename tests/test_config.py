@@ -31,6 +31,8 @@ HOSTILE = {
     "rerank": "false",
     "rerank_model": "gpt-17",
     "rerank_max_sentences": "10",
+    "reader": "false",
+    "reader_candidates": "7",
     "discord_token": "hostile-token",
     "discord_guild_id": "1234",
     "shard_count": "4",

@@ -303,6 +303,7 @@ def train(
     max_steps: int,
     device: torch.device,
     report_every: int = 20,
+    checkpoint: Path | None = None,
 ) -> Log:
     """Trains `model` on groups drawn from `pool` for `minutes` or `max_steps`, whichever ends first."""
     rng = random.Random(seed)
@@ -312,16 +313,19 @@ def train(
     steps = min(max_steps or math.inf, math.ceil(len(order) / batch_questions))  # one pass at most
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    warmup = max(1, int(0.05 * min(steps, 4000)))
-    planned = steps if max_steps else min(steps, 4000)
+    warmup = max(1, int(0.05 * min(steps, 2000)))
+    started = time.monotonic()
 
     def schedule(step: int) -> float:
-        return min((step + 1) / warmup, max(0.05, 1 - step / max(planned, 1)))
+        # Linear decay to the end of the run: over the steps when they bound it, else over the
+        # minutes (a run on two cores stops on time long before its steps run out).
+        done = step / steps if max_steps else (time.monotonic() - started) / (minutes * 60)
+        return min((step + 1) / warmup, max(0.02, 1 - done))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
     tok = tokenizer()
     model.to(device).train()
-    log, started, window = Log(), time.monotonic(), []
+    log, window = Log(), []
     for step in range(int(steps)):
         if time.monotonic() - started > minutes * 60:
             break
@@ -347,6 +351,8 @@ def train(
             log.last_loss, log.last_accuracy = float(np.mean(losses)), float(np.mean(accuracies))
             window = []
             elapsed = time.monotonic() - started
+            if checkpoint is not None:  # a run cut short still leaves its weights
+                torch.save(model.state_dict(), checkpoint)
             print(
                 f"step {step + 1}: loss {log.last_loss:.3f}, group accuracy {log.last_accuracy:.3f}, "
                 f"{log.pairs / elapsed:.1f} pairs/s, {elapsed / 60:.1f} min",
@@ -452,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pool = pool_of(articles)
     print(f"{len(pool.questions)} questions from {len(articles)} articles on {device}", file=sys.stderr)
     model = load_base(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
     log = train(
         model,
         pool,
@@ -461,8 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         minutes=args.minutes,
         max_steps=args.steps,
         device=device,
+        report_every=50,
+        checkpoint=args.out / "checkpoint.pt",
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.out / "checkpoint.pt")
     exported = export(model, args.out / "reader.onnx", quantise=not args.no_quantise)
     record = {

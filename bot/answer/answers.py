@@ -66,5 +66,6 @@ class Answer:
     terms: tuple[str, ...] = field(default=())
     note: str = ""  # what the documents do not state (why it declined, or which documents are silent)
     reranked: bool = False  # whether the semantic stage re-scored the candidates
+    read: bool = False  # whether the reader read the candidates (bot.search.reader)
     relevance: float | None = None  # how much closer to the corpus's meaning than off-topic questions
     short: ShortAnswer | None = None  # given only when the bot is sure (see `bot.answer.short`)

@@ -10,7 +10,7 @@ document mentions.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
@@ -18,14 +18,16 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.answer import metadata, short
-from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError
+from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError, ShortAnswer
 from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
 from bot.search.ranking import (
     Abstain,
     AnswerType,
     Groups,
     Question,
+    Ranked,
     Ranker,
+    ReaderStage,
     Semantic,
     Weights,
     answer_type,
@@ -88,10 +90,11 @@ class Composer:
         grouped: Groups | None = None,
         semantic: Semantic | None = None,
         short_gate: short.Gate | None = None,
+        reader: ReaderStage | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
-        self.ranker = Ranker(corpus, index, weights, grouped, semantic)
+        self.ranker = Ranker(corpus, index, weights, grouped, semantic, reader)
         self.top_k = top_k
         self.max_question_chars = max_question_chars
         self.max_excerpt_chars = max_excerpt_chars
@@ -150,7 +153,8 @@ class Composer:
         judged = self.judged(excerpts[:DEPTH])
         # Shown (ask --json): the relevance of the document the answer comes from.
         relevance = None if relevances is None or not judged else float(relevances[judged[0][1]])
-        if self._declines(judged, coverages, asked, relevances):
+        read = ranked.reading is not None
+        if self._reader_declines(ranked, lambda: self._declines(judged, coverages, asked, relevances)):
             declined = Answer(
                 q,
                 abstained=True,
@@ -158,6 +162,7 @@ class Composer:
                 coverage=best,
                 terms=terms,
                 reranked=ranked.reranked,
+                read=read,
                 relevance=relevance,
             )
             return self._declined(declined, pinned)
@@ -168,12 +173,42 @@ class Composer:
             coverage=best,
             terms=terms,
             reranked=ranked.reranked,
+            read=read,
             relevance=relevance,
         )
-        given = short.short_answer(
+        given = self._read_short(ranked, excerpts) or short.short_answer(
             self.corpus, answer, asked, self.short_gate
-        )  # read off every excerpt judged
+        )
         return replace(answer, excerpts=excerpts[:limit], short=given)
+
+    def _reader_declines(self, ranked: Ranked, before: Callable[[], bool]) -> bool:
+        """Whether to decline: as the stages before the reader would (`before`), unless the reader
+        read the candidates and found one that answers above `Fitted.rescue`; and whenever the
+        best it read scores under `Fitted.decline`."""
+        stage = self.ranker.reader
+        if ranked.reading is None or stage is None:
+            return before()
+        fitted, best = stage.fitted, float(ranked.reading.scores.max())
+        if fitted.decline is not None and best < fitted.decline:
+            return True
+        if fitted.rescue is not None and best >= fitted.rescue:
+            return False
+        return before()
+
+    def _read_short(self, ranked: Ranked, excerpts: Sequence[Excerpt]) -> ShortAnswer | None:
+        """The reader's span in the sentence it put first, as the short answer, when that sentence
+        leads the top excerpt, the span is shown in it, and its probability passes the fitted gate."""
+        stage = self.ranker.reader
+        if ranked.reading is None or stage is None or stage.fitted.span is None:
+            return None
+        span = ranked.reading.spans[0]
+        if span is None or span.probability < stage.fitted.span or not excerpts:
+            return None
+        top = excerpts[0]
+        if int(ranked.ids[0]) not in top.sentence_ids:
+            return None
+        given = short.span_answer(self.corpus, int(ranked.ids[0]), span.start, span.end)
+        return given if given.text in top.text else None
 
     def judged(self, excerpts: Sequence[Excerpt]) -> list[tuple[int, int]]:
         """The excerpts that decide whether to decline, as (position, document): with several

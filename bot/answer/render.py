@@ -167,6 +167,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "closest": [excerpt_json(e) for e in answer.closest],
         "coverage": round(answer.coverage, 4),
         "reranked": answer.reranked,
+        "read": answer.read,
         "relevance": None if answer.relevance is None else round(answer.relevance, 4),
         **({"note": answer.note} if answer.note else {}),
     }
@@ -181,6 +182,14 @@ def rerank_status(composer: Composer, why_off: str = "") -> str:
     done, total = semantic.vectors.progress()
     model = semantic.model.name
     return f"Re-ranking by meaning ({model}): sentence vectors for {done:,} of {total:,} sentences."
+
+
+def reader_status(composer: Composer) -> str:
+    """Whether the reader reads the candidates, and how many."""
+    stage = composer.ranker.reader
+    if stage is None:
+        return "Reader: off."
+    return f"Reader: reads the first {stage.fitted.candidates} candidates with the question."
 
 
 # -- Discord ------------------------------------------------------------------------------------

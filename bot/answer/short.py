@@ -327,6 +327,12 @@ def short_answer(corpus: Corpus, answer: Answer, asked: Question, gate: Gate) ->
 
 def shown(corpus: Corpus, candidate: Candidate) -> ShortAnswer:
     """A candidate as a short answer: its text, its span in the file, its sentence's citation."""
-    sentence = corpus.sentence(candidate.sentence)
-    start, end = source_span(sentence.document, sentence.start, sentence.end, candidate.start, candidate.end)
-    return ShortAnswer(candidate.text, sentence.document, start, end, str(sentence.citation))
+    return span_answer(corpus, candidate.sentence, candidate.start, candidate.end)
+
+
+def span_answer(corpus: Corpus, i: int, start: int, end: int) -> ShortAnswer:
+    """A span of sentence `i`'s text as a short answer (its text, its span in the file, its
+    sentence's citation): the rules' candidates and the reader's spans alike."""
+    sentence = corpus.sentence(i)
+    at, to = source_span(sentence.document, sentence.start, sentence.end, start, end)
+    return ShortAnswer(sentence.text[start:end], sentence.document, at, to, str(sentence.citation))

@@ -211,7 +211,9 @@ def about_embed(composer: Composer, server: int | None = None) -> dict[str, Any]
         "description": f"{count} document(s), {sentences} sentences{more}.{pin}{added}\n"
         + ADD_HINT
         + "\n"
-        + render.rerank_status(composer),
+        + render.rerank_status(composer)
+        + "\n"
+        + render.reader_status(composer),
         "fields": fields,
     }
 

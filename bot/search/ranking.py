@@ -39,6 +39,7 @@ a sentence's vector can be had) and one, with the pool size, for re-ranking; not
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -52,9 +53,12 @@ import numpy.typing as npt
 
 from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
 from bot.search.documents import DocumentStep
+from bot.search.reader import Fitted, ReaderError, Reading, Reads
 from bot.search.retriever import Bm25Params, Index, QueryTerm, variants
 from bot.search.semantic import Embedder, Relevance, SentenceVectors, unit
 from bot.text import MONTHS, fold_word, term_spans, tokenize, words, written_names
+
+log = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -176,6 +180,30 @@ class Semantic:
     vectors: SentenceVectors
     rerank: Rerank
     relevance: Relevance
+
+
+@dataclass(frozen=True)
+class ReaderStage:
+    """The reader (`bot.search.reader`) and its fitted numbers."""
+
+    model: Reads
+    fitted: Fitted
+
+
+def read_order(scores: F32, read: F32, weight: float) -> tuple[I32, F32]:
+    """The order after reading (positions into `scores`) and the new scores: the first
+    `len(read)` candidates re-scored with the reader's score as one more weighted column and
+    re-ordered; the others keep their order below them, their scores capped at the lowest read."""
+    n = len(read)
+    if not n:
+        return np.arange(len(scores), dtype=np.int32), scores.astype(np.float32)
+    fused = (scores[:n] + np.float32(weight) * read).astype(np.float32)
+    head = np.argsort(-fused, kind="stable")
+    new = scores.astype(np.float32)
+    new[:n] = fused
+    if n < len(scores):
+        new[n:] = np.minimum(new[n:], fused.min())
+    return np.concatenate([head, np.arange(n, len(scores))]).astype(np.int32), new
 
 
 @lru_cache(maxsize=1)
@@ -349,6 +377,7 @@ class Ranked(NamedTuple):
     scores: F32
     features: F32
     reranked: bool = False  # whether the semantic stage re-scored them
+    reading: Reading | None = None  # the reader's reading of the first of them, when it read them
 
 
 def reranked_order(table: F32, ids: I32, factor: F32, weights: F32, pool: int) -> tuple[I32, F32]:
@@ -426,12 +455,14 @@ class Ranker:
         weights: Weights | None = None,
         grouped: Groups | None = None,
         semantic: Semantic | None = None,
+        reader: ReaderStage | None = None,
     ) -> None:
         self.corpus = corpus
         self.index = index
         self.weights = weights or Weights.load()
         self._vector = self.weights.vector()
         self.semantic = semantic
+        self.reader = reader
         self.paragraph_of = paragraph_numbers(corpus)
         # Where each sentence's paragraph starts and ends (paragraph numbers run in order).
         self._paragraph_start = np.searchsorted(self.paragraph_of, self.paragraph_of, side="left").astype(
@@ -594,12 +625,38 @@ class Ranker:
         document: int | None = None,
         *,
         rerank: bool = True,
+        read: bool = True,
         server: int | None = None,
     ) -> Ranked:
         """Up to `k` candidates and their followers, ranked by the weighted features; only the
         sentences of `document` when it is given, else of the documents `server` sees (its view of
         the corpus, `Corpus.spans`); with the re-ranking stage (and `rerank`), the first `pool` of
-        them re-scored by meaning too."""
+        them re-scored by meaning too; with the reader (and `read`), the first `candidates` of that
+        order read with the question and re-ordered (`read_order`)."""
+        ranked = self._ranked(question, k, document, rerank, server)
+        if not read or self.reader is None or not len(ranked.ids):
+            return ranked
+        fitted = self.reader.fitted
+        head = ranked.ids[: fitted.candidates].tolist()
+        try:
+            reading = self.reader.model.read(question.text, [self._text(i) for i in head])
+        except ReaderError as exc:  # loaded in the background (`reader.Loading`): it failed there
+            log.warning("reader off: %s", exc)
+            self.reader = None
+            return ranked
+        order, scores = read_order(ranked.scores, reading.scores, fitted.weight)
+        first = order[: len(head)]
+        return Ranked(
+            ranked.ids[order],
+            scores[order],
+            ranked.features[order],
+            ranked.reranked,
+            Reading(reading.scores[first], tuple(reading.spans[i] for i in first)),
+        )
+
+    def _ranked(
+        self, question: Question, k: int, document: int | None, rerank: bool, server: int | None
+    ) -> Ranked:
         within = None if document is None else self.sentences_of(document)
         ranges = None if within is not None else self.corpus.spans(server)
         proposed = self.index.rank(question.query, k, within=within, ranges=ranges).ids
