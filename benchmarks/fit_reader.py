@@ -25,7 +25,7 @@ import random
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -130,46 +130,52 @@ def collect(
     return rows
 
 
+def kept_rows(path: Path | None, key: str, read: Callable[[], list[Row]]) -> list[Row]:
+    """Questions read (`read`), or as `path` kept them from an earlier run with the same `key` (the
+    question file's and the model's hashes): reading them is most of a fit's time."""
+    if path is not None and path.exists():
+        kept = pickle.loads(path.read_bytes())
+        if kept.get("key") == key:
+            rows: list[Row] = kept["rows"]
+            return rows
+    rows = read()
+    if path is not None:
+        path.write_bytes(pickle.dumps({"key": key, "rows": rows}))
+    return rows
+
+
 def read_rows(
     args: argparse.Namespace,
     found: Sequence[tuple[dict[str, str], list[Case]]],
     extra: Sequence[list[Case]],
     model: reader.Reader,
 ) -> list[Row]:
-    """Every fitting question read (`collect`), or as `--rows` kept them from an earlier run of
-    the same file and model (reading them is most of a fit's time)."""
+    """Every question of the SQuAD file read (`collect`), kept in `--rows`."""
+
+    def read() -> list[Row]:
+        rows: list[Row] = []
+        started = time.monotonic()
+        for (documents, cases), others in zip(found, extra, strict=True):
+            rows += collect(composer_for(documents), model, [*cases, *others])
+            print(f"{len(rows)} questions read, {time.monotonic() - started:.0f} s", file=sys.stderr)
+        return rows
+
     key = f"{reader.sha256_of(args.fit)}-{reader.sha256_of(args.model)}"
-    if args.rows is not None and args.rows.exists():
-        kept = pickle.loads(args.rows.read_bytes())
-        if kept.get("key") == key:
-            rows: list[Row] = kept["rows"]
-            return rows
-    rows = []
-    started = time.monotonic()
-    for (documents, cases), others in zip(found, extra, strict=True):
-        rows += collect(composer_for(documents), model, [*cases, *others])
-        print(f"{len(rows)} questions read, {time.monotonic() - started:.0f} s", file=sys.stderr)
-    if args.rows is not None:
-        args.rows.write_bytes(pickle.dumps({"key": key, "rows": rows}))
-    return rows
+    return kept_rows(args.rows, key, read)
 
 
 def set_rows(name: str, args: argparse.Namespace, model: reader.Reader) -> list[Row]:
     """A named set of this project's (`benchmarks.fit.SETS`) read over its own corpus, kept beside
     `--rows` as `read_rows` keeps SQuAD's."""
     spec = SETS[name]
+
+    def read() -> list[Row]:
+        cases = [c for c in read_question_set(spec.questions).cases if c.kind != METADATA]
+        return collect(composer_for(_documents(spec)), model, cases, name)
+
     key = f"{reader.sha256_of(spec.questions)}-{reader.sha256_of(args.model)}"
     kept_at = None if args.rows is None else args.rows.with_name(f"{args.rows.stem}-{name}.pickle")
-    if kept_at is not None and kept_at.exists():
-        kept = pickle.loads(kept_at.read_bytes())
-        if kept.get("key") == key:
-            rows: list[Row] = kept["rows"]
-            return rows
-    cases = [c for c in read_question_set(spec.questions).cases if c.kind != METADATA]
-    rows = collect(composer_for(_documents(spec)), model, cases, name)
-    if kept_at is not None:
-        kept_at.write_bytes(pickle.dumps({"key": key, "rows": rows}))
-    return rows
+    return kept_rows(kept_at, key, read)
 
 
 def hits(rows: Sequence[Row], candidates: int, weight: float) -> tuple[float, float]:

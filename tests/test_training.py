@@ -18,6 +18,7 @@ if os.environ.get("CI"):  # CI installs the train extra: the training code must 
 else:
     torch = pytest.importorskip("torch", reason="the train extra is not installed")
 
+from bot.search.reader import padded, tokenizer
 from training import data, reader
 
 SQUAD = ROOT / "tests" / "data" / "eval" / "squad" / "notre_dame.json"
@@ -75,7 +76,7 @@ def test_a_few_steps_lower_the_loss_and_the_export_runs_as_torch(
     pool = reader.pool_of(groups)  # type: ignore[arg-type]
     rng = random.Random(3)
     batch = reader.Batch(
-        [reader.make_group(pool, a, q, rng, drop=0.0) for a, q in pool.questions[:4]], reader.tokenizer()
+        [reader.make_group(pool, a, q, rng, drop=0.0) for a, q in pool.questions[:4]], tokenizer()
     )
     assert batch.spans, "the answering sentences' spans are labelled"
     model = reader.load_base(seed=5)
@@ -97,7 +98,7 @@ def test_a_few_steps_lower_the_loss_and_the_export_runs_as_torch(
     fp32 = reader.export(model, tmp_path / "reader.onnx", quantise=False)
     pairs = [*[(g.question, m.text) for g in batch.groups for m in g.members][:6], ("Who?", "Him.")]
     expected = reader.torch_outputs(model, pairs)
-    inputs = reader.padded(reader.tokenizer().encode_batch(pairs))
+    inputs = padded(tokenizer().encode_batch(pairs))
     session = onnxruntime.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
     got = session.run(None, inputs)
     ids = inputs["input_ids"]

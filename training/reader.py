@@ -38,18 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from tokenizers import BertWordPieceTokenizer
 from torch import nn
 
-from bot.search.semantic import MODELS_DIR
+# The pairs are tokenised and padded as the bot reads them: one tokenizer, one padding.
+from bot.search.reader import INPUTS, padded, sha256_of, tokenizer
 from training.data import read_groups
 
-MAX_TOKENS = 128  # question and sentence together; a longer sentence is cut at its end
 NO_ANSWER = 0  # the target of a group none of whose sentences answers
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model's, in torch and in ONNX
-VOCAB = MODELS_DIR / "minilm" / "vocab.txt"  # the bot's copy of all-MiniLM-L6-v2's vocabulary
 
 
 def base_model_dir() -> Path:
@@ -115,23 +112,6 @@ def load_base(seed: int) -> Reader:
     )
     encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     return Reader(encoder, int(encoder.config.hidden_size))
-
-
-def tokenizer(max_tokens: int = MAX_TOKENS) -> BertWordPieceTokenizer:
-    """The bot's WordPiece tokenizer (the same library and vocabulary it reads with)."""
-    tok = BertWordPieceTokenizer(str(VOCAB), lowercase=True)
-    tok.enable_truncation(max_tokens, strategy="only_second")
-    return tok
-
-
-def padded(encodings: Sequence[Any]) -> dict[str, npt.NDArray[np.int64]]:
-    """Tokenised pairs as the model's inputs (`INPUTS`): ids, attention mask and segments, padded."""
-    width = max(len(e.ids) for e in encodings)
-    ids = np.zeros((len(encodings), width), np.int64)
-    types = np.zeros_like(ids)
-    for r, e in enumerate(encodings):
-        ids[r, : len(e.ids)], types[r, : len(e.ids)] = e.ids, e.type_ids
-    return dict(zip(INPUTS, (ids, (ids != 0).astype(np.int64), types), strict=True))
 
 
 @dataclass(frozen=True)
@@ -424,11 +404,6 @@ def torch_outputs(model: Reader, pairs: Sequence[tuple[str, str]]) -> tuple[np.n
     return tuple(t.numpy() for t in out)
 
 
-def sha256(path: Path) -> str:
-    """A file's SHA-256."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.reader", description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=Path, required=True, help="groups of training.data (.jsonl.gz)")
@@ -448,13 +423,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     articles = read_groups(args.train)
-    sources = {"train": sha256(args.train)}
+    sources = {"train": sha256_of(args.train)}
     if args.decline is not None:
         dev = read_groups(args.decline)
         unanswerable = {a["title"] for a in dev if any(q["gold"] is None for q in a["questions"])}
         chosen = set(dev_splits([a["title"] for a in dev], unanswerable)["train"])
         articles += [a for a in dev if a["title"] in chosen]
-        sources["decline"] = sha256(args.decline)
+        sources["decline"] = sha256_of(args.decline)
     pool = pool_of(articles)
     print(f"{len(pool.questions)} questions from {len(articles)} articles on {device}", file=sys.stderr)
     model = load_base(args.seed)
@@ -480,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": str(device),
         "log": log.__dict__,
         "weights": exported.name,
-        "weights_sha256": sha256(exported),
+        "weights_sha256": sha256_of(exported),
     }
     (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record, indent=2))

@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime
 
+from bot.search.reader import padded, tokenizer
 from training.data import read_groups
-from training.reader import dev_splits, padded, tokenizer
+from training.reader import dev_splits
 
 F32 = npt.NDArray[np.float32]
 

@@ -27,12 +27,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.search.semantic import MODELS_DIR
+from bot.search.semantic import MODELS_DIR, session_options
+
+if TYPE_CHECKING:
+    from tokenizers import BertWordPieceTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ F32 = npt.NDArray[np.float32]
 MODEL_FILE = MODELS_DIR / "reader" / "reader-int8.onnx"
 MODEL_SHA256 = "334b9ca51c946997dcdcd3873bc3bd99e83ae828c3e86e4b4ac4e2f77f0a3e16"  # MODEL_CARD.md
 FITTED_FILE = Path(__file__).with_name("reader.json")
-MAX_TOKENS = 128  # question and sentence together, as trained (`training.reader.MAX_TOKENS`)
+MAX_TOKENS = 128  # question and sentence together; a longer sentence is cut at its end
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model's, in onnxruntime and in torch
 MAX_SPAN_TOKENS = 30  # a short answer longer than this is not short
 
 
@@ -85,13 +89,33 @@ class Fitted:
         return cls(**data.get("fitted", {}))
 
 
+def tokenizer(max_tokens: int = MAX_TOKENS) -> BertWordPieceTokenizer:
+    """The WordPiece tokenizer of question-sentence pairs (all-MiniLM-L6-v2's vocabulary, shipped
+    in `models/minilm/`), as the reader was trained and is run."""
+    from tokenizers import BertWordPieceTokenizer
+
+    tok = BertWordPieceTokenizer(str(MODELS_DIR / "minilm" / "vocab.txt"), lowercase=True)
+    tok.enable_truncation(max_tokens, strategy="only_second")
+    return tok
+
+
+def padded(encodings: Sequence[Any]) -> dict[str, npt.NDArray[np.int64]]:
+    """Tokenised pairs as the model's inputs (`INPUTS`): ids, attention mask and segments, padded."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), np.int64)
+    types = np.zeros_like(ids)
+    for r, e in enumerate(encodings):
+        ids[r, : len(e.ids)], types[r, : len(e.ids)] = e.ids, e.type_ids
+    return dict(zip(INPUTS, (ids, (ids != 0).astype(np.int64), types), strict=True))
+
+
 class Reader:
     """The reader's ONNX file run by onnxruntime, with the bot's WordPiece vocabulary."""
 
     def __init__(self, path: Path = MODEL_FILE, sha256: str = MODEL_SHA256, threads: int = 1) -> None:
         try:
             import onnxruntime
-            from tokenizers import BertWordPieceTokenizer
+            import tokenizers  # noqa: F401  (`tokenizer`'s; checked here, where a missing one is said)
         except ImportError as exc:
             raise ReaderError(f"the reader needs {exc.name}, which is not installed") from None
         try:
@@ -101,28 +125,17 @@ class Reader:
         digest = hashlib.sha256(raw).hexdigest()
         if digest != sha256:
             raise ReaderError(f"{path} is not the reader this bot was checked with ({digest[:12]}…)")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False  # as the re-ranker's model: see `semantic.MiniLM`
-        options.enable_mem_pattern = False
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
-        self._tokenizer = BertWordPieceTokenizer(str(MODELS_DIR / "minilm" / "vocab.txt"), lowercase=True)
-        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        self._session = onnxruntime.InferenceSession(
+            raw, session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = tokenizer()
 
     def read(self, question: str, sentences: Sequence[str]) -> Reading:
         """The reader's score of each sentence for the question, and its best span in each."""
         if not sentences:
             return Reading(np.empty(0, np.float32), ())
         encoded = self._tokenizer.encode_batch([(question, s) for s in sentences])
-        width = max(len(e.ids) for e in encoded)
-        ids = np.zeros((len(encoded), width), np.int64)
-        types = np.zeros_like(ids)
-        for row, e in enumerate(encoded):
-            ids[row, : len(e.ids)], types[row, : len(e.ids)] = e.ids, e.type_ids
-        feed = {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64), "token_type_ids": types}
-        scores, starts, ends = self._session.run(["score", "start", "end"], feed)
+        scores, starts, ends = self._session.run(["score", "start", "end"], padded(encoded))
         spans = tuple(
             best_span(starts[row], ends[row], e.sequence_ids, e.offsets) for row, e in enumerate(encoded)
         )

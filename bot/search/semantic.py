@@ -22,12 +22,15 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.config import RerankModel
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +79,9 @@ class MiniLM:
             raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
         if digest != self.SHA256:
             raise ModelError(f"{path} is not the model file this bot was checked with ({digest[:12]}…)")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Memory (measured: the session alone is +160 MiB, its weights unpacked by the graph
-        # optimisations that make it fast): the arena keeps every buffer it ever grew to (557 MB in
-        # the prototype), and memory patterns keep a plan per input shape (+46 MiB after a few
-        # batches); without them a process stays near 210 MiB, at no measurable cost in speed.
-        options.enable_cpu_mem_arena = False
-        options.enable_mem_pattern = False
-        options.log_severity_level = 3  # onnxruntime's warnings are not ours to print
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
         self._tokenizer = BertWordPieceTokenizer(str(MODELS_DIR / "minilm" / "vocab.txt"), lowercase=True)
         self._tokenizer.enable_truncation(_MAX_TOKENS)
 
@@ -108,6 +103,24 @@ class MiniLM:
             pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             out[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def session_options(threads: int) -> onnxruntime.SessionOptions:
+    """onnxruntime's options for the bot's models (the re-ranker's and the reader): `threads` for
+    one call's work, and no memory kept beyond what a call needs."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Memory (measured: the session alone is +160 MiB, its weights unpacked by the graph
+    # optimisations that make it fast): the arena keeps every buffer it ever grew to (557 MB in
+    # the prototype), and memory patterns keep a plan per input shape (+46 MiB after a few
+    # batches); without them a process stays near 210 MiB, at no measurable cost in speed.
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    options.log_severity_level = 3  # onnxruntime's warnings are not ours to print
+    return options
 
 
 # One factory for each name `bot.config.RerankModel` allows.
