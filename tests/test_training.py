@@ -3,6 +3,7 @@ ranker, a few steps whose loss falls, and an ONNX export that onnxruntime runs a
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -106,3 +107,28 @@ def test_a_few_steps_lower_the_loss_and_the_export_runs_as_torch(
     real = ids != 0  # the span logits of padding are not read
     np.testing.assert_allclose(got[1][real], expected[1][real], atol=1e-4)
     np.testing.assert_allclose(got[2][real], expected[2][real], atol=1e-4)
+
+
+def test_a_resumed_run_starts_from_its_checkpoint_and_skips_the_questions_seen(
+    groups: list[dict[str, object]], tmp_path: Path
+) -> None:
+    source = tmp_path / "groups.jsonl.gz"
+    with gzip.open(source, "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(g) + "\n" for g in groups)
+    model = reader.load_base(seed=5)
+    with torch.no_grad():
+        for parameter in model.score.parameters():
+            parameter.fill_(0.25)  # not what any seed draws: the resumed run must have read them
+    start = tmp_path / "start.pt"
+    torch.save(model.state_dict(), start)
+    seen = len(reader.pool_of(groups).questions)  # type: ignore[arg-type]
+    out_dir = tmp_path / "run"
+    argv = ["--train", str(source), "--out", str(out_dir), "--steps", "2", "--threads", "1", "--no-quantise"]
+    assert reader.main([*argv, "--resume", str(start), "--skip", str(seen)]) == 0
+
+    record = json.loads((out_dir / "training.json").read_text(encoding="utf-8"))
+    assert record["resumed_from"] == {"sha256": reader.sha256_of(start), "skip": seen}
+    assert record["log"]["steps"] == 0, "every question was seen before: none is trained on again"
+    saved = torch.load(out_dir / "checkpoint.pt", weights_only=True)
+    for name, value in model.state_dict().items():
+        assert torch.equal(saved[name], value), name

@@ -284,12 +284,15 @@ def train(
     device: torch.device,
     report_every: int = 20,
     checkpoint: Path | None = None,
+    skip: int = 0,
 ) -> Log:
-    """Trains `model` on groups drawn from `pool` for `minutes` or `max_steps`, whichever ends first."""
+    """Trains `model` on groups drawn from `pool` for `minutes` or `max_steps`, whichever ends first;
+    `skip` leaves out the first questions of the seeded order (those a resumed run has seen)."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     order = list(range(len(pool.questions)))
     rng.shuffle(order)
+    order = order[skip:]
     steps = min(max_steps or math.inf, math.ceil(len(order) / batch_questions))  # one pass at most
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -299,7 +302,7 @@ def train(
     def schedule(step: int) -> float:
         # Linear decay to the end of the run: over the steps when they bound it, else over the
         # minutes (a run on two cores stops on time long before its steps run out).
-        done = step / steps if max_steps else (time.monotonic() - started) / (minutes * 60)
+        done = step / max(steps, 1) if max_steps else (time.monotonic() - started) / (minutes * 60)
         return min((step + 1) / warmup, max(0.02, 1 - done))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
@@ -418,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=0, help="stop after N steps (0: --minutes)")
     parser.add_argument("--threads", type=int, default=0, help="torch's CPU threads (0: its own)")
     parser.add_argument("--no-quantise", action="store_true", help="export fp32 only")
+    parser.add_argument("--resume", type=Path, help="start from this checkpoint.pt instead of the base heads")
+    parser.add_argument(
+        "--skip", type=int, default=0, help="leave out the first N questions of the seeded order"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -433,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pool = pool_of(articles)
     print(f"{len(pool.questions)} questions from {len(articles)} articles on {device}", file=sys.stderr)
     model = load_base(args.seed)
+    if args.resume is not None:
+        model.load_state_dict(torch.load(args.resume, map_location="cpu", weights_only=True))
     args.out.mkdir(parents=True, exist_ok=True)
     log = train(
         model,
@@ -445,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=device,
         report_every=50,
         checkpoint=args.out / "checkpoint.pt",
+        skip=args.skip,
     )
     torch.save(model.state_dict(), args.out / "checkpoint.pt")
     exported = export(model, args.out / "reader.onnx", quantise=not args.no_quantise)
@@ -452,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": " ".join(["python -m training.reader", *(argv if argv is not None else sys.argv[1:])]),
         "seed": args.seed,
         "data_sha256": sources,
+        "resumed_from": args.resume and {"sha256": sha256_of(args.resume), "skip": args.skip},
         "device": str(device),
         "log": log.__dict__,
         "weights": exported.name,
