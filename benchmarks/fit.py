@@ -46,7 +46,7 @@ import numpy.typing as npt
 from bot import engine
 from bot.answer.composer import Composer, declines
 from bot.config import PROJECT_ROOT, Settings
-from bot.documents.corpus import document_files
+from bot.documents.folder import document_files
 from bot.evaluate import DEPTH, Case, evaluate, read_question_set
 from bot.search.ranking import (
     FEATURES,

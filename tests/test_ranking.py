@@ -7,7 +7,8 @@ import pytest
 
 from benchmarks.fit import Asked, Scored, decided, fit, fit_abstain, measure
 from bot.answer.composer import Composer
-from bot.documents.corpus import Corpus, parse_document
+from bot.documents.corpus import Corpus
+from bot.documents.parse import parse_document
 from bot.search.ranking import (
     FEATURES,
     Abstain,
