@@ -10,7 +10,7 @@ filter (what could become an answer), which metadata it found, and its time per 
 
 `python -m benchmarks.bench_extract --article-text` prints, for the saved pages, the pages of
 `tests/data/page-kinds/` (short articles; pages of menus, links and sign-up prompts) and the news
-pages of `tests/data/multidoc_heldout/pages/`, the article words `corpus.is_article` decides by
+pages of `tests/data/multidoc_heldout/pages/`, the article words `article.is_article` decides by
 and its decision, by the set each page belongs to.
 
 `python -m benchmarks.bench_extract --sizes 1 5 10` loads a corpus of one document of each size
@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.documents import markdown
-from bot.documents.corpus import ParsedDocument, parse_document, sentence_text
+from bot.documents.document import ParsedDocument, sentence_text
 from bot.documents.extract import extract, markdown_document
+from bot.documents.parse import parse_document
 from bot.text import fold_space
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ def compare(pages: Path) -> list[str]:
 
 def article_text(pages: Path, kinds: Path) -> list[str]:
     """Each page's article words and whether it is taken for an article, as report lines."""
-    from bot.documents.corpus import article_words, is_article
+    from bot.documents.article import article_words, is_article
 
     known: dict[str, dict[str, str]] = {
         name: {"kind": "article", "set": "saved news pages"}

@@ -1,8 +1,10 @@
 """Loading at scale, measured as a user meets it: real `python -m bot ask` processes over folders
 of prose-like files, side by side with a bm25s process over the same files.
 
-Run by `python -m bot bench --load 100000` (see `python -m bot.bench --help`). For each size it
-writes a corpus of files (`--per-file` sentences each) and measures, interleaved run by run so
+Run by `python -m benchmarks.bench --load 100000` (see its `--help`), or alone by
+`python -m benchmarks.bench_load --sizes 10000,100000`, which with `--plot PNG` also draws the
+cold, warm and after-a-change start-up against corpus size (docs/img/start-up.png). For each size
+it writes a corpus of files (`--per-file` sentences each) and measures, interleaved run by run so
 that a busy machine slows both alike:
 
 * cold: `python -m bot ask` with no cache (`USE_CACHE=false`), and with an empty cache (which it
@@ -18,6 +20,7 @@ that a busy machine slows both alike:
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import re
@@ -25,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -261,6 +265,17 @@ def _touch_one(folder: Path, run: int) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class StartUps:
+    """The start-up times of `python -m bot ask` at one corpus size, in seconds, one a run."""
+
+    sentences: int
+    cold: list[float]  # no cache
+    warm: list[float]  # the cache filled
+    after: list[float]  # one file changed since the cache was filled
+    bm25s: list[float]  # a bm25s process over the same files (it has no cache: always cold)
+
+
 def load_size(
     n: int,
     sentences: Sequence[str],
@@ -269,8 +284,8 @@ def load_size(
     runs: int,
     rng: np.random.Generator,
     log: Callable[[str], None],
-) -> list[str]:
-    """Every load measurement at `n` sentences; report lines."""
+) -> tuple[list[str], StartUps]:
+    """Every load measurement at `n` sentences; report lines, and the start-up times."""
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
         folder = Path(tmp) / "corpus"
@@ -347,7 +362,8 @@ def load_size(
         f"  machine load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} "
         "(other processes share the cores: a busy machine slows ours, which needs two, more)"
     )
-    return lines
+    walls = [[m.wall for m in ms] for ms in (cold, warm, after, bm25s)]
+    return lines, StartUps(n, *walls)
 
 
 @dataclass
@@ -400,8 +416,12 @@ def main(
     p: npt.NDArray[np.float64],
     question: str,
     log: Callable[[str], None],
+    *,
+    plot: Path | None = None,
+    command: str = "",
 ) -> list[str]:
-    """The load benchmark at each size; report lines."""
+    """The load benchmark at each size; report lines. With `plot`, the start-up times are drawn
+    into that PNG, titled with the `command` that measured them."""
     if not sys.platform.startswith("linux"):
         return ["load benchmark: skipped (it samples process memory from Linux's /proc)"]
     # Words as prose has them: wordfreq's list also holds emoji and symbols from social media.
@@ -413,6 +433,104 @@ def main(
         "      attributions, questions, abbreviations) in files with front matter; times are whole",
         "      processes, start to exit; memory is the peak summed RSS of each process tree.",
     ]
+    measured: list[StartUps] = []
     for n in sizes:
-        lines += load_size(n, sentences, question, per_file, runs, rng, log)
+        more, startups = load_size(n, sentences, question, per_file, runs, rng, log)
+        lines += more
+        measured.append(startups)
+    if plot is not None:
+        draw(measured, plot, command)
+        lines.append(f"start-up drawn into {plot}")
     return [re.sub(r"\s+$", "", line) for line in lines]
+
+
+def draw(measured: Sequence[StartUps], path: Path, command: str) -> None:
+    """Cold, warm and after-a-change start-up against corpus size (median, and the runs' range),
+    bm25s's cold start beside them, as a chart saying which command drew it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    sizes = [m.sentences for m in measured]
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    # Labels above the line for the slower of two lines that come close (after a change, warm).
+    for label, times, style, color, above in (
+        ("cold: no cache", [m.cold for m in measured], "o-", "C0", True),
+        ("after one file changed", [m.after for m in measured], "s-", "C1", True),
+        ("warm: the cache filled", [m.warm for m in measured], "^-", "C2", False),
+        ("bm25s process (no cache: always cold)", [m.bm25s for m in measured], "x--", "grey", False),
+    ):
+        median = [statistics.median(t) for t in times]
+        spread = [
+            [m - min(t) for m, t in zip(median, times, strict=True)],
+            [max(t) - m for m, t in zip(median, times, strict=True)],
+        ]
+        ax.errorbar(
+            sizes,
+            median,
+            yerr=spread,
+            fmt=style,
+            capsize=3,
+            label=label,
+            color=color,
+        )
+        for x, y in zip(sizes, median, strict=True):
+            at = (6, 4) if above else (6, -10)
+            ax.annotate(f"{y:.2f} s", (x, y), textcoords="offset points", xytext=at, fontsize=7, color=color)
+    ax.set_xscale("log")  # sizes a decade apart
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.minorticks_off()
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("corpus size, sentences")
+    ax.set_ylabel("one process, start to exit (s)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(
+        textwrap.fill(f"start-up, median and range of the runs, drawn by: {command}", 110), fontsize=7
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def command(argv: Sequence[str] | None = None) -> int:
+    """The load benchmark alone, on the workload `python -m benchmarks.bench` draws; `--plot` draws it."""
+    # Its workload's words, question and sizes, and its machine line: one way to make each.
+    from benchmarks.bench import _stderr, machine, queries, size_list, vocabulary
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_load", description=(__doc__ or "").split("\n\n")[0]
+    )
+    add = parser.add_argument
+    add(
+        "--sizes",
+        type=size_list,
+        default=[1000, 10_000, 100_000],
+        help="corpus sizes in sentences, comma-separated (default 1,000, 10,000 and 100,000)",
+    )
+    add("--per-file", type=int, default=100, help="sentences a file (default 100)")
+    add("--runs", type=int, default=3, help="runs of each measurement (default 3)")
+    add("--seed", type=int, default=13, help="seed of the corpus and the question")
+    add("--vocab", type=int, default=50_000, help="wordfreq vocabulary size (default 50,000)")
+    add("--plot", type=Path, metavar="PNG", help="draw cold, warm and after-a-change start-up into this PNG")
+    args = parser.parse_args(argv)
+    if not args.sizes:
+        parser.error("--sizes needs at least one size")
+    import wordfreq
+
+    print("\n".join(machine()), flush=True)
+    rng = np.random.default_rng(args.seed)
+    words, p = vocabulary(wordfreq, args.vocab)
+    question = queries(rng, words, p, 1)[0]
+    said = " ".join(["python -m benchmarks.bench_load", *(sys.argv[1:] if argv is None else argv)])
+    lines = main(
+        args.sizes, args.per_file, args.runs, rng, words, p, question, _stderr, plot=args.plot, command=said
+    )
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(command())

@@ -1,6 +1,6 @@
 """Parsing time on pathological inputs, at several sizes: does any step grow faster than the text?
 
-`python -m benchmarks.bench_parse [--sizes 10000,20000,40000,80000]` times `corpus.parse_document`
+`python -m benchmarks.bench_parse [--sizes 10000,20000,40000,80000]` times `parse.parse_document`
 (front matter, Markdown blocks and inline markup, paragraphs, sentences, their spans) on text made
 of long runs of one delimiter or a mix (each reported case of issue 15 #8 among them), as Markdown
 or plain text, and prints the seconds at each size and the growth exponent between the smallest
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from bot.documents import markdown
-from bot.documents.corpus import parse_document
+from bot.documents.parse import parse_document
 
 
 class Case(NamedTuple):

@@ -33,7 +33,8 @@ from benchmarks.bench_load import measure, prose, write_corpus
 from bot import engine
 from bot.answer.composer import Composer
 from bot.config import PROJECT_ROOT, Settings
-from bot.documents.corpus import Corpus, parse_document
+from bot.documents.corpus import Corpus
+from bot.documents.parse import parse_document
 from bot.search import semantic
 
 DEV = PROJECT_ROOT / "tests" / "data" / "eval" / "dev.jsonl"

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.fit import METADATA, SETS, _documents, composer_for
+from benchmarks.fit.sets import METADATA, SETS, composer_for, documents_of
 from bot.answer.composer import Composer
 from bot.evaluate import (
     OFF_TOPIC,
@@ -101,7 +101,7 @@ def collect(
     composer: Composer, model: reader.Reader, cases: Sequence[Case], group: str = "squad"
 ) -> list[Row]:
     """Each question asked with the reader off, and its first READ candidates read."""
-    from benchmarks.fit import _gold_sentences
+    from benchmarks.fit.tables import gold_sentences
 
     ranker = composer.ranker
     ranker.reader = None
@@ -110,7 +110,7 @@ def collect(
         declined = composer.answer(case.question).abstained
         ranked = ranker.rank(ranker.question(case.question))
         ids = ranked.ids[:READ].tolist()
-        gold = _gold_sentences(ranker, case) if case.answerable else set()
+        gold = gold_sentences(ranker, case) if case.answerable else set()
         texts = [ranker.corpus.text(i) for i in ids]
         reading = model.read(case.question, texts)
         kind = "answerable" if case.answerable else case.kind or "unanswerable"
@@ -171,7 +171,7 @@ def set_rows(name: str, args: argparse.Namespace, model: reader.Reader) -> list[
 
     def read() -> list[Row]:
         cases = [c for c in read_question_set(spec.questions).cases if c.kind != METADATA]
-        return collect(composer_for(_documents(spec)), model, cases, name)
+        return collect(composer_for(documents_of(spec)), model, cases, name)
 
     key = f"{reader.sha256_of(spec.questions)}-{reader.sha256_of(args.model)}"
     kept_at = None if args.rows is None else args.rows.with_name(f"{args.rows.stem}-{name}.pickle")
@@ -322,7 +322,7 @@ def report(name: str, stage: ReaderStage, seed: int) -> dict[str, dict[str, floa
     if name in SETS:
         spec = SETS[name]
         cases = [c for c in read_question_set(spec.questions).cases if c.kind != METADATA]
-        for s, r in stage_reports(composer_for(_documents(spec)), cases, stage).items():
+        for s, r in stage_reports(composer_for(documents_of(spec)), cases, stage).items():
             reports[s].append(r)
     else:
         found = articles(Path(name))

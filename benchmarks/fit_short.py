@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.fit import SETS, _documents, composer_for
+from benchmarks.fit.sets import SETS, composer_for, documents_of
 from bot.answer import short
 from bot.answer.composer import Composer
 from bot.evaluate import (
@@ -58,13 +58,13 @@ def score_set(name: str, asked: Sequence[str] = ()) -> tuple[list[Scored], list[
     """Every question of a set answered over its documents, with the candidate proposed for it;
     and the questions of the sets `asked` (of other documents) asked of them, as ones to decline."""
     spec = SETS[name]
-    documents = _documents(spec)
+    documents = documents_of(spec)
     composer = composer_for(documents)  # re-ranked, every vector in, as the bot answers
     own = [_scored(composer, case) for case in read_question_set(spec.questions).cases]
     others = [
         _scored(composer, case)
         for other in asked
-        if set(_documents(SETS[other])) != set(documents)
+        if set(documents_of(SETS[other])) != set(documents)
         for case in read_question_set(SETS[other].questions).off_topic().cases
     ]
     return own, others

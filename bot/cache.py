@@ -36,7 +36,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents.corpus import HTML_SUFFIXES, Corpus, Document, Problem
+from bot.documents.corpus import Corpus
+from bot.documents.document import HTML_SUFFIXES, Document, Problem
 from bot.search.ranking import Groups
 from bot.search.retriever import Bm25Params, Index
 from bot.search.semantic import F16, Mask

@@ -255,7 +255,7 @@ def _eval_corpus(folder: Path, documents: dict[str, str], beside: Path | None) -
     """A corpus folder holding `documents` and, when given, a copy of the folder `beside`."""
     import shutil
 
-    from bot.documents.corpus import document_files
+    from bot.documents.folder import document_files
 
     if beside is not None:
         try:

@@ -37,15 +37,10 @@ from bot.answer.composer import Composer
 from bot.cache import Cache, Stored, TermTable, VectorCache
 from bot.config import Settings
 from bot.documents import parsing, servers
-from bot.documents.corpus import (
-    ROW_FIELDS,
-    Corpus,
-    Problem,
-    SizeCaps,
-    decode,
-    document_files,
-    read_document,
-)
+from bot.documents.corpus import Corpus
+from bot.documents.document import ROW_FIELDS, Problem
+from bot.documents.folder import SizeCaps, document_files, read_document
+from bot.documents.parse import decode
 from bot.documents.parsing import Piece
 from bot.search import ranking, reader, semantic
 from bot.search.ranking import Semantic, fitted_params
@@ -259,6 +254,10 @@ _FILE_CODE = (
     "documents.frontmatter",
     "documents.describe",
     "documents.extract",
+    "documents.document",
+    "documents.article",
+    "documents.parse",
+    "documents.folder",
     "documents.corpus",
     "documents.parsing",
 )

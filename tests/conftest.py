@@ -20,7 +20,7 @@ from bot import engine
 from bot.answer.composer import Composer
 from bot.config import ENV_FILE_VARIABLE, Settings
 from bot.discord_bot.app import ArticleBot
-from bot.documents.corpus import SizeCaps
+from bot.documents.folder import SizeCaps
 from bot.stores.documents import Mirror, open_documents
 from tests.fake_discord import FakeDiscord, running_bot
 

@@ -21,7 +21,10 @@ import pytest
 
 from bot.documents import frontmatter
 from bot.documents.add import file_stem
-from bot.documents.corpus import NOT_AN_ARTICLE, TITLE_PARAGRAPH, decode, load_corpus
+from bot.documents.article import NOT_AN_ARTICLE
+from bot.documents.document import TITLE_PARAGRAPH
+from bot.documents.folder import load_corpus
+from bot.documents.parse import decode
 from tests.conftest import DATA, ROOT
 from tests.test_cli import run
 

@@ -4,7 +4,8 @@ import pytest
 
 from bot.answer import render
 from bot.answer.composer import AnswerType, Composer, QuestionError, answer_type, holds_type
-from bot.documents.corpus import Corpus, parse_document
+from bot.documents.corpus import Corpus
+from bot.documents.parse import parse_document
 from bot.search.retriever import Index
 from bot.text import tokenize
 

@@ -10,15 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.documents import frontmatter
-from bot.documents.corpus import (
-    Corpus,
-    CorpusError,
-    Problem,
-    document_files,
-    is_boilerplate,
-    load_corpus,
-    parse_document,
-)
+from bot.documents.article import is_boilerplate
+from bot.documents.corpus import Corpus, CorpusError
+from bot.documents.document import Problem
+from bot.documents.folder import document_files, load_corpus
+from bot.documents.parse import parse_document
 from bot.text import fold_space
 from tests.conftest import CORPUS, DATA, SEED
 from tests.test_cli import run

@@ -13,7 +13,8 @@ import pytest
 
 from bot.answer.answers import Excerpt
 from bot.answer.composer import Composer, DocumentError
-from bot.documents.corpus import parse_document, sentence_text
+from bot.documents.document import sentence_text
+from bot.documents.parse import parse_document
 from tests.conftest import DATA, NEWSROOM, corpus_folder
 from tests.test_cli import run
 

@@ -17,7 +17,7 @@ from bot.answer import render
 from bot.answer.composer import Composer
 from bot.config import Settings
 from bot.documents import extract, parsing
-from bot.documents.corpus import decode
+from bot.documents.parse import decode
 from tests.conftest import CORPUS, DATA, ROOT, is_mapped
 from tests.test_extract import STORY, page
 

@@ -9,7 +9,7 @@ from bot import engine
 from bot.answer.answers import ShortAnswer
 from bot.answer.composer import Answer, Excerpt
 from bot.config import Settings
-from bot.documents.corpus import Document
+from bot.documents.document import Document
 from bot.evaluate import (
     DEPTH,
     OFF_TOPIC,

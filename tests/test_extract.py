@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_extract import by_trafilatura, compare
-from bot.documents.corpus import MIN_ARTICLE_WORDS, Problem, article_words, decode, is_article, parse_bytes
+from bot.documents.article import MIN_ARTICLE_WORDS, article_words, is_article
+from bot.documents.document import Problem
 from bot.documents.extract import extract
+from bot.documents.parse import decode, parse_bytes
 from tests.conftest import DATA
 
 # Prose long enough to be an article, for pages made here.

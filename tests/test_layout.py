@@ -1,5 +1,7 @@
 """The package reads as the data flows: no module imports one of a later stage, no import circle,
-the core never imports discord, and the product never imports the measuring tools."""
+the core never imports discord, and the product never imports the measuring tools or the reader's
+training (nor torch or transformers, which only the training imports); the tools beside it,
+`benchmarks/` and `training/`, import the product and not each other."""
 
 from __future__ import annotations
 
@@ -29,10 +31,15 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports() -> dict[str, set[str]]:
-    """Every module of `bot` and the modules of ours, discord's and torch's it imports (type-only too)."""
+# The packages of ours, and those of others whose place the rules below say.
+WATCHED = {"bot", "benchmarks", "training", "discord", "torch", "transformers"}
+TRAINING_STACK = {"training", "torch", "transformers"}  # the reader's training: never the product's
+
+
+def _imports(package: str = "bot") -> dict[str, set[str]]:
+    """Every module of `package` and the modules of `WATCHED` it imports (type-only and lazy too)."""
     found: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "bot").rglob("*.py")):
+    for path in sorted((ROOT / package).rglob("*.py")):
         name = _module_name(path)
         targets: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -42,9 +49,7 @@ def _imports() -> dict[str, set[str]]:
                 targets.add(node.module)
             elif isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
-        found[name] = {
-            t for t in targets if t.split(".")[0] in {"bot", "benchmarks", "training", "discord", "torch"}
-        }
+        found[name] = {t for t in targets if t.split(".")[0] in WATCHED}
     return found
 
 
@@ -84,11 +89,12 @@ def test_no_import_runs_back_down_the_stages() -> None:
     assert not backwards, backwards
 
 
-def test_no_import_circle() -> None:
-    imports = _imports()
+@pytest.mark.parametrize("package", ["bot", "training"])
+def test_no_import_circle(package: str) -> None:
+    imports = _imports(package)
     modules = set(imports)
     graph = {
-        m: {k for t in ts if (k := _known(t, modules)) not in (None, "bot", m)} for m, ts in imports.items()
+        m: {k for t in ts if (k := _known(t, modules)) not in (None, package, m)} for m, ts in imports.items()
     }
     state: dict[str, int] = {}  # 1 visiting, 2 done
 
@@ -111,10 +117,51 @@ def test_only_the_discord_skin_imports_discord_and_nothing_imports_the_tools() -
         if any(t == "discord" or t.startswith("discord.") for t in targets):
             assert module.startswith("bot.discord_bot"), f"{module} imports discord"
         assert not [t for t in targets if t.startswith("benchmarks")], f"{module} imports the benchmarks"
-        # The reader's training stack (torch, the training package) is a tool's, never the product's.
-        assert not [t for t in targets if t.split(".")[0] in {"training", "torch"}], (
-            f"{module} imports {targets}"
-        )
+        # The reader's training stack (torch, transformers, the training package) is a tool's, never
+        # the product's: the bot runs its model through onnxruntime.
+        assert not [t for t in targets if t.split(".")[0] in TRAINING_STACK], f"{module} imports {targets}"
+
+
+@pytest.mark.parametrize(("tool", "other"), [("benchmarks", "training"), ("training", "benchmarks")])
+def test_a_tool_imports_the_product_and_not_the_other_tool(tool: str, other: str) -> None:
+    # Each runs with its own extra beside the product's: the benchmarks without torch, the
+    # training without the benchmarks' bm25s, wordfreq and PostgreSQL.
+    imports = _imports(tool)
+    assert imports, f"no module found in {tool}/"
+    crossing = [f"{m} imports {t}" for m, ts in imports.items() for t in ts if t.split(".")[0] == other]
+    assert not crossing, crossing
+    assert any(t.split(".")[0] == "bot" for ts in imports.values() for t in ts), f"{tool} uses no bot module?"
+
+
+def test_only_the_training_imports_torch_and_transformers() -> None:
+    # The benchmarks measure the shipped ONNX model, as the bot runs it.
+    imports = {**_imports("bot"), **_imports("benchmarks"), **_imports("training")}
+    stack = {"torch", "transformers"}
+    outside = [m for m, ts in imports.items() if any(t.split(".")[0] in stack for t in ts)]
+    assert not [m for m in outside if not m.startswith("training")], outside
+    assert outside, "training imports neither torch nor transformers: the rule above checks nothing"
+
+
+def test_a_parsing_worker_loads_only_the_reading_of_a_file() -> None:
+    # The pool's workers are spawned fresh and import `bot.documents.parsing` (see its docstring):
+    # what that module pulls in is each worker's start-up, paid before it parses a byte. The
+    # corpus, its folder, the search and the settings (pydantic) are the parent's, never a worker's.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bot.documents.parsing; print(*sorted(m for m in sys.modules if m.split('.')[0] in "
+            "{'bot', 'pydantic', 'trafilatura', 'discord', 'onnxruntime'}))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.split()
+    reading = {"parsing", "parse", "document", "article", "markdown", "segment", "frontmatter", "describe"}
+    allowed = {"bot", "bot.text", "bot.documents", *(f"bot.documents.{m}" for m in reading)}
+    assert "bot.documents.parse" in loaded
+    assert set(loaded) <= allowed, sorted(set(loaded) - allowed)
 
 
 def test_bot_bench_says_where_the_benchmarks_went() -> None:

@@ -14,8 +14,10 @@ from markdown_it.token import Token
 from bot import engine
 from bot.answer import render
 from bot.config import Settings
-from bot.documents.corpus import load_corpus, parse_document, sentence_text
+from bot.documents.document import sentence_text
+from bot.documents.folder import load_corpus
 from bot.documents.markdown import shown, visible
+from bot.documents.parse import parse_document
 from bot.text import fold_space
 
 _READER = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.documents import segment
-from bot.documents.corpus import parse_document
+from bot.documents.parse import parse_document
 
 # What starts or ends something in a sentence or in Markdown, and plain text between.
 _PIECES = [

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.fit import Asked, Scored, decided, fit, fit_abstain, measure
+from benchmarks.fit.declining import Asked, decided, fit_abstain
+from benchmarks.fit.tables import Scored, measure
+from benchmarks.fit.weights import fit
 from bot.answer.composer import Composer
-from bot.documents.corpus import Corpus, parse_document
+from bot.documents.corpus import Corpus
+from bot.documents.parse import parse_document
 from bot.search.ranking import (
     FEATURES,
     Abstain,

@@ -4,7 +4,7 @@ import json
 
 from bot.answer import render
 from bot.answer.composer import Answer, Composer, Excerpt
-from bot.documents.corpus import Document
+from bot.documents.document import Document
 from tests.discord_helpers import embed_length
 
 

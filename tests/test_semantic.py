@@ -21,7 +21,8 @@ from bot import engine
 from bot.answer.composer import declines
 from bot.cache import Cache, VectorCache
 from bot.config import Settings
-from bot.documents.corpus import Corpus, parse_document
+from bot.documents.corpus import Corpus
+from bot.documents.parse import parse_document
 from bot.search import semantic
 from bot.search.ranking import (
     FEATURES,

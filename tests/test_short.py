@@ -16,7 +16,8 @@ from bot.answer import render, short
 from bot.answer.answers import Answer, Excerpt, ShortAnswer
 from bot.answer.composer import Composer
 from bot.config import Settings
-from bot.documents.corpus import Document, parse_document, sentence_text, source_span
+from bot.documents.document import Document, sentence_text, source_span
+from bot.documents.parse import parse_document
 from bot.search.ranking import AnswerType, answer_type
 from bot.text import tokenize, words
 from tests.discord_helpers import embed_length

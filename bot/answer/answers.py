@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.documents.corpus import Document
+from bot.documents.document import Document
 
 
 class QuestionError(ValueError):

@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from bot.answer import metadata, short
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError, ShortAnswer
-from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
+from bot.documents.corpus import Corpus, DocumentNotFoundError
+from bot.documents.document import Sentence
 from bot.search.ranking import (
     Abstain,
     AnswerType,

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.answer.answers import Answer, Excerpt
-from bot.documents.corpus import FILE_NAME, FRONT_MATTER, Corpus, Document, View, sentence_text
+from bot.documents.corpus import Corpus, View
+from bot.documents.document import FILE_NAME, FRONT_MATTER, Document, sentence_text
 from bot.search.ranking import Question, Ranker
 from bot.text import tokenize, written_names
 

@@ -22,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.answer.answers import Answer, ShortAnswer
-from bot.documents.corpus import Corpus, Document, source_span
+from bot.documents.corpus import Corpus
+from bot.documents.document import Document, source_span
 from bot.search.ranking import AnswerType, Question
 from bot.text import MONTHS, STOP_WORDS, term_spans, tokenize
 

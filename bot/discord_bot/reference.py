@@ -14,17 +14,8 @@ from discord.ext import commands
 from bot.answer import render
 from bot.answer.composer import Composer
 from bot.discord_bot.views import ADD_HINT, CHOICE_MAX, CHOICES_MAX, help_embed, respond
-from bot.documents.corpus import (
-    FILE_NAME,
-    FRONT_MATTER,
-    Document,
-    DocumentNotFoundError,
-    Sentence,
-    View,
-    listed_names,
-    sentence_text,
-    server_of,
-)
+from bot.documents.corpus import DocumentNotFoundError, View, listed_names, server_of
+from bot.documents.document import FILE_NAME, FRONT_MATTER, Document, Sentence, sentence_text
 from bot.search.retriever import QueryTerm
 from bot.text import fold_space, tokenize, words
 

@@ -25,7 +25,8 @@ from watchfiles import DefaultFilter, awatch
 
 from bot import engine
 from bot.discord_bot.views import respond
-from bot.documents.corpus import CorpusError, Problem
+from bot.documents.corpus import CorpusError
+from bot.documents.document import Problem
 from bot.stores.database import StoreError
 
 if TYPE_CHECKING:

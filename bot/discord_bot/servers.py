@@ -21,7 +21,8 @@ from bot.answer import render
 from bot.discord_bot.views import CHOICE_MAX, CHOICES_MAX, respond
 from bot.documents import servers
 from bot.documents.add import HTML_SUFFIXES, TEXT_SUFFIXES, Added, SourceError, file_stem
-from bot.documents.corpus import TITLE_PARAGRAPH, DocumentNotFoundError
+from bot.documents.corpus import DocumentNotFoundError
+from bot.documents.document import TITLE_PARAGRAPH
 
 if TYPE_CHECKING:
     from bot.answer.composer import Composer

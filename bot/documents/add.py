@@ -24,18 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.documents import frontmatter
-from bot.documents.corpus import (
-    NOT_AN_ARTICLE,
-    CorpusError,
-    Problem,
-    decode,
-    document_files,
-    is_article,
-    parse_document,
-    read_bytes,
-    write_atomically,
-)
+from bot.documents.article import NOT_AN_ARTICLE, is_article
+from bot.documents.corpus import CorpusError
+from bot.documents.document import Problem
 from bot.documents.extract import address_problem, extract, markdown_document
+from bot.documents.folder import document_files, read_bytes, write_atomically
+from bot.documents.parse import decode, parse_document
 
 if TYPE_CHECKING:
     import httpx

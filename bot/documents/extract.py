@@ -54,7 +54,7 @@ def extract(page: bytes | str, url: str | None = None) -> Article | None:
         include_images=False,
     )
     if not body:
-        return None  # whether what it found is an article is `corpus.is_article`'s to say
+        return None  # whether what it found is an article is `article.is_article`'s to say
     # Not htmldate's extensive search: it makes a date of any year on the page (a "© 2019" footer
     # becomes 2019-01-01). A date only guessed is no date; the page's own markup states the real one.
     meta = trafilatura.extract_metadata(page, default_url=url, extensive=False)

@@ -1,7 +1,7 @@
 """Parsing and tokenising files into the pieces an index is built from: in this process, or
 shared with a pool of worker processes when there is much to do.
 
-A worker imports this module and what it needs (`bot.corpus`, `bot.text`), not the rest of
+A worker imports this module and what it needs (`bot.documents.parse`, `bot.text`), not the rest of
 the bot, so that it starts quickly.
 """
 
@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents.corpus import Document, ParsedDocument, Problem, parse_bytes, sentence_rows, sentence_text
+from bot.documents.document import Document, ParsedDocument, Problem, sentence_rows, sentence_text
+from bot.documents.parse import parse_bytes
 from bot.text import tokenize_many
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Piece:
 
     key: str
     document: Document
-    rows: npt.NDArray[np.int64]  # `corpus.sentence_rows`
+    rows: npt.NDArray[np.int64]  # `document.sentence_rows`
     vocabulary: Sequence[str]
     tokens: npt.NDArray[np.int32]
     lengths: npt.NDArray[np.int32]  # terms per sentence

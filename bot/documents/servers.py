@@ -18,7 +18,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.documents.corpus import SERVER_PREFIX, CorpusError, document_files
+from bot.documents.corpus import SERVER_PREFIX, CorpusError
+from bot.documents.folder import document_files
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -24,18 +24,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.documents.corpus import (
-    SERVER_PREFIX,
-    SUFFIXES,
-    CorpusError,
-    Problem,
-    SizeCaps,
-    document_files,
-    is_utf8_name,
-    read_bytes,
-    server_of,
-    write_atomically,
-)
+from bot.documents.corpus import SERVER_PREFIX, CorpusError, server_of
+from bot.documents.document import SUFFIXES, Problem
+from bot.documents.folder import SizeCaps, document_files, is_utf8_name, read_bytes, write_atomically
 from bot.stores.database import (
     Migrations,
     PostgresDatabase,

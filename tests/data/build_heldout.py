@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.documents.corpus import load_corpus
+from bot.documents.folder import load_corpus
 from bot.text import fold_space
 
 DATA = Path(__file__).resolve().parent
