@@ -5,9 +5,7 @@ autocomplete and listing scoped to the server asked in; `python -m bot ask --ser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from bot import engine
 from bot.answer import render
 from bot.discord_bot.app import ArticleBot
 from tests.conftest import CORPUS, DATA
-from tests.discord_helpers import EPHEMERAL, bot_process, bot_settings, embed_of
+from tests.discord_helpers import EPHEMERAL, BotProcesses, bot_settings, embed_of
 from tests.fake_discord import (
     MANAGE_GUILD,
     MODERATOR_PERMISSIONS,
@@ -400,10 +398,10 @@ async def _slash_reply(fake: FakeDiscord, name: str, options: dict[str, Any], **
 async def test_two_processes_sharing_postgres_answer_an_added_article_within_seconds(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    async with FakeDiscord() as fake:
+    async with FakeDiscord() as fake, BotProcesses(fake, tmp_path) as bots:
         home = shard_of(fake.guild_id, 2)  # server A, on this shard
 
-        def start(shard: int, name: str) -> subprocess.Popen[str]:
+        def start(shard: int, name: str) -> None:
             folder = tmp_path / name
             folder.mkdir()
             shutil.copy(CORPUS / "article.txt", folder / "article.txt")
@@ -416,38 +414,34 @@ async def test_two_processes_sharing_postgres_answer_an_added_article_within_sec
                 "RERANK": "false",
                 "ASK_COOLDOWN_RATE": "1000",
             }
-            return bot_process(fake, tmp_path, **env)
+            bots.start(name, **env)
 
-        processes = [start(home, "one"), start(1 - home, "two")]
-        try:
-            await fake.wait_ready(timeout=60, count=2)
-            data = await _slash_reply(
-                fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        start(home, "one")
+        start(1 - home, "two")
+        await bots.wait_ready(count=2)
+        data = await _slash_reply(
+            fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert "A short history of the bicycle" in shown(data), shown(data)
+        added = time.monotonic()
+        # The other process (the other shard) has it in its servers' folder within seconds ...
+        mirrored = tmp_path / "two-servers" / str(fake.guild_id) / "a-short-history-of-the-bicycle.md"
+        while not mirrored.exists():
+            assert time.monotonic() - added < 10, (
+                f"not mirrored to the other process in 10 s\n{bots.report()}"
             )
-            assert "A short history of the bicycle" in shown(data), shown(data)
-            added = time.monotonic()
-            # The other process (the other shard) has it in its servers' folder within seconds ...
-            mirrored = tmp_path / "two-servers" / str(fake.guild_id) / "a-short-history-of-the-bicycle.md"
-            while not mirrored.exists():
-                assert time.monotonic() - added < 10, "not mirrored to the other process in 10 s"
-                await asyncio.sleep(0.1)
-            assert mirrored.read_bytes() == BICYCLE
-            # ... and it is in the table with the server's id.
-            with psycopg.connect(postgres_url) as conn:
-                rows = conn.execute("SELECT name, server FROM documents WHERE server <> 0").fetchall()
-            name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"
-            assert rows == [(name, fake.guild_id)]
-            # Server A moves to a process started on a folder that never saw the page: answered there.
-            processes[0].terminate()
-            await asyncio.to_thread(processes[0].wait, 30)
-            processes.append(start(home, "three"))
-            await fake.wait_ready(timeout=60, count=3)
-            ok, answer = await ask_in(fake, BICYCLE_QUESTION)
-            assert ok and name in answer and "22 kg" in answer
-        finally:
-            for process in processes:
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()
-            outputs = [await asyncio.to_thread(p.communicate, timeout=30) for p in processes]
-    for _, err in outputs:
-        assert "Traceback" not in err, err
+            await asyncio.sleep(0.1)
+        assert mirrored.read_bytes() == BICYCLE
+        # ... and it is in the table with the server's id.
+        with psycopg.connect(postgres_url) as conn:
+            rows = conn.execute("SELECT name, server FROM documents WHERE server <> 0").fetchall()
+        name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"
+        assert rows == [(name, fake.guild_id)]
+        # Server A moves to a process started on a folder that never saw the page: answered there.
+        assert await bots.stop("one") == [0]
+        start(home, "three")
+        await bots.wait_ready(count=3)
+        ok, answer = await ask_in(fake, BICYCLE_QUESTION)
+        assert ok and name in answer and "22 kg" in answer
+    for log in bots.logs:
+        assert "Traceback" not in bots.log_of(log), bots.log_of(log)
