@@ -415,43 +415,50 @@ async def _slash_reply(fake: FakeDiscord, name: str, options: dict[str, Any], **
     return dict(response["data"])
 
 
+def _start(bots: BotProcesses, postgres_url: str, shard: int, name: str) -> None:
+    """A bot process for one shard of two, over a corpus folder and a servers' folder of its own
+    (named after it) that share CORPUS_DB."""
+    folder = bots.tmp_path / name
+    folder.mkdir()
+    shutil.copy(CORPUS / "article.txt", folder / "article.txt")
+    bots.start(
+        name,
+        SHARD_COUNT="2",
+        SHARD_IDS=str(shard),
+        CORPUS_DIR=str(folder),
+        SERVERS_DIR=str(bots.tmp_path / f"{name}-servers"),
+        CORPUS_DB=postgres_url,
+        RERANK="false",
+        ASK_COOLDOWN_RATE="1000",
+    )
+
+
+async def _within(
+    seconds: float, condition: Callable[[], Awaitable[bool]], what: str, bots: BotProcesses
+) -> None:
+    """Wait until `condition` holds, failing after `seconds` with what the processes logged."""
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, f"{what} not within {seconds:g} s\n{bots.report()}"
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.asyncio
 async def test_two_processes_sharing_postgres_answer_an_added_article_within_seconds(
     tmp_path: Path, postgres_url: str
 ) -> None:
     async with FakeDiscord() as fake, BotProcesses(fake, tmp_path) as bots:
         home = shard_of(fake.guild_id, 2)  # server A, on this shard
-
-        def start(shard: int, name: str) -> None:
-            folder = tmp_path / name
-            folder.mkdir()
-            shutil.copy(CORPUS / "article.txt", folder / "article.txt")
-            env = {
-                "SHARD_COUNT": "2",
-                "SHARD_IDS": str(shard),
-                "CORPUS_DIR": str(folder),
-                "SERVERS_DIR": str(tmp_path / f"{name}-servers"),
-                "CORPUS_DB": postgres_url,
-                "RERANK": "false",
-                "ASK_COOLDOWN_RATE": "1000",
-            }
-            bots.start(name, **env)
-
-        start(home, "one")
-        start(1 - home, "two")
+        _start(bots, postgres_url, home, "one")
+        _start(bots, postgres_url, 1 - home, "two")
         await bots.wait_ready(count=2)
         data = await _slash_reply(
             fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
         )
         assert "A short history of the bicycle" in shown(data), shown(data)
-        added = time.monotonic()
         # The other process (the other shard) has it in its servers' folder within seconds ...
         mirrored = tmp_path / "two-servers" / str(fake.guild_id) / "a-short-history-of-the-bicycle.md"
-        while not mirrored.exists():
-            assert time.monotonic() - added < 10, (
-                f"not mirrored to the other process in 10 s\n{bots.report()}"
-            )
-            await asyncio.sleep(0.1)
+        await _within(10, lambda: asyncio.to_thread(mirrored.exists), "mirrored to the other process", bots)
         assert mirrored.read_bytes() == BICYCLE
         # ... and it is in the table with the server's id.
         with psycopg.connect(postgres_url) as conn:
@@ -460,10 +467,74 @@ async def test_two_processes_sharing_postgres_answer_an_added_article_within_sec
         assert rows == [(name, fake.guild_id)]
         # Server A moves to a process started on a folder that never saw the page: answered there.
         assert await bots.stop("one") == [0]
-        start(home, "three")
+        _start(bots, postgres_url, home, "three")
         await bots.wait_ready(count=3)
         ok, answer = await ask_in(fake, BICYCLE_QUESTION)
         assert ok and "a-short-history-of-the-bicycle.md ¶1.1" in answer and "22 kg" in answer, answer
         assert STORED not in answer, answer
+    for log in bots.logs:
+        assert "Traceback" not in bots.log_of(log), bots.log_of(log)
+
+
+@pytest.mark.asyncio
+async def test_an_article_removed_or_purged_on_one_process_leaves_the_others_answers_within_seconds(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    file_name = "a-short-history-of-the-bicycle.md"
+    async with FakeDiscord() as fake, BotProcesses(fake, tmp_path) as bots:
+        home, guild = shard_of(fake.guild_id, 2), fake.guild_id  # server A, on this shard
+        _start(bots, postgres_url, home, "one")
+        _start(bots, postgres_url, 1 - home, "two")
+        await bots.wait_ready(count=2)
+        folders = [tmp_path / f"{name}-servers" / str(guild) / file_name for name in ("one", "two")]
+
+        async def answered() -> bool:
+            ok, answer = await ask_in(fake, BICYCLE_QUESTION)
+            return ok and "22 kg" in answer
+
+        async def gone() -> bool:
+            return not await answered() and not any(f.exists() for f in folders)
+
+        added = await _slash_reply(
+            fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert "A short history of the bicycle" in shown(added), shown(added)
+        assert await answered()  # by process one
+        # A second process on A's shard takes A's interactions (the last to connect); one goes on
+        # following the shared corpus beside it.
+        _start(bots, postgres_url, home, "three")
+        await bots.wait_ready(count=3)
+        assert await answered()  # by process three, from what it mirrored at start
+        removed = await _slash_reply(
+            fake, "remove", {"document": file_name}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert f"Removed `{file_name}`" in (removed.get("content") or ""), removed
+        # Three stops: A's interactions go to process one, which removed nothing itself.
+        assert await bots.stop("three") == [0]
+        asked_one = bots.log_of("one").count("answered in")
+        await _within(10, gone, "the removed article gone from process one's answers and every folder", bots)
+        assert bots.log_of("one").count("answered in") > asked_one  # process one answered
+
+        # Added again (on process one), then purged by the operator from a machine of their own.
+        added = await _slash_reply(
+            fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert "A short history of the bicycle" in shown(added), shown(added)
+        await _within(10, lambda: asyncio.to_thread(folders[1].exists), "mirrored to process two", bots)
+        assert await answered()
+        elsewhere = {
+            "CORPUS_DIR": str(tmp_path / "operator"),
+            "SERVERS_DIR": str(tmp_path / "operator-servers"),
+        }
+        purged = await asyncio.to_thread(
+            run, "servers", "purge", str(guild), CORPUS_DB=postgres_url, **elsewhere
+        )
+        assert purged.returncode == 0 and purged.stdout == f"deleted the 1 articles of server {guild}\n", (
+            purged
+        )
+        await _within(10, gone, "the purged article gone from process one's answers and every folder", bots)
+        with psycopg.connect(postgres_url) as conn:
+            rows = conn.execute("SELECT name, content FROM documents WHERE server = %s", (guild,)).fetchall()
+        assert rows == [(f".servers/{guild}/{file_name}", None)]  # a deletion, so a process down learns of it
     for log in bots.logs:
         assert "Traceback" not in bots.log_of(log), bots.log_of(log)
