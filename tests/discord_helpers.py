@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from bot.answer import render
 from bot.config import Settings
@@ -95,17 +98,94 @@ def bot_environ(fake_env: dict[str, str], tmp_path: Path, **env: str) -> dict[st
 
 
 def bot_process(
-    fake: FakeDiscord, tmp_path: Path, command: str = "run", *, sync_guild: bool = True, **env: str
+    fake: FakeDiscord,
+    tmp_path: Path,
+    command: str = "run",
+    *,
+    sync_guild: bool = True,
+    log: Path | None = None,
+    **env: str,
 ) -> subprocess.Popen[str]:
     """`python -m bot run` (or another command) as a real process against the fake; with
-    `sync_guild` its commands are synced to the fake's first guild at start-up."""
+    `sync_guild` its commands are synced to the fake's first guild at start-up. Its output is piped
+    (read it with `communicate`), or with `log` written to that file (stderr and stdout together)."""
     if sync_guild:
         env.setdefault("DISCORD_GUILD_ID", str(fake.guild_id))
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "run_patched.py"), command],
-        cwd=tmp_path,
-        env=bot_environ(fake.env(), tmp_path, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with contextlib.ExitStack() as files:
+        out = subprocess.PIPE if log is None else files.enter_context(log.open("w", encoding="utf-8"))
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "run_patched.py"), command],
+            cwd=tmp_path,
+            env=bot_environ(fake.env(), tmp_path, **env),
+            stdout=out,
+            stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
+            text=True,
+        )
+
+
+class BotProcesses:
+    """Bot processes against one fake, each logging to a file of its own, so that a wait that fails
+    says what every process logged and how it ended (a failure that names only the fake's last
+    requests cannot tell a slow start from a process that died or hung); stopped on exit.
+
+    A file, not a pipe: it can be read while the process runs, and a process never stalls on a
+    full pipe that nobody reads."""
+
+    def __init__(self, fake: FakeDiscord, tmp_path: Path) -> None:
+        self.fake, self.tmp_path = fake, tmp_path
+        self.logs: dict[str, Path] = {}
+        self.processes: dict[str, subprocess.Popen[str]] = {}
+        self._stopped: set[str] = set()
+
+    def start(self, name: str, **env: str) -> subprocess.Popen[str]:
+        """`python -m bot run` with these settings, logging to `<name>.log`."""
+        self.logs[name] = self.tmp_path / f"{name}.log"
+        self.processes[name] = bot_process(self.fake, self.tmp_path, log=self.logs[name], **env)
+        return self.processes[name]
+
+    def log_of(self, name: str) -> str:
+        """What a process logged so far."""
+        return self.logs[name].read_text(encoding="utf-8", errors="replace")
+
+    def report(self, lines: int = 25) -> str:
+        """Each process's exit status (None: running) and the last lines it logged."""
+        parts = []
+        for name, process in self.processes.items():
+            tail = "\n".join(self.log_of(name).splitlines()[-lines:])
+            parts.append(f"--- {name} (exit status {process.poll()}), its last {lines} lines:\n{tail}")
+        return "\n".join(parts)
+
+    async def wait_ready(self, count: int, timeout: float = 60) -> None:
+        """`fake.wait_ready`, failing at once when a process not stopped here ends first; a failure
+        says what each process logged."""
+        ready = asyncio.ensure_future(self.fake.wait_ready(timeout, count=count))
+        try:
+            while not ready.done():
+                ended = [
+                    n for n, p in self.processes.items() if n not in self._stopped and p.poll() is not None
+                ]
+                if ended:
+                    raise AssertionError(f"{', '.join(ended)} ended before READY\n{self.report()}")
+                await asyncio.wait({ready}, timeout=0.2)
+            ready.result()
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{self.report()}") from None
+        finally:
+            ready.cancel()
+
+    async def stop(self, *names: str, timeout: float = 30) -> list[int]:
+        """SIGTERM these processes (all of them, for none) and wait for them to end; their exit statuses."""
+        chosen = names or tuple(self.processes)
+        self._stopped.update(chosen)
+        for name in chosen:
+            with contextlib.suppress(ProcessLookupError):
+                self.processes[name].terminate()
+        return [await asyncio.to_thread(self.processes[name].wait, timeout) for name in chosen]
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

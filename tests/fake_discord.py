@@ -37,8 +37,9 @@ Fidelity notes (what real Discord does and the fake copies):
   does, unless ``echo_bot_messages=False``.
 * Shards: several gateway connections at once (one per shard, from one process or several). A guild
   belongs to shard ``(guild_id >> 22) % shard_count``: its READY/GUILD_CREATE, interactions and messages
-  go to the connection that IDENTIFYed with that shard; DMs go to shard 0. ``add_guild(shard=(i, n))``
-  makes a guild routed to shard ``i`` of ``n``.
+  go to the connection that IDENTIFYed with that shard (the last one, when several did; when it closes,
+  the last other one still open); DMs go to shard 0. ``add_guild(shard=(i, n))`` makes a guild routed
+  to shard ``i`` of ``n``.
 """
 
 from __future__ import annotations
@@ -748,7 +749,19 @@ class FakeDiscord:
             session = conn.session
             if session is not None and session.conn is conn:
                 session.conn = None
+                self._reroute(session)
         return ws
+
+    def _reroute(self, closed: _Session) -> None:
+        """When the connection a shard's events went to closes, they go on to the last other session
+        of that shard still connected, if any (Discord sends them to each of its sessions: a process
+        stopped leaves another process on the same shard answering); a RESUME routes them back."""
+        shard = (closed.shard or (0, 1))[0]
+        if self._by_shard.get(shard) is not closed:
+            return
+        live = [s for s in self._sessions.values() if s.conn is not None and (s.shard or (0, 1))[0] == shard]
+        if live:
+            self._by_shard[shard] = live[-1]
 
     async def _on_frame(self, conn: _Conn, frame: dict[str, Any]) -> None:
         op = frame.get("op") if isinstance(frame, dict) else None

@@ -5,9 +5,7 @@ autocomplete and listing scoped to the server asked in; `python -m bot ask --ser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from bot import engine
 from bot.answer import render
 from bot.discord_bot.app import ArticleBot
 from tests.conftest import CORPUS, DATA
-from tests.discord_helpers import EPHEMERAL, bot_process, bot_settings, embed_of
+from tests.discord_helpers import EPHEMERAL, BotProcesses, bot_settings, embed_of
 from tests.fake_discord import (
     MANAGE_GUILD,
     MODERATOR_PERMISSIONS,
@@ -36,6 +34,7 @@ from tests.test_cli import run
 BICYCLE = (DATA / "bicycle" / "bicycle.md").read_bytes()
 SAG_QUESTION = "Which film won the top prize at the SAG awards?"
 BICYCLE_QUESTION = "How much did the draisine weigh?"
+STORED = ".servers/"  # where the bot keeps a server's articles: never shown to anyone
 NAV_ONLY = b"<html><head><title>Home</title></head><body><nav><a href='/a'>World</a></nav></body></html>"
 
 
@@ -121,11 +120,11 @@ async def ask_in(fake: FakeDiscord, question: str, guild_id: int | None = None) 
 
 
 async def choices(
-    fake: FakeDiscord, name: str, options: dict[str, Any], focused: str, **kw: Any
+    fake: FakeDiscord, name: str, options: dict[str, Any], focused: str, *, label: bool = False, **kw: Any
 ) -> list[str]:
-    """The values an autocomplete offers."""
+    """The values an autocomplete offers (with `label`, the names members read)."""
     handle = await fake.send_autocomplete(name, options, focused, **kw)
-    return [c["value"] for c in (await fake.wait_response(handle))["data"]["choices"]]
+    return [c["name" if label else "value"] for c in (await fake.wait_response(handle))["data"]["choices"]]
 
 
 def _own(bot: ArticleBot, guild: int) -> list[str]:
@@ -152,23 +151,26 @@ async def test_an_article_added_by_address_is_answered_in_its_server_alone(
         "2020-01-20",
     ):
         assert expected in text, text
-    name = f".servers/{fake.guild_id}/parasite-scores-historic-upset-at-sag-awards.md"
-    assert f"{name} ¶1.1" in text and "sentences" in text
+    # Cited by its file name, as the operator's articles are: never the folder the bot keeps it in.
+    name = "parasite-scores-historic-upset-at-sag-awards.md"
+    assert f"{name} ¶1.1" in text and "sentences" in text and STORED not in text, text
     ok, answer = await ask_in(fake, SAG_QUESTION)
-    assert ok and f"{name} ¶1.1" in answer  # answered in A, cited
+    assert ok and f"{name} ¶1.1" in answer and STORED not in answer, answer  # answered in A, cited
     ok, answer = await ask_in(fake, SAG_QUESTION, guild_id=guild_b)
     assert not ok and ".servers/" not in answer  # B never sees it
     # Who wrote it: in A, the article's author; in B, not a word of it.
     _, meta = await ask_in(fake, "Who wrote the article about the SAG awards?")
-    assert "Lisa Richwine" in meta
+    assert "Lisa Richwine" in meta and STORED not in meta, meta
     _, meta = await ask_in(fake, "Who wrote the article about the SAG awards?", guild_id=guild_b)
     assert "Lisa Richwine" not in meta and "Parasite" not in meta
     # /about lists it in A only.
-    assert "Parasite" in shown(await command(fake, "about", {}))
+    about = shown(await command(fake, "about", {}))
+    assert "Parasite" in about and f"`{name}`" in about and STORED not in about, about
     assert "Parasite" not in shown(await command(fake, "about", {}, guild_id=guild_b))
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("servers", [{"ask_cooldown_rate": 100}], indirect=True)  # seven questions
 async def test_an_attached_file_is_added_and_every_autocomplete_is_scoped(
     fake: FakeDiscord, servers: tuple[ArticleBot, int]
 ) -> None:
@@ -176,9 +178,11 @@ async def test_an_attached_file_is_added_and_every_autocomplete_is_scoped(
     data = await command(fake, "add", {"file": ("bicycle.md", BICYCLE)}, moderator=True)
     text = shown(data)
     assert "A short history of the bicycle" in text and "Jane Q. Writer" in text, text
-    name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"
+    assert STORED not in text, text
+    name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"  # the choices' values
+    cited = "a-short-history-of-the-bicycle.md"  # what members see
     ok, answer = await ask_in(fake, BICYCLE_QUESTION)
-    assert ok and name in answer and "22 kg" in answer
+    assert ok and f"{cited} ¶1.1" in answer and "22 kg" in answer and STORED not in answer, answer
     ok, answer = await ask_in(fake, BICYCLE_QUESTION, guild_id=guild_b)
     assert not ok and "22 kg" not in answer, answer
     # A mention in A is answered from it; a DM sees the operator's articles alone.
@@ -186,18 +190,25 @@ async def test_an_attached_file_is_added_and_every_autocomplete_is_scoped(
         reply = await fake.wait_channel_message(
             reply_to=await fake.send_message(BICYCLE_QUESTION, dm=dm, mention_bot=not dm)
         )
-        assert (name in shown(reply)) is expected, (dm, shown(reply))
+        assert (cited in shown(reply)) is expected and STORED not in shown(reply), (dm, shown(reply))
     # /ask document: and /quote offer it in A, not in B.
     ask_options = {"question": "When?", "document": ""}
     assert name in await choices(fake, "ask", ask_options, "document")
     assert await choices(fake, "ask", ask_options, "document", guild_id=guild_b) == ["article.txt"]
     assert any(v.startswith(name) for v in await choices(fake, "quote", {"citation": "draisine"}, "citation"))
+    labels = await choices(fake, "quote", {"citation": "draisine"}, "citation", label=True)
+    assert any(v.startswith(f"{cited} ¶") for v in labels) and not any(STORED in v for v in labels), labels
     assert await choices(fake, "quote", {"citation": "draisine"}, "citation", guild_id=guild_b) == []
     # Pinned to it by name in B: no such document there.
     data = await command(fake, "ask", {"question": BICYCLE_QUESTION, "document": name}, guild_id=guild_b)
     assert "22 kg" not in shown(data)
-    # /quote of its citation in B finds nothing; in A, the sentence.
+    # Pinned to it by the name its citations show, in A: answered from it alone.
+    data = await command(fake, "ask", {"question": "When was it built?", "document": cited})
+    assert "1817" in shown(data) and STORED not in shown(data), shown(data)
+    # /quote of its citation in B finds nothing; in A, the sentence (by either name).
     assert "1817" in shown(await command(fake, "quote", {"citation": f"{name} ¶1.1"}))
+    quoted = shown(await command(fake, "quote", {"citation": f"{cited} ¶1.1"}))
+    assert "1817" in quoted and STORED not in quoted, quoted
     assert "22 kg" not in shown(await command(fake, "quote", {"citation": f"{name} ¶1.1"}, guild_id=guild_b))
 
 
@@ -324,7 +335,15 @@ def test_ask_server_asks_as_that_server_s_members(tmp_path: Path) -> None:
     other = run("ask", "--json", BICYCLE_QUESTION, "--server", "7", **env)
     alone = run("ask", "--json", BICYCLE_QUESTION, **env)
     assert own.returncode == other.returncode == alone.returncode == 0, own.stderr
-    assert '"abstained": false' in own.stdout and ".servers/42/bicycle.md" in own.stdout
+    # Cited by its file name, as the operator's articles are, never by where the bot keeps it.
+    assert '"abstained": false' in own.stdout and '"document": "bicycle.md"' in own.stdout, own.stdout
+    text = run("ask", BICYCLE_QUESTION, "--server", "42", **env)
+    assert "[bicycle.md ¶1.1" in text.stdout and STORED not in own.stdout + text.stdout, text.stdout
+    pinned = run("ask", "--json", "When was it built?", "--server", "42", "--document", "bicycle.md", **env)
+    assert pinned.returncode == 0 and "1817" in pinned.stdout, pinned.stderr
+    unknown = run("ask", BICYCLE_QUESTION, "--server", "42", "--document", "no such article", **env)
+    assert unknown.returncode == 2 and "article.txt, bicycle.md" in unknown.stderr, unknown.stderr
+    assert STORED not in unknown.stderr
     for declined in (other, alone):
         assert '"abstained": true' in declined.stdout and "22 kg" not in declined.stdout
 
@@ -396,58 +415,126 @@ async def _slash_reply(fake: FakeDiscord, name: str, options: dict[str, Any], **
     return dict(response["data"])
 
 
+def _start(bots: BotProcesses, postgres_url: str, shard: int, name: str) -> None:
+    """A bot process for one shard of two, over a corpus folder and a servers' folder of its own
+    (named after it) that share CORPUS_DB."""
+    folder = bots.tmp_path / name
+    folder.mkdir()
+    shutil.copy(CORPUS / "article.txt", folder / "article.txt")
+    bots.start(
+        name,
+        SHARD_COUNT="2",
+        SHARD_IDS=str(shard),
+        CORPUS_DIR=str(folder),
+        SERVERS_DIR=str(bots.tmp_path / f"{name}-servers"),
+        CORPUS_DB=postgres_url,
+        RERANK="false",
+        ASK_COOLDOWN_RATE="1000",
+    )
+
+
+async def _within(
+    seconds: float, condition: Callable[[], Awaitable[bool]], what: str, bots: BotProcesses
+) -> None:
+    """Wait until `condition` holds, failing after `seconds` with what the processes logged."""
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, f"{what} not within {seconds:g} s\n{bots.report()}"
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.asyncio
 async def test_two_processes_sharing_postgres_answer_an_added_article_within_seconds(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    async with FakeDiscord() as fake:
+    async with FakeDiscord() as fake, BotProcesses(fake, tmp_path) as bots:
         home = shard_of(fake.guild_id, 2)  # server A, on this shard
+        _start(bots, postgres_url, home, "one")
+        _start(bots, postgres_url, 1 - home, "two")
+        await bots.wait_ready(count=2)
+        data = await _slash_reply(
+            fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert "A short history of the bicycle" in shown(data), shown(data)
+        # The other process (the other shard) has it in its servers' folder within seconds ...
+        mirrored = tmp_path / "two-servers" / str(fake.guild_id) / "a-short-history-of-the-bicycle.md"
+        await _within(10, lambda: asyncio.to_thread(mirrored.exists), "mirrored to the other process", bots)
+        assert mirrored.read_bytes() == BICYCLE
+        # ... and it is in the table with the server's id.
+        with psycopg.connect(postgres_url) as conn:
+            rows = conn.execute("SELECT name, server FROM documents WHERE server <> 0").fetchall()
+        name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"
+        assert rows == [(name, fake.guild_id)]
+        # Server A moves to a process started on a folder that never saw the page: answered there.
+        assert await bots.stop("one") == [0]
+        _start(bots, postgres_url, home, "three")
+        await bots.wait_ready(count=3)
+        ok, answer = await ask_in(fake, BICYCLE_QUESTION)
+        assert ok and "a-short-history-of-the-bicycle.md ¶1.1" in answer and "22 kg" in answer, answer
+        assert STORED not in answer, answer
+    for log in bots.logs:
+        assert "Traceback" not in bots.log_of(log), bots.log_of(log)
 
-        def start(shard: int, name: str) -> subprocess.Popen[str]:
-            folder = tmp_path / name
-            folder.mkdir()
-            shutil.copy(CORPUS / "article.txt", folder / "article.txt")
-            env = {
-                "SHARD_COUNT": "2",
-                "SHARD_IDS": str(shard),
-                "CORPUS_DIR": str(folder),
-                "SERVERS_DIR": str(tmp_path / f"{name}-servers"),
-                "CORPUS_DB": postgres_url,
-                "RERANK": "false",
-                "ASK_COOLDOWN_RATE": "1000",
-            }
-            return bot_process(fake, tmp_path, **env)
 
-        processes = [start(home, "one"), start(1 - home, "two")]
-        try:
-            await fake.wait_ready(timeout=60, count=2)
-            data = await _slash_reply(
-                fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
-            )
-            assert "A short history of the bicycle" in shown(data), shown(data)
-            added = time.monotonic()
-            # The other process (the other shard) has it in its servers' folder within seconds ...
-            mirrored = tmp_path / "two-servers" / str(fake.guild_id) / "a-short-history-of-the-bicycle.md"
-            while not mirrored.exists():
-                assert time.monotonic() - added < 10, "not mirrored to the other process in 10 s"
-                await asyncio.sleep(0.1)
-            assert mirrored.read_bytes() == BICYCLE
-            # ... and it is in the table with the server's id.
-            with psycopg.connect(postgres_url) as conn:
-                rows = conn.execute("SELECT name, server FROM documents WHERE server <> 0").fetchall()
-            name = f".servers/{fake.guild_id}/a-short-history-of-the-bicycle.md"
-            assert rows == [(name, fake.guild_id)]
-            # Server A moves to a process started on a folder that never saw the page: answered there.
-            processes[0].terminate()
-            await asyncio.to_thread(processes[0].wait, 30)
-            processes.append(start(home, "three"))
-            await fake.wait_ready(timeout=60, count=3)
+@pytest.mark.asyncio
+async def test_an_article_removed_or_purged_on_one_process_leaves_the_others_answers_within_seconds(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    file_name = "a-short-history-of-the-bicycle.md"
+    async with FakeDiscord() as fake, BotProcesses(fake, tmp_path) as bots:
+        home, guild = shard_of(fake.guild_id, 2), fake.guild_id  # server A, on this shard
+        _start(bots, postgres_url, home, "one")
+        _start(bots, postgres_url, 1 - home, "two")
+        await bots.wait_ready(count=2)
+        folders = [tmp_path / f"{name}-servers" / str(guild) / file_name for name in ("one", "two")]
+
+        async def answered() -> bool:
             ok, answer = await ask_in(fake, BICYCLE_QUESTION)
-            assert ok and name in answer and "22 kg" in answer
-        finally:
-            for process in processes:
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()
-            outputs = [await asyncio.to_thread(p.communicate, timeout=30) for p in processes]
-    for _, err in outputs:
-        assert "Traceback" not in err, err
+            return ok and "22 kg" in answer
+
+        async def gone() -> bool:
+            return not await answered() and not any(f.exists() for f in folders)
+
+        added = await _slash_reply(
+            fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert "A short history of the bicycle" in shown(added), shown(added)
+        assert await answered()  # by process one
+        # A second process on A's shard takes A's interactions (the last to connect); one goes on
+        # following the shared corpus beside it.
+        _start(bots, postgres_url, home, "three")
+        await bots.wait_ready(count=3)
+        assert await answered()  # by process three, from what it mirrored at start
+        removed = await _slash_reply(
+            fake, "remove", {"document": file_name}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert f"Removed `{file_name}`" in (removed.get("content") or ""), removed
+        # Three stops: A's interactions go to process one, which removed nothing itself.
+        assert await bots.stop("three") == [0]
+        asked_one = bots.log_of("one").count("answered in")
+        await _within(10, gone, "the removed article gone from process one's answers and every folder", bots)
+        assert bots.log_of("one").count("answered in") > asked_one  # process one answered
+
+        # Added again (on process one), then purged by the operator from a machine of their own.
+        added = await _slash_reply(
+            fake, "add", {"file": ("bicycle.md", BICYCLE)}, permissions=MODERATOR_PERMISSIONS
+        )
+        assert "A short history of the bicycle" in shown(added), shown(added)
+        await _within(10, lambda: asyncio.to_thread(folders[1].exists), "mirrored to process two", bots)
+        assert await answered()
+        elsewhere = {
+            "CORPUS_DIR": str(tmp_path / "operator"),
+            "SERVERS_DIR": str(tmp_path / "operator-servers"),
+        }
+        purged = await asyncio.to_thread(
+            run, "servers", "purge", str(guild), CORPUS_DB=postgres_url, **elsewhere
+        )
+        assert purged.returncode == 0 and purged.stdout == f"deleted the 1 articles of server {guild}\n", (
+            purged
+        )
+        await _within(10, gone, "the purged article gone from process one's answers and every folder", bots)
+        with psycopg.connect(postgres_url) as conn:
+            rows = conn.execute("SELECT name, content FROM documents WHERE server = %s", (guild,)).fetchall()
+        assert rows == [(f".servers/{guild}/{file_name}", None)]  # a deletion, so a process down learns of it
+    for log in bots.logs:
+        assert "Traceback" not in bots.log_of(log), bots.log_of(log)

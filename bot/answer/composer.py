@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from bot.answer import metadata, short
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError, ShortAnswer
-from bot.documents.corpus import Corpus, DocumentNotFoundError
+from bot.documents.corpus import Corpus, DocumentNotFoundError, shown_name
 from bot.documents.document import Sentence
 from bot.search.ranking import (
     Abstain,
@@ -251,7 +251,7 @@ class Composer:
         if pinned is None:
             return answer
         doc = self.corpus.documents[pinned]
-        return replace(answer, note=f"{doc.name} (“{doc.title}”) doesn't say.")
+        return replace(answer, note=f"{shown_name(doc.name)} (“{doc.title}”) doesn't say.")
 
     def coverages(self, excerpts: Sequence[Excerpt], asked: Question) -> list[float]:
         """Each excerpt's share of the question's IDF weight, found in it and its paragraph

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.answer.answers import Answer, Excerpt
-from bot.documents.corpus import Corpus, View
+from bot.documents.corpus import Corpus, View, shown_name
 from bot.documents.document import FILE_NAME, FRONT_MATTER, Document, sentence_text
 from bot.search.ranking import Question, Ranker
 from bot.text import tokenize, written_names
@@ -113,7 +113,7 @@ def about_documents(
     if excluded is not None:
         documents = [d for d in documents if d != excluded[0]]
         if not documents:
-            note = f"{corpus.documents[excluded[0]].name} is the only article that fits."
+            note = f"{shown_name(corpus.documents[excluded[0]].name)} is the only article that fits."
             return Answer(question, abstained=True, terms=asked.terms, note=note)
     wh = next((w for w in asked.words if w in _WH), "")
     if (
@@ -280,7 +280,7 @@ def _described_by(ranker: Ranker, document: int, question: str, terms: Sequence[
 
 
 def _names(documents: Sequence[Document]) -> str:
-    names = [d.name for d in documents]
+    names = [shown_name(d.name) for d in documents]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -299,7 +299,12 @@ def _excerpt(doc: Document, field: str, asked: Question, highlight: Highlighter)
     elif stated.source == FRONT_MATTER:
         text, start, end, where = f"{stated.label}: {value}", stated.start, stated.end, ""
     elif stated.source == FILE_NAME:
-        text, start, end, where = f"{label}: {value} (from the file name {doc.name})", 0, 0, stated.source
+        text, start, end, where = (
+            f"{label}: {value} (from the file name {shown_name(doc.name)})",
+            0,
+            0,
+            stated.source,
+        )
     else:
         text, start, end = sentence_text(doc, stated.start, stated.end), stated.start, stated.end
         where = stated.source

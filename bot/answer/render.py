@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.answer.answers import ShortAnswer
 from bot.answer.composer import Answer, Composer, Excerpt
+from bot.documents.corpus import shown_name
 from bot.text import fold_space
 
 ABSTAIN_MESSAGE = "The article doesn't say."
@@ -86,7 +87,7 @@ def abstain_message(answer: Answer) -> str:
 
 def where(excerpt: Excerpt) -> str:
     """The citation a reader can follow: document and place in it."""
-    return f"{excerpt.document.name} {excerpt.citation}"
+    return f"{shown_name(excerpt.document.name)} {excerpt.citation}"
 
 
 def fragment_link(excerpt: Excerpt) -> str | None:
@@ -109,7 +110,7 @@ def _quote(text: str) -> str:
 
 def short_where(short: ShortAnswer) -> str:
     """The citation of a short answer: the document and the sentence that holds it."""
-    return f"{short.document.name} {short.citation}"
+    return f"{shown_name(short.document.name)} {short.citation}"
 
 
 def answer_terminal(answer: Answer, *, color: bool = False) -> str:
@@ -134,7 +135,7 @@ def answer_terminal(answer: Answer, *, color: bool = False) -> str:
 def excerpt_json(excerpt: Excerpt) -> dict[str, Any]:
     """One excerpt as a JSON object."""
     return {
-        "document": excerpt.document.name,
+        "document": shown_name(excerpt.document.name),
         "citation": excerpt.citation,
         "text": excerpt.text,
         "score": excerpt.score,
@@ -151,7 +152,7 @@ def short_json(short: ShortAnswer | None) -> dict[str, Any] | None:
         return None
     return {
         "text": short.text,
-        "document": short.document.name,
+        "document": shown_name(short.document.name),
         "span": [short.start, short.end],
         "citation": short.citation,
     }

@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.discord_bot.metrics import Metrics, MetricsError
 from bot.discord_bot.views import FAILED_MESSAGE, Reply, corpus_tag, respond
 from bot.discord_bot.votes import Votes
+from bot.documents.corpus import shown_name
 from bot.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bot.stores.documents import Mirror
 
@@ -183,7 +184,7 @@ class ArticleBot(commands.AutoShardedBot):
                 answer.abstained,
                 render.where(top) if top else "-",
             )
-        name = None if pinned is None else composer.corpus.documents[pinned].name
+        name = None if pinned is None else shown_name(composer.corpus.documents[pinned].name)
         return Reply(composer, answer, name, server)
 
     async def close(self) -> None:

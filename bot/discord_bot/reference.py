@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.answer import render
 from bot.answer.composer import Composer
 from bot.discord_bot.views import ADD_HINT, CHOICE_MAX, CHOICES_MAX, help_embed, respond
-from bot.documents.corpus import DocumentNotFoundError, View, listed_names, server_of
+from bot.documents.corpus import DocumentNotFoundError, View, listed_names, server_of, shown_name
 from bot.documents.document import FILE_NAME, FRONT_MATTER, Document, Sentence, sentence_text
 from bot.search.retriever import QueryTerm
 from bot.text import fold_space, tokenize, words
@@ -62,12 +62,14 @@ def citation_choices(composer: Composer, typed: str, server: int | None = None) 
         sentence = corpus.sentence(i)
         value = _citation(sentence, single)
         if len(value) <= CHOICE_MAX:  # a very long document name cannot be a value; skip it
-            choices.append((render.trim_words(f"{value} — {sentence.text}", CHOICE_MAX), value))
+            label = _citation(sentence, single, shown_name(sentence.document.name))
+            choices.append((render.trim_words(f"{label} — {sentence.text}", CHOICE_MAX), value))
     return choices
 
 
-def _citation(sentence: Sentence, single: bool) -> str:
-    return str(sentence.citation) if single else f"{sentence.document.name} {sentence.citation}"
+def _citation(sentence: Sentence, single: bool, name: str | None = None) -> str:
+    """A sentence's citation; its document named (`name`, else its own name) unless the only one."""
+    return str(sentence.citation) if single else f"{name or sentence.document.name} {sentence.citation}"
 
 
 def _paragraph_sentences(
@@ -98,7 +100,7 @@ def quote_embed(composer: Composer, citation: str, server: int | None = None) ->
     m = _CITATION.match(citation) or _METADATA.match(citation)
     if m is None:
         raise QuoteError(
-            f"{citation} is not a citation; try one like ¶2.3 or {corpus.documents[0].name} ¶2.3."
+            f"{citation} is not a citation; try one like ¶2.3 or {shown_name(corpus.documents[0].name)} ¶2.3."
         )
     doc = _cited_document(
         composer, corpus.view(server), m["doc"], m.groupdict().get("p"), m.groupdict().get("s")
@@ -108,7 +110,7 @@ def quote_embed(composer: Composer, citation: str, server: int | None = None) ->
     first = corpus.find(doc.name, int(m["p"]), int(m["s"]))
     last = corpus.find(doc.name, int(m["p"]), int(m["t"] or m["s"]))
     if first is None or last is None or last < first:
-        raise QuoteError(f"No sentence at {doc.name} {citation.rsplit(maxsplit=1)[-1]}.")
+        raise QuoteError(f"No sentence at {shown_name(doc.name)} {citation.rsplit(maxsplit=1)[-1]}.")
     parts = []
     for j in corpus.paragraph_range(first):
         text = render.escape_markdown(corpus.sentence(j).text)
@@ -118,7 +120,7 @@ def quote_embed(composer: Composer, citation: str, server: int | None = None) ->
     return {
         "title": render.trim_words(f"{doc.title} {cited}", render.TITLE_MAX),
         "description": render.trim_sentences(" ".join(parts), render.DESCRIPTION_MAX),
-        "footer": {"text": f"{doc.name} ¶{sentence.citation.paragraph}"},
+        "footer": {"text": f"{shown_name(doc.name)} ¶{sentence.citation.paragraph}"},
     }
 
 
@@ -134,13 +136,13 @@ def _cited_document(
             return documents[0]
         cited = f"¶{paragraph}.{sentence}" if paragraph else "that"
         having = [
-            d.name
+            shown_name(d.name)
             for d in documents
             if paragraph is None or corpus.find(d.name, int(paragraph), int(sentence or 0)) is not None
         ]
         raise QuoteError(
             f"I read {len(documents)} documents, so a citation needs the document's name, "
-            f"like {documents[0].name} {cited}."
+            f"like {shown_name(documents[0].name)} {cited}."
             + (f" Documents with a {cited}: {listed_names(having)}." if having else "")
         )
     exact = [d for d in documents if d.name == name]
@@ -158,9 +160,9 @@ def _metadata_quote(doc: Document, field: str) -> dict[str, Any]:
     if stated is None and field == "outlet":  # no site name or dateline: the address says where
         stated = doc.statement("source_url")
     if stated is None:
-        raise QuoteError(f"{doc.name} does not state its {field}.")
+        raise QuoteError(f"{shown_name(doc.name)} does not state its {field}.")
     if stated.source == FILE_NAME:
-        text = f"{doc.title} (the file name {doc.name})"
+        text = f"{doc.title} (the file name {shown_name(doc.name)})"
     elif stated.source == FRONT_MATTER:
         text = doc.text[stated.start : stated.end]
     else:
@@ -168,7 +170,7 @@ def _metadata_quote(doc: Document, field: str) -> dict[str, Any]:
     return {
         "title": render.trim_words(f"{doc.title} metadata: {field}", render.TITLE_MAX),
         "description": render.trim_words(render.escape_markdown(text), render.DESCRIPTION_MAX),
-        "footer": {"text": f"{doc.name}, from the {stated.source}"},
+        "footer": {"text": f"{shown_name(doc.name)}, from the {stated.source}"},
     }
 
 
@@ -184,7 +186,7 @@ def about_embed(composer: Composer, server: int | None = None) -> dict[str, Any]
             render.escape_markdown(doc.outlet) if doc.outlet else None,
             doc.source_url,
             f"published {doc.published}" if doc.published else None,
-            f"{doc.sentence_count} sentences · `{doc.name}` · sha256 `{doc.content_hash[:12]}`",
+            f"{doc.sentence_count} sentences · `{shown_name(doc.name)}` · sha256 `{doc.content_hash[:12]}`",
         ]
         fields.append(
             {

@@ -21,7 +21,7 @@ from bot.answer import render
 from bot.discord_bot.views import CHOICE_MAX, CHOICES_MAX, respond
 from bot.documents import servers
 from bot.documents.add import HTML_SUFFIXES, TEXT_SUFFIXES, Added, SourceError, file_stem
-from bot.documents.corpus import DocumentNotFoundError
+from bot.documents.corpus import DocumentNotFoundError, shown_name
 from bot.documents.document import TITLE_PARAGRAPH
 
 if TYPE_CHECKING:
@@ -52,11 +52,13 @@ def added_embed(composer: Composer, name: str, updated: bool) -> dict[str, Any]:
         f"by {render.escape_markdown(doc.author)}" if doc.author else "no author stated",
         render.escape_markdown(doc.outlet) if doc.outlet else "no outlet stated",
         f"published {doc.published}" if doc.published else "no date stated",
-        f"{doc.sentence_count} sentences · `{doc.name}`",
+        f"{doc.sentence_count} sentences · `{shown_name(doc.name)}`",
     ]
     if body:
         first = corpus.sentence(body[0])
-        lines.append(f"First sentence, {doc.name} {first.citation}: {render.escape_markdown(first.text)}")
+        lines.append(
+            f"First sentence, {shown_name(doc.name)} {first.citation}: {render.escape_markdown(first.text)}"
+        )
     return {
         "title": render.trim_words(f"{'Updated' if updated else 'Added'}: {doc.title}", render.TITLE_MAX),
         "description": render.trim_words("\n".join(lines), render.DESCRIPTION_MAX),

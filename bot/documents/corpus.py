@@ -46,6 +46,7 @@ __all__ = [
     "listed_names",
     "parse_bytes",
     "server_of",
+    "shown_name",
 ]
 
 
@@ -73,6 +74,12 @@ def server_of(name: str) -> int:
         return 0
     server, _, _ = name[len(SERVER_PREFIX) :].partition("/")
     return int(server) if server.isdigit() else 0
+
+
+def shown_name(name: str) -> str:
+    """A document's name as people read it in citations and lists: a server's own article by its
+    file name, as the operator's are, never by the folder the bot keeps it in."""
+    return name[len(SERVER_PREFIX) :].partition("/")[2] if server_of(name) else name
 
 
 class Corpus:
@@ -250,13 +257,19 @@ class Corpus:
         wanted = fold_space(query).casefold()
         seen = self.visible(view)
         names = {
-            n: (d.name.casefold(), Path(d.name).stem.casefold(), fold_space(d.title).casefold())
+            n: (
+                d.name.casefold(),
+                shown_name(d.name).casefold(),
+                Path(d.name).stem.casefold(),
+                fold_space(d.title).casefold(),
+            )
             for n in seen
             for d in [self.documents[n]]
         }
         for exact in (
-            [n for n, (name, _, _) in names.items() if name == wanted],
-            [n for n, (_, stem, title) in names.items() if wanted in (stem, title)],
+            [n for n, (name, _, _, _) in names.items() if name == wanted],
+            [n for n, (_, shown, _, _) in names.items() if shown == wanted],
+            [n for n, (_, _, stem, title) in names.items() if wanted in (stem, title)],
         ):
             if len(exact) == 1:
                 return exact[0]
@@ -264,9 +277,9 @@ class Corpus:
         if len(partial) == 1:
             return partial[0]
         if partial:
-            matching = listed_names([self.documents[n].name for n in partial])
+            matching = listed_names([shown_name(self.documents[n].name) for n in partial])
             raise DocumentNotFoundError(f"{len(partial)} documents match {query!r}: {matching}")
-        every = listed_names([self.documents[n].name for n in seen])
+        every = listed_names([shown_name(self.documents[n].name) for n in seen])
         raise DocumentNotFoundError(f"no document matches {query!r}; the documents are {every}")
 
     def matching(self, query: str, view: View | None = None) -> list[int]:
@@ -277,7 +290,7 @@ class Corpus:
         found: list[tuple[bool, int]] = []
         for n in self.visible(view):
             doc = self.documents[n]
-            keys = (doc.name.casefold(), fold_space(doc.title).casefold())
+            keys = (shown_name(doc.name).casefold(), fold_space(doc.title).casefold())
             if all(any(word in key for key in keys) for word in wanted.split()):
                 found.append((not any(key.startswith(wanted) for key in keys), n))
         return [n for _, n in sorted(found)]
