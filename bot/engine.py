@@ -104,8 +104,9 @@ def load(
     started = time.perf_counter()
     unlisted: list[Problem] = []  # folders that cannot be listed: reported as documents are
     paths = document_files(folder, unlisted)
-    # The reader's model loads beside the corpus (`reader.Loading`), once the folder is there.
-    reading = reader_stage(settings)
+    # The reader's model loads beside the corpus (`reader.Loading`), once the folder is there; a
+    # reload keeps the one already loaded (or turned off) rather than reading its file again.
+    reading = previous.ranker.reader if previous is not None else reader_stage(settings)
     if corpus_dir is None:  # the bot's corpus: every server's own articles are in its one index too
         paths += servers.files(settings)
     files: dict[str, bytes | Problem] = {problem.name: problem for problem in unlisted}

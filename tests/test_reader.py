@@ -215,3 +215,20 @@ def test_ask_says_whether_the_reader_read_the_answer(tmp_path: Path) -> None:
         check=False,
     )
     assert "Reader: reads the first 3 candidates with the question." in about.stdout
+
+
+def test_a_reload_keeps_the_loaded_reader_instead_of_loading_it_again(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text(
+        "The company named its newest ferry Aurora. It carries four hundred people.\n", encoding="utf-8"
+    )
+    settings = Settings(_env_file=None, corpus_dir=folder, cache_dir=tmp_path / "cache", rerank=False)
+    first = engine.load(settings)
+    assert first.ranker.reader is not None
+    (folder / "bridge.txt").write_text("The bridge opened in May after two years.\n", encoding="utf-8")
+    second = engine.load(settings, previous=first)
+    assert len(second.corpus.documents) == 2
+    assert second.ranker.reader is first.ranker.reader  # the same model: its 23 MB file read once
+    first.ranker.reader = None  # a reader turned off (it failed to load) stays off on reload
+    assert engine.load(settings, previous=first).ranker.reader is None
