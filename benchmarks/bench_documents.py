@@ -50,7 +50,8 @@ from bot import engine
 from bot.answer import metadata
 from bot.answer.composer import Composer
 from bot.config import Settings
-from bot.search.ranking import Question, Ranker
+from bot.search.question import Question
+from bot.search.ranking import Ranker
 
 
 def write_documents(
@@ -154,7 +155,7 @@ def _in_process(composer: Composer, asked: list[str]) -> list[str]:
     parsed = [ranker.question(q) for q in asked]
     for q in parsed[:10]:  # warm the caches a running bot has warm
         composer.answer(q.text)
-    fit = [timed(lambda q=q: ranker.about(q)) for q in parsed]  # type: ignore[misc]
+    fit = [timed(lambda q=q: ranker.table.about(q)) for q in parsed]  # type: ignore[misc]
     # Which of a question's words name the best-fitting documents when every document fits as well.
     tied = np.ones(len(composer.corpus.documents), dtype=np.float32)
     naming = [timed(lambda q=q: ranker.step.in_best_descriptions(q.terms, tied)) for q in parsed]  # type: ignore[misc]
@@ -270,9 +271,10 @@ def _cpu_seconds(pid: int) -> float:
 def _within(ranker: Ranker, question: Question, ids: npt.NDArray[np.int32]) -> None:
     """What the features add for several documents: each query term's IDF within the candidates'
     documents, for sentences and paragraphs."""
-    terms, groups = [q.term for q in question.query], ranker.within
+    terms, table = [q.term for q in question.query], ranker.table
+    groups = table.within
     ranker.index.within(terms, ids, ranker.corpus.doc_of, groups.sentences)
-    ranker.paragraphs.within(terms, ranker.paragraph_of[ids], groups.paragraph_document, groups.paragraphs)
+    table.paragraphs.within(terms, table.paragraph_of[ids], groups.paragraph_document, groups.paragraphs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

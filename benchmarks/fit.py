@@ -10,7 +10,7 @@
 Three fits, all on the `--fit` sets only; the other sets are scored with what was chosen, never
 tuned on:
 - the lexical weights (`RERANK=false`, and before a sentence's vector can be had): a coarse grid
-  over the weights of `bot.search.ranking.FEATURES`' first lexical columns (the sentence's own
+  over the weights of `bot.search.features.FEATURES`' first lexical columns (the sentence's own
   BM25 fixed at 1) and BM25's k1 and b, for the best MRR@3 of the answer sentence, then the
   document step's columns (`about`, `title`, `content`) with them by coordinate descent;
 - the re-ranking weights: every feature, the cosine ones included, and the pool size, by
@@ -48,19 +48,9 @@ from bot.answer.composer import Composer, declines
 from bot.config import PROJECT_ROOT, Settings
 from bot.documents.corpus import document_files
 from bot.evaluate import DEPTH, Case, evaluate, read_question_set
-from bot.search.ranking import (
-    FEATURES,
-    MEANING,
-    SEMANTIC,
-    WEIGHTS_FILE,
-    Abstain,
-    Groups,
-    Ranker,
-    Rerank,
-    Weights,
-    fitted_params,
-    reranked_order,
-)
+from bot.search.features import FEATURES, MEANING, SEMANTIC
+from bot.search.groups import Groups
+from bot.search.ranking import WEIGHTS_FILE, Abstain, Ranker, Rerank, Weights, fitted_params, reranked_order
 from bot.search.retriever import Bm25Params
 from bot.search.semantic import best_cosines_by_document, document_references
 from bot.text import fold_space
@@ -220,13 +210,15 @@ def tables(ranker: Ranker, cases: Sequence[Case]) -> Iterator[Scored]:
     candidate too, whatever the pool, so that the pool size can be fitted)."""
     answerable = [c for c in cases if c.answerable and c.kind != METADATA]
     vectors = question_vectors(ranker, (c.question for c in answerable))
+    semantic = ranker.semantic
     for case in answerable:
         gold = _gold_sentences(ranker, case)
         question = ranker.question(case.question)
         ranked = ranker.rank(question, rerank=False)
         features = ranked.features.copy()
-        if case.question in vectors and len(ranked.ids):
-            features[:, SEMANTIC:MEANING] = ranker.cosines(vectors[case.question], ranked.ids)
+        if semantic is not None and case.question in vectors and len(ranked.ids):
+            vector = vectors[case.question]
+            features[:, SEMANTIC:MEANING] = ranker.table.cosines(vector, ranked.ids, semantic.vectors)
             features[:, MEANING] = ranker.meaning_of_documents(question, ranked.ids)
         yield Scored(features, ranked.ids, np.isin(ranked.ids, sorted(gold)), ranker.factors(ranked.ids))
 
@@ -388,7 +380,7 @@ def folders(names: Iterable[str], *, together: bool = False) -> list[Folder]:
         off_topic = best_cosines_by_document(
             semantic.vectors.matrix(), semantic.relevance.off_topic, semantic.vectors.starts
         )
-        indexes = Groups(composer.ranker.paragraphs, composer.ranker.documents)
+        indexes = Groups(composer.ranker.table.paragraphs, composer.ranker.table.documents)
         lexical = Composer(composer.corpus, composer.index, grouped=indexes)
         out.append(Folder(key, members, composer, off_topic, lexical))
     return out
@@ -415,7 +407,7 @@ def ask_all(folder: Folder, cases: Iterable[tuple[Case, bool]], *, lexical: bool
         if not settled:
             coverages = composer.coverages(shown, asked)
             judged = tuple(
-                (coverages[n], ranker.names_unknown(asked, d if several else None), d)
+                (coverages[n], ranker.questions.names_unknown(asked, d if several else None), d)
                 for n, d in composer.judged(shown)
             )
         cosines = best_cosines_by_document(matrix, vectors[case.question][None, :], starts)[:, 0]

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.documents.corpus import HTML_SUFFIXES, Corpus, Document, Problem
-from bot.search.ranking import Groups
+from bot.search.groups import Groups
 from bot.search.retriever import Bm25Params, Index
 from bot.search.semantic import F16, Mask
 

@@ -23,16 +23,8 @@ from bot.cache import Cache, VectorCache
 from bot.config import Settings
 from bot.documents.corpus import Corpus, parse_document
 from bot.search import semantic
-from bot.search.ranking import (
-    FEATURES,
-    SEMANTIC,
-    Abstain,
-    Ranker,
-    Rerank,
-    Semantic,
-    Weights,
-    reranked_order,
-)
+from bot.search.features import FEATURES, SEMANTIC
+from bot.search.ranking import Abstain, Ranker, Rerank, Semantic, Weights, reranked_order
 from bot.search.retriever import Index
 from bot.search.semantic import MiniLM, ModelError, Relevance, SentenceVectors
 from bot.text import tokenize

@@ -17,7 +17,7 @@ from bot.answer.answers import Answer, Excerpt, ShortAnswer
 from bot.answer.composer import Composer
 from bot.config import Settings
 from bot.documents.corpus import Document, parse_document, sentence_text, source_span
-from bot.search.ranking import AnswerType, answer_type
+from bot.search.question import AnswerType, answer_type
 from bot.text import tokenize, words
 from tests.discord_helpers import embed_length
 

@@ -20,19 +20,9 @@ import numpy.typing as npt
 from bot.answer import metadata, short
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError, ShortAnswer
 from bot.documents.corpus import Corpus, DocumentNotFoundError, Sentence
-from bot.search.ranking import (
-    Abstain,
-    AnswerType,
-    Groups,
-    Question,
-    Ranked,
-    Ranker,
-    ReaderStage,
-    Semantic,
-    Weights,
-    answer_type,
-    holds_type,
-)
+from bot.search.groups import Groups
+from bot.search.question import AnswerType, Question, answer_type, holds_type
+from bot.search.ranking import Abstain, Ranked, Ranker, ReaderStage, Semantic, Weights
 from bot.search.retriever import Index
 from bot.text import term_spans
 
@@ -231,7 +221,7 @@ class Composer:
 
         With one document, whether the question names something no document mentions is a fact
         about the corpus. With several it is one about the excerpt's document
-        (`Ranker.names_unknown`): a question whose names are spread over several documents is
+        (`Questions.names_unknown`): a question whose names are spread over several documents is
         one that no single document answers as a whole, and is declined. How close the
         question's meaning comes is the document's too (`semantic.Relevance`).
         """
@@ -240,7 +230,7 @@ class Composer:
         corpus_wide = len(self.corpus.documents) == 1
         for position, document in judged:
             relevance = None if relevances is None else float(relevances[document])
-            named = self.ranker.names_unknown(asked, None if corpus_wide else document)
+            named = self.ranker.questions.names_unknown(asked, None if corpus_wide else document)
             if not declines(coverages[position], named, relevance, abstain):
                 return False
         return True
@@ -266,7 +256,7 @@ class Composer:
             if e.sentence_ids
             for first, last in [(e.sentence_ids[0], e.sentence_ids[-1])]
         }
-        held = self.ranker.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
+        held = self.ranker.table.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
         coverages = []
         for e in excerpts:
             ids = around.get(e, [])
@@ -307,9 +297,9 @@ class Composer:
         answer with its question.
         """
         corpus = self.corpus
-        if (corpus.same_paragraph(i, i - 1) and corpus.sentence(i).quoted) or self.ranker.leans_on_previous(
-            i
-        ):
+        if (
+            corpus.same_paragraph(i, i - 1) and corpus.sentence(i).quoted
+        ) or self.ranker.table.leans_on_previous(i):
             pair = [i - 1, i]
         elif corpus.same_paragraph(i, i + 1) and corpus.sentence(i + 1).quoted:
             pair = [i, i + 1]

@@ -1,6 +1,6 @@
 """A short answer above the excerpts: a span of the top excerpt's own text, given only when sure.
 
-The question's answer type (`bot.search.ranking.answer_type`: when, how many, who, where) says
+The question's answer type (`bot.search.question.answer_type`: when, how many, who, where) says
 what kind of span to look for; the top excerpt's spans of that kind (dates; numbers with their
 unit; names; names of places after a word that places them) that are more than the question's own
 words are the candidates. The one nearest the question's words is given when it is the only one
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.answer.answers import Answer, ShortAnswer
 from bot.documents.corpus import Corpus, Document, source_span
-from bot.search.ranking import AnswerType, Question
+from bot.search.question import AnswerType, Question
 from bot.text import MONTHS, STOP_WORDS, term_spans, tokenize
 
 PARAMS_FILE = Path(__file__).with_name("short_answer.json")

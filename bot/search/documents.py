@@ -9,7 +9,7 @@ wrote it or where it appeared outranks one that only mentions the words. A name 
 question capitalises) that only one document holds counts once more for it: "the story about
 North Korean troops in Kursk" is the one that mentions Kursk, whichever mentions troops. The
 result, over the question's IDF weight, is each document's fit (0 to 2): a ranking feature
-(`bot.search.ranking`) and what decides which documents a metadata question asks about
+(`bot.search.features`) and what decides which documents a metadata question asks about
 (`bot.answer.metadata`).
 """
 
@@ -54,7 +54,7 @@ class DocumentStep:
 
     def __init__(self, corpus: Corpus, documents: Index) -> None:
         self.corpus = corpus
-        self.documents = documents  # the document-level index (bot.search.ranking.Groups)
+        self.documents = documents  # the document-level index (bot.search.groups.Groups)
         self._described: _Described | None = None
         self._lock = threading.Lock()
         # A question's words read as parts of addresses, asked again for each document that fits it.
