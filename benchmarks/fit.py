@@ -49,7 +49,6 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.documents.corpus import document_files
 from bot.evaluate import DEPTH, Case, evaluate, read_question_set
 from bot.search.features import FEATURES, MEANING, SEMANTIC
-from bot.search.groups import Groups
 from bot.search.ranking import WEIGHTS_FILE, Abstain, Ranker, Rerank, Weights, fitted_params, reranked_order
 from bot.search.retriever import Bm25Params
 from bot.search.semantic import best_cosines_by_document, document_references
@@ -380,7 +379,7 @@ def folders(names: Iterable[str], *, together: bool = False) -> list[Folder]:
         off_topic = best_cosines_by_document(
             semantic.vectors.matrix(), semantic.relevance.off_topic, semantic.vectors.starts
         )
-        indexes = Groups(composer.ranker.table.paragraphs, composer.ranker.table.documents)
+        indexes = composer.ranker.table.grouped
         lexical = Composer(composer.corpus, composer.index, grouped=indexes)
         out.append(Folder(key, members, composer, off_topic, lexical))
     return out

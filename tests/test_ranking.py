@@ -8,7 +8,8 @@ import pytest
 from benchmarks.fit import Asked, Scored, decided, fit, fit_abstain, measure
 from bot.answer.composer import Composer
 from bot.documents.corpus import Corpus, parse_document
-from bot.search.features import FEATURES, refers_back
+from bot.documents.segment import refers_back
+from bot.search.features import FEATURES
 from bot.search.question import AnswerType, answer_type, near_spellings
 from bot.search.ranking import Abstain, Ranker, Weights
 from bot.search.retriever import Index

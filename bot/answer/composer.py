@@ -297,11 +297,9 @@ class Composer:
         answer with its question.
         """
         corpus = self.corpus
-        if (
-            corpus.same_paragraph(i, i - 1) and corpus.sentence(i).quoted
-        ) or self.ranker.table.leans_on_previous(i):
+        if (corpus.same_paragraph(i, i - 1) and corpus.quoted(i)) or self.ranker.table.leans_on_previous(i):
             pair = [i - 1, i]
-        elif corpus.same_paragraph(i, i + 1) and corpus.sentence(i + 1).quoted:
+        elif corpus.same_paragraph(i, i + 1) and corpus.quoted(i + 1):
             pair = [i, i + 1]
         else:
             return [i]

@@ -263,10 +263,15 @@ class Gate:
             {k: data[k]["min_gap"] for k in KINDS},
         )
 
+    def confident(self, kind: str, confidence: float) -> bool:
+        """Whether a proposal of `kind` with this `confidence` (the answer's, `confidence`) may be
+        shown, whatever else it is: when not, nothing need be proposed."""
+        least = self.min_confidence.get(kind)
+        return least is not None and confidence >= least
+
     def admits(self, proposal: Proposal) -> bool:
         """Whether the proposal is sure enough to be shown."""
-        least = self.min_confidence.get(proposal.kind)
-        if least is None or proposal.confidence < least:
+        if not self.confident(proposal.kind, proposal.confidence):
             return False
         if proposal.support < self.min_support.get(proposal.kind, 0.0):
             return False
@@ -319,6 +324,8 @@ def propose(corpus: Corpus, answer: Answer, asked: Question) -> Proposal | None:
 
 def short_answer(corpus: Corpus, answer: Answer, asked: Question, gate: Gate) -> ShortAnswer | None:
     """The short answer to give above the excerpts, or None when the bot is not sure."""
+    if not gate.confident(KIND_NAMES[asked.kind], confidence(answer)):
+        return None  # (a kind never given, or excerpts too close in score: nothing to look for)
     proposal = propose(corpus, answer, asked)
     if proposal is None or not gate.admits(proposal):
         return None

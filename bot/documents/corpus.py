@@ -198,13 +198,18 @@ class ParsedDocument:
     sentences: list[tuple[int, int, int, int, bool]]
 
 
-# The fields of a row of `ParsedDocument.sentences`, in order.
-ROW_FIELDS = ("para_no", "sent_no", "start", "end", "in_quote")
+# The fields of a row of `ParsedDocument.sentences`, in order, then what the sentence's text says
+# of it (`segment.mark`).
+ROW_FIELDS = ("para_no", "sent_no", "start", "end", "in_quote", "marks")
 
 
-def sentence_rows(parsed: ParsedDocument) -> npt.NDArray[np.int64]:
-    """A parsed document's sentences as an int64 array, one row each (the form the cache keeps)."""
-    return np.array(parsed.sentences, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
+def sentence_rows(parsed: ParsedDocument, texts: Sequence[str] | None = None) -> npt.NDArray[np.int64]:
+    """A parsed document's sentences as an int64 array, one row each (the form the cache keeps),
+    given their `texts` (`sentence_text`) when they have been read already."""
+    if texts is None:
+        texts = [sentence_text(parsed.document, start, end) for _, _, start, end, _ in parsed.sentences]
+    rows = [(*row, segment.mark(text)) for row, text in zip(parsed.sentences, texts, strict=True)]
+    return np.array(rows, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
 
 
 class SizeCaps(NamedTuple):
@@ -629,7 +634,7 @@ def document_files(folder: Path, unlisted: list[Problem] | None = None) -> list[
 class Corpus:
     """The loaded documents and every sentence's position, addressable by sentence id."""
 
-    COLUMNS = ("doc", "paragraph", "para_no", "sent_no", "start", "end", "in_quote")
+    COLUMNS = ("doc", "paragraph", "para_no", "sent_no", "start", "end", "in_quote", "marks")
 
     def __init__(
         self,
@@ -648,12 +653,14 @@ class Corpus:
         self._start = columns["start"].astype(np.int64, copy=False)
         self._end = columns["end"].astype(np.int64, copy=False)
         self._in_quote = columns["in_quote"].astype(np.int8, copy=False)
+        # What each sentence's text says of it (`segment.mark`: a question, a pointer back).
+        self.marks: npt.NDArray[np.int8] = columns["marks"].astype(np.int8, copy=False)
         # Answering reads the same few sentences several times; keep the recent ones made.
         self.sentence = lru_cache(maxsize=4096)(self._sentence)  # type: ignore[method-assign]
         # A server's view, and its sentences' ranges, for every question asked there: made once.
         self.view = lru_cache(maxsize=VIEWS_KEPT)(self._view)
         self.spans = lru_cache(maxsize=VIEWS_KEPT)(self._spans)
-        lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote)}
+        lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote), len(self.marks)}
         if len(lengths) != 1:
             raise ValueError("sentence columns differ in length")
 
@@ -689,6 +696,7 @@ class Corpus:
             "start": column["start"],
             "end": column["end"],
             "in_quote": column["in_quote"].astype(np.int8),
+            "marks": column["marks"].astype(np.int8),
         }
         return cls(documents, columns, problems)
 
@@ -702,6 +710,7 @@ class Corpus:
             "start": self._start,
             "end": self._end,
             "in_quote": self._in_quote,
+            "marks": self.marks,
         }
 
     def __len__(self) -> int:
@@ -772,6 +781,11 @@ class Corpus:
     def texts(self) -> Iterator[str]:
         """Every sentence's text as shown, in id order (for indexing)."""
         return map(self.text, range(len(self)))
+
+    def quoted(self, i: int) -> bool:
+        """Whether sentence i is all quotation, with no attribution of its own (`Sentence.quoted`),
+        without reading its text."""
+        return bool(self._in_quote[i])
 
     def same_paragraph(self, i: int, j: int) -> bool:
         """Whether sentences i and j are both in range and in one paragraph."""

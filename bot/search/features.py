@@ -34,17 +34,16 @@ the terms rare in that document.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
+from bot.documents.segment import ASKING, REFERRING
 from bot.search.documents import DocumentStep
-from bot.search.groups import DocumentGroups, Groups, paragraph_numbers
+from bot.search.groups import Groups, paragraph_numbers
 from bot.search.question import AnswerType, Question, holds_evidence, type_evidence
 from bot.search.retriever import Index
 from bot.search.semantic import SentenceVectors, unit
@@ -71,42 +70,24 @@ SEMANTIC = FEATURES.index("cos_sentence")  # the columns from here on are the re
 # several documents: known before the pool is chosen, so it takes part in choosing it.
 MEANING = FEATURES.index("meaning_document")
 
-# -- what a sentence's text says of it -------------------------------------------------------------
+# -- a sentence that leans on the one before ------------------------------------------------------
 
-# A sentence that opens with a pronoun or a demonstrative names its subject in the sentence before.
-_REFERS_BACK = re.compile(
-    r"^[\"'“‘(]?(?:it|its|he|his|she|her|they|their|them|this|these|those|such|there|"
-    r"the (?:latter|former|same))\b",
-    re.IGNORECASE,
-)
-_CLOSERS = " \"'”’»)]*_"
-# What a sentence's text says of it, as bits of one mark a sentence (`FeatureTable._marked`).
-ASKING, REFERRING = 1, 2
-Marks = npt.NDArray[np.int8]
 Flags = npt.NDArray[np.bool_]
 
 
-def refers_back(sentence: str) -> bool:
-    """Whether a sentence opens with a word that points to the sentence before it."""
-    return _REFERS_BACK.match(sentence) is not None
-
-
-def asks(sentence: str) -> bool:
-    """Whether a sentence is itself a question."""
-    return sentence.rstrip(_CLOSERS).endswith("?")
-
-
-@overload
-def leans(mark: int, before: int, same_paragraph: bool, same_document: bool) -> bool: ...
-@overload
-def leans(mark: Marks, before: Marks, same_paragraph: Flags, same_document: Flags) -> Flags: ...
-def leans(mark: Any, before: Any, same_paragraph: Any, same_document: Any) -> Any:
-    """Whether a sentence (its `mark`, and the one before it's) cannot be read without the one
-    before it: it opens with a word that points back ("It", "This mural") in the same paragraph,
-    or it follows a question (the answer to an interview's "Q:") in the same document. For one
-    sentence or, as arrays, many."""
+def leaning(corpus: Corpus) -> Flags:
+    """Whether each sentence of a corpus cannot be read without the one before it: it opens with a
+    word that points back ("It", "This mural") in the same paragraph, or it follows a question
+    (the answer to an interview's "Q:") in the same document (its `marks`, `segment.mark`)."""
+    mark = corpus.marks
+    before = np.zeros(len(mark), dtype=np.int8)
+    before[1:] = mark[:-1]
+    same_paragraph = np.zeros(len(mark), dtype=bool)
+    same_paragraph[1:] = corpus.paragraph_of[1:] == corpus.paragraph_of[:-1]
+    same_document = np.zeros(len(mark), dtype=bool)
+    same_document[1:] = corpus.doc_of[1:] == corpus.doc_of[:-1]
     refers = same_paragraph & (mark & REFERRING > 0)
-    return refers | same_document & (before & ASKING > 0) & (mark & ASKING == 0)
+    return np.asarray(refers | same_document & (before & ASKING > 0) & (mark & ASKING == 0))
 
 
 # -- the table -------------------------------------------------------------------------------------
@@ -118,7 +99,8 @@ class FeatureTable:
     def __init__(self, corpus: Corpus, index: Index, grouped: Groups, step: DocumentStep) -> None:
         self.corpus = corpus
         self.index = index
-        self.paragraphs, self.documents = grouped
+        self.grouped = grouped
+        self.paragraphs, self.documents, self.within = grouped
         self.step = step
         self.paragraph_of = paragraph_numbers(corpus)
         # Where each sentence's paragraph starts and ends (paragraph numbers run in order).
@@ -128,52 +110,21 @@ class FeatureTable:
         self._paragraph_end = np.searchsorted(self.paragraph_of, self.paragraph_of, side="right").astype(
             np.int32
         )
-        self.within = DocumentGroups.of(corpus, self.paragraph_of)
         self._titles = np.asarray(corpus.columns()["para_no"] == TITLE_PARAGRAPH)
         self._text: Callable[[int], str] = corpus.text
-        # What each sentence's text says of it (`ASKING`, `REFERRING`), read when first needed; -1 unknown.
-        self._marks = np.full(len(corpus), -1, dtype=np.int8)
+        self._marks = corpus.marks  # read off each sentence's text when the corpus was built
+        self._leans = leaning(corpus)  # (a million sentences in a few milliseconds)
         self._evidence: Callable[[int, AnswerType], tuple[frozenset[str], ...]] = lru_cache(maxsize=16_384)(
             lambda i, kind: type_evidence(self._text(i), kind)
         )
 
-    def _mark(self, i: int) -> int:
-        """Sentence i's mark (`_marked`'s scalar path)."""
-        mark = int(self._marks[i])
-        if mark < 0:
-            text = self._text(i)
-            mark = self._marks[i] = ASKING * asks(text) | REFERRING * refers_back(text)
-        return mark
-
-    def _marked(self, ids: I32) -> npt.NDArray[np.int8]:
-        """The marks (`ASKING`, `REFERRING`) of sentences `ids`, each read off its text once."""
-        for i in ids[self._marks[ids] < 0].tolist():
-            self._mark(i)
-        return self._marks[ids]
-
     def asking(self, ids: I32) -> Flags:
-        """Whether each of sentences `ids` is itself a question (`asks`)."""
-        return np.asarray(self._marked(ids) & ASKING > 0)
-
-    def _leaning(self, ids: I32) -> npt.NDArray[np.bool_]:
-        """Whether each of sentences `ids` cannot be read without the one before it (`leans`)."""
-        before = np.maximum(ids - 1, 0)
-        after_one = ids > 0
-        marks_before = np.zeros(len(ids), dtype=np.int8)
-        marks_before[after_one] = self._marked(before[after_one])
-        corpus = self.corpus
-        same_paragraph = after_one & (corpus.paragraph_of[ids] == corpus.paragraph_of[before])
-        same_document = after_one & (corpus.doc_of[ids] == corpus.doc_of[before])
-        return np.asarray(leans(self._marked(ids), marks_before, same_paragraph, same_document))
+        """Whether each of sentences `ids` is itself a question (`segment.asks`)."""
+        return np.asarray(self._marks[ids] & ASKING > 0)
 
     def leans_on_previous(self, i: int) -> bool:
-        """Whether sentence i goes with the sentence before it (`leans`)."""
-        if i <= 0:
-            return False
-        corpus = self.corpus
-        same_paragraph = bool(corpus.paragraph_of[i] == corpus.paragraph_of[i - 1])
-        same_document = bool(corpus.doc_of[i] == corpus.doc_of[i - 1])
-        return bool(leans(self._mark(i), self._mark(i - 1), same_paragraph, same_document))
+        """Whether sentence i goes with the sentence before it (`leaning`)."""
+        return 0 <= i < len(self._leans) and bool(self._leans[i])
 
     def about(self, question: Question) -> F32:
         """How well each document fits the question (`DocumentStep.fit`)."""
@@ -192,15 +143,14 @@ class FeatureTable:
         before = np.maximum(ids - 1, 0)
         impacts = self.index.impacts_at(terms, np.concatenate([ids, before]))
         own, prev = impacts[:, : len(ids)], impacts[:, len(ids) :]
-        para = self.paragraph_of[ids]
-        paragraph = self.paragraphs.impacts_at(terms, para)
+        paragraph = self.paragraphs.impacts_at(terms, self.paragraph_of[ids])
         if len(self.documents) > 1:  # with one document it is the same for every sentence
-            table[:, 2] = query_weight @ self.documents.impacts_at(terms, self.corpus.doc_of[ids]) / total
+            at = self.documents.locate(terms, self.corpus.doc_of[ids])
+            found = at >= 0
+            table[:, 2] = query_weight @ _read(self.documents.impacts, at, found, 0.0) / total
             # Which sentence of a document answers is told by the terms rare in that document.
-            own = own * self.index.within(terms, ids, self.corpus.doc_of, self.within.sentences)
-            paragraph *= self.paragraphs.within(
-                terms, para, self.within.paragraph_document, self.within.paragraphs
-            )
+            own = own * _read(self.within.sentences, at, found, 1.0)
+            paragraph *= _read(self.within.paragraphs, at, found, 1.0)
         table[:, 0] = query_weight @ own / total
         table[:, 1] = query_weight @ paragraph / total
         # Which of the question's own terms (or their stand-ins) each sentence holds.
@@ -210,10 +160,7 @@ class FeatureTable:
         holds = owner @ (own > 0) > 0
         held_before = owner @ (prev > 0) > 0
         gain = term_weight @ (held_before & ~holds)
-        # Whether a sentence leans on the one before is read off its text: only where it counts.
-        leans = np.zeros(len(ids), dtype=bool)
-        leans[gain > 0] = self._leaning(ids[gain > 0])
-        table[:, 3] = leans * gain / total
+        table[:, 3] = self._leans[ids] * gain / total
         if question.kind is not AnswerType.NONE:
             asked = frozenset(question.terms)
             table[:, 4] = [holds_evidence(self._evidence(int(i), question.kind), asked) for i in ids]
@@ -274,3 +221,11 @@ class FeatureTable:
         out[:, 1] = unit(window) @ question_vector
         out[:, 2] = unit(paragraph) @ question_vector
         return out
+
+
+def _read(values: F32, at: npt.NDArray[np.int64], found: Flags, absent: float) -> F32:
+    """What `values` (kept beside an index's postings) hold at postings `at` (`Index.locate`),
+    `absent` where there is no posting."""
+    out = np.full(at.shape, absent, dtype=np.float32)
+    out[found] = values[at[found]]
+    return out
