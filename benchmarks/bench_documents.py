@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-import numpy.typing as npt
 
 from benchmarks.bench import size_list, vocabulary
 from benchmarks.bench_load import BM25S_ANSWERS, ROOT, prose
@@ -50,7 +49,6 @@ from bot import engine
 from bot.answer import metadata
 from bot.answer.composer import Composer
 from bot.config import Settings
-from bot.search.ranking import Question, Ranker
 
 
 def write_documents(
@@ -154,7 +152,7 @@ def _in_process(composer: Composer, asked: list[str]) -> list[str]:
     parsed = [ranker.question(q) for q in asked]
     for q in parsed[:10]:  # warm the caches a running bot has warm
         composer.answer(q.text)
-    fit = [timed(lambda q=q: ranker.about(q)) for q in parsed]  # type: ignore[misc]
+    fit = [timed(lambda q=q: ranker.table.about(q)) for q in parsed]  # type: ignore[misc]
     # Which of a question's words name the best-fitting documents when every document fits as well.
     tied = np.ones(len(composer.corpus.documents), dtype=np.float32)
     naming = [timed(lambda q=q: ranker.step.in_best_descriptions(q.terms, tied)) for q in parsed]  # type: ignore[misc]
@@ -163,10 +161,11 @@ def _in_process(composer: Composer, asked: list[str]) -> list[str]:
         for q in parsed
     ]
     whole = [timed(lambda q=q: composer.answer(q.text)) for q in parsed]  # type: ignore[misc]
-    # The within-document IDF of the sentence and paragraph features, on each question's candidates.
+    # The feature table of each question's candidates (with several documents, its document-level
+    # columns and within-document factors are read off the document index's postings).
     candidates = [ranker.rank(q).ids for q in parsed]
-    within = [
-        timed(lambda q=q, ids=ids: _within(ranker, q, ids))  # type: ignore[misc]
+    table = [
+        timed(lambda q=q, ids=ids: ranker.table.features(q, ids))  # type: ignore[misc]
         for q, ids in zip(parsed, candidates, strict=True)
     ]
     meta = sum(
@@ -181,7 +180,7 @@ def _in_process(composer: Composer, asked: list[str]) -> list[str]:
         f"  fit over every document, per question           {spread(fit)}",
         f"  naming words, every document fitting as well     {spread(naming)}",
         f"  metadata route (field words, fit, choice)        {spread(route)}",
-        f"  within-document IDF (Index.within), candidates   {spread(within)}",
+        f"  feature table of the candidates                 {spread(table)}",
         f"  whole answer, for scale                         {spread(whole)}",
         f"  ({meta} of {len(asked)} answered from metadata or declined)",
     ]
@@ -265,14 +264,6 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _within(ranker: Ranker, question: Question, ids: npt.NDArray[np.int32]) -> None:
-    """What the features add for several documents: each query term's IDF within the candidates'
-    documents, for sentences and paragraphs."""
-    terms, groups = [q.term for q in question.query], ranker.within
-    ranker.index.within(terms, ids, ranker.corpus.doc_of, groups.sentences)
-    ranker.paragraphs.within(terms, ranker.paragraph_of[ids], groups.paragraph_document, groups.paragraphs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from bot.documents.corpus import Corpus
 from bot.documents.document import HTML_SUFFIXES, Document, Problem
-from bot.search.ranking import Groups
+from bot.search.groups import Groups, Within
 from bot.search.retriever import Bm25Params, Index
 from bot.search.semantic import F16, Mask
 
@@ -305,6 +305,7 @@ class Stored:
 
 _INDEX_ARRAYS = ("offsets", "doc_ids", "impacts", "baseline", "idf")
 _GROUPED = ("paragraphs", "documents")  # the ranker's indexes beside the sentence index
+_WITHIN = ("sentences", "paragraphs")  # and its factors beside the document index's postings
 
 
 def save_corpus(
@@ -313,8 +314,10 @@ def save_corpus(
     """Cache a whole corpus under `key`: its sentence table, its indexes and its term table."""
     arrays: Arrays = {f"corpus_{name}": column for name, column in corpus.columns().items()}
     arrays.update({name: getattr(index, name) for name in _INDEX_ARRAYS})
-    for group, grouped_index in zip(_GROUPED, grouped, strict=True):
+    indexes = (grouped.paragraphs, grouped.documents)
+    for group, grouped_index in zip(_GROUPED, indexes, strict=True):
         arrays.update({f"{group}_{name}": getattr(grouped_index, name) for name in _INDEX_ARRAYS})
+    arrays.update({f"within_{name}": getattr(grouped.within, name) for name in _WITHIN})
     arrays.update(tokens=table.tokens, lengths=table.lengths)
     # A document's text is its file's, decoded again on the next load, except a web page's:
     # that is the Markdown of its article, which is kept rather than extracted again.
@@ -328,7 +331,7 @@ def save_corpus(
     meta = {
         "params": asdict(index.params),
         "n_docs": index.n_docs,
-        "n_groups": [g.n_docs for g in grouped],
+        "n_groups": [g.n_docs for g in indexes],
         "terms": index.terms,
         "documents": documents,
         "problems": [list(p) for p in corpus.problems],
@@ -359,24 +362,26 @@ def load_corpus(cache: Cache, key: str) -> Stored | None:
         )
         table = TermTable(keys, arrays["tokens"], arrays["lengths"])
         _check(corpus, index, table)
-        grouped = Groups(
-            *(
-                Index(
-                    index.params,
-                    index.terms,
-                    arrays[f"{group}_offsets"],
-                    arrays[f"{group}_doc_ids"],
-                    arrays[f"{group}_impacts"],
-                    arrays[f"{group}_baseline"],
-                    arrays[f"{group}_idf"],
-                    int(n),
-                    term_id=index.term_id,
-                )
-                for group, n in zip(_GROUPED, meta["n_groups"], strict=True)
+        paragraph_index, document_index = (
+            Index(
+                index.params,
+                index.terms,
+                arrays[f"{group}_offsets"],
+                arrays[f"{group}_doc_ids"],
+                arrays[f"{group}_impacts"],
+                arrays[f"{group}_baseline"],
+                arrays[f"{group}_idf"],
+                int(n),
+                term_id=index.term_id,
             )
+            for group, n in zip(_GROUPED, meta["n_groups"], strict=True)
         )
-        for g in grouped:
+        for g in (paragraph_index, document_index):
             _check_postings(g)
+        within = Within(*(arrays[f"within_{name}"] for name in _WITHIN))
+        if any(len(factors) != len(document_index.doc_ids) for factors in within):
+            raise EntryError("its within-document factors do not match the document index")
+        grouped = Groups(paragraph_index, document_index, within)
     except (ValueError, KeyError, TypeError) as exc:
         cache.discard(cache.path("corpus", key), str(exc))
         return None

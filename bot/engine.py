@@ -43,6 +43,7 @@ from bot.documents.folder import SizeCaps, document_files, read_document
 from bot.documents.parse import decode
 from bot.documents.parsing import Piece
 from bot.search import ranking, reader, semantic
+from bot.search.groups import groups
 from bot.search.ranking import Semantic, fitted_params
 from bot.search.retriever import Bm25Params, Index
 
@@ -124,12 +125,12 @@ def load(
     if stored is not None:
         loaded = _with_text(stored, files)
         corpus, index, table = loaded.corpus, loaded.index, loaded.table
-        grouped = loaded.grouped or ranking.groups(corpus, index)
+        grouped = loaded.grouped or groups(corpus, index)
         log.info("index loaded from cache (%s)", key)
     else:
         bases = _bases(last, store, key)
         corpus, index, table = _build(files, keys, bases, params, report, last)
-        grouped = ranking.groups(corpus, index)
+        grouped = groups(corpus, index)
         # A corpus that keeps an old version of a file is not what the files make: not cached.
         whole = not any(problem.kept for problem in corpus.problems)
         if store is not None and whole and cache.save_corpus(store, key, corpus, index, table, grouped):
@@ -262,7 +263,7 @@ _FILE_CODE = (
     "documents.corpus",
     "documents.parsing",
 )
-_INDEX_CODE = ("search.retriever", "search.ranking", "cache", "engine")
+_INDEX_CODE = ("search.retriever", "search.groups", "cache", "engine")
 
 
 @memoised

@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.answer.composer import Answer, Excerpt
 from bot.answer.short import KIND_NAMES, KINDS
-from bot.search.ranking import answer_type
+from bot.search.question import answer_type
 from bot.text import fold_space
 
 MAX_HIT_CHARS = 500  # a longer excerpt is not an answer, whatever it holds

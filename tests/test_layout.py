@@ -24,6 +24,21 @@ STAGES = (
     ("bot.discord_bot",),
     ("bot.cli", "bot.__main__"),
 )
+# Within `bot.search`, the ranker reads as learning-to-rank code does, bottom up: the indexes and
+# the stages it calls on; the question; the feature table of its candidates; the one function that
+# combines the features (and the Ranker that runs the three).
+SEARCH_ROOMS = (
+    (
+        "bot.search.retriever",
+        "bot.search.groups",
+        "bot.search.documents",
+        "bot.search.semantic",
+        "bot.search.reader",
+    ),
+    ("bot.search.question",),
+    ("bot.search.features",),
+    ("bot.search.ranking",),
+)
 
 
 def _module_name(path: Path) -> str:
@@ -53,8 +68,8 @@ def _imports(package: str = "bot") -> dict[str, set[str]]:
     return found
 
 
-def _stage(module: str) -> int | None:
-    for n, prefixes in enumerate(STAGES):
+def _stage(module: str, stages: tuple[tuple[str, ...], ...] = STAGES) -> int | None:
+    for n, prefixes in enumerate(stages):
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return n
     return None
@@ -87,6 +102,21 @@ def test_no_import_runs_back_down_the_stages() -> None:
             if (_stage(known) or 0) > (_stage(module) or 0):
                 backwards.append(f"{module} imports {known}")
     assert not backwards, backwards
+
+
+def test_the_ranker_reads_question_then_features_then_their_combination() -> None:
+    imports = _imports()
+    modules = set(imports)
+    search = [m for m in modules if m.startswith("bot.search.")]
+    assert not [m for m in search if _stage(m, SEARCH_ROOMS) is None], "a bot.search module in no room"
+    backwards = {
+        f"{module} imports {known}"
+        for module in search
+        for target in imports[module]
+        if (known := _known(target, modules)) in search
+        and (_stage(known, SEARCH_ROOMS) or 0) > (_stage(module, SEARCH_ROOMS) or 0)
+    }
+    assert not backwards, sorted(backwards)
 
 
 @pytest.mark.parametrize("package", ["bot", "training"])

@@ -11,16 +11,10 @@ from benchmarks.fit.weights import fit
 from bot.answer.composer import Composer
 from bot.documents.corpus import Corpus
 from bot.documents.parse import parse_document
-from bot.search.ranking import (
-    FEATURES,
-    Abstain,
-    AnswerType,
-    Ranker,
-    Weights,
-    answer_type,
-    near_spellings,
-    refers_back,
-)
+from bot.documents.segment import refers_back
+from bot.search.features import FEATURES
+from bot.search.question import AnswerType, answer_type, near_spellings
+from bot.search.ranking import Abstain, Ranker, Weights
 from bot.search.retriever import Index
 from bot.text import tokenize
 
@@ -76,18 +70,18 @@ def test_a_typo_in_a_rare_name_still_finds_it() -> None:
     assert "cavanaugh" in {q.term for q in question.query}
     top = ranker.rank(question).ids[0]
     assert "Cavanaugh" in ranker.corpus.sentence(int(top)).text
-    assert not ranker.names_unknown(question)
+    assert not ranker.questions.names_unknown(question)
 
 
 def test_accents_are_optional() -> None:
     ranker = _ranker(TEXT)
-    assert not ranker.names_unknown(ranker.question("What is Reykjavik the capital of?"))
+    assert not ranker.questions.names_unknown(ranker.question("What is Reykjavik the capital of?"))
 
 
 def test_an_acronym_or_an_unknown_name_is_not_an_unknown_name_when_spelt_out() -> None:
     ranker = _ranker(TEXT)
-    assert not ranker.names_unknown(ranker.question("Which TV station broadcasts from the campus?"))
-    assert ranker.names_unknown(ranker.question("What is the capital of France?"))
+    assert not ranker.questions.names_unknown(ranker.question("Which TV station broadcasts from the campus?"))
+    assert ranker.questions.names_unknown(ranker.question("What is the capital of France?"))
 
 
 def test_antecedent_lets_a_pronoun_sentence_answer() -> None:
@@ -141,7 +135,7 @@ def test_within_a_document_its_own_name_says_little() -> None:
     ranker = Ranker(corpus, Index.build(tokenize(t) for t in corpus.texts()))
     question = ranker.question("Who complained about parking in Riverton?")
     ids = np.arange(4, dtype=np.int32)  # the Riverton story's sentences
-    sentence = ranker.features(question, ids)[:, FEATURES.index("sentence")]
+    sentence = ranker.table.features(question, ids)[:, FEATURES.index("sentence")]
     complained = 2
     others = np.delete(sentence, complained)
     assert others.max() < 0.1 * sentence[complained]

@@ -128,7 +128,7 @@ def test_grouped_index_scores_paragraphs_as_rank_bm25(
     paragraphs: list[list[str]] = [[] for _ in range(int(group[-1]) + 1)]
     for sentence, g in zip(corpus, group.tolist(), strict=True):
         paragraphs[g].extend(dict.fromkeys(sentence))
-    grouped = Index.build(corpus).grouped(group)
+    grouped = Index.build(corpus).grouped(group).index
     reference = rank_bm25_model(Bm25Params(), paragraphs).get_scores(query)
     np.testing.assert_allclose(grouped.scores(query), reference, rtol=1e-5, atol=1e-5)
 
@@ -184,14 +184,16 @@ def test_within_a_group_a_term_weighs_what_it_weighs_in_the_group_alone(
     sizes = np.bincount(group).astype(np.int32)
     index = Index.build(corpus, params)
     ids = np.arange(len(corpus), dtype=np.int32)
-    local = index.impacts_at(query, ids) * index.within(query, ids, group, sizes)
+    grouped = index.grouped(group)
+    at = grouped.index.locate(query, group[ids])  # each term's posting in each sentence's group
+    local = index.impacts_at(query, ids) * np.where(at >= 0, index.within(grouped, sizes)[at], 1.0)
     for start, end in ((0, cut), (cut, len(corpus))):
         alone = Index.build(corpus[start:end], params)
         scale = np.log(len(corpus) + 1) / np.log(end - start + 1)  # a term in one sentence weighs alike
         expected = alone.impacts_at(query, np.arange(end - start, dtype=np.int32)) * scale
         np.testing.assert_allclose(local[:, start:end], expected, rtol=1e-4, atol=1e-5)
     # With one group, nothing changes.
-    one = index.within(query, ids, np.zeros(len(corpus), np.int32), np.array([len(corpus)], np.int32))
+    one = index.within(index.grouped(np.zeros(len(corpus), np.int32)), np.array([len(corpus)], np.int32))
     np.testing.assert_allclose(one, 1.0, rtol=1e-6)
 
 

@@ -24,16 +24,8 @@ from bot.config import Settings
 from bot.documents.corpus import Corpus
 from bot.documents.parse import parse_document
 from bot.search import semantic
-from bot.search.ranking import (
-    FEATURES,
-    SEMANTIC,
-    Abstain,
-    Ranker,
-    Rerank,
-    Semantic,
-    Weights,
-    reranked_order,
-)
+from bot.search.features import FEATURES, SEMANTIC
+from bot.search.ranking import Abstain, Ranker, Rerank, Semantic, Weights, reranked_order
 from bot.search.retriever import Index
 from bot.search.semantic import MiniLM, ModelError, Relevance, SentenceVectors
 from bot.text import tokenize

@@ -18,7 +18,7 @@ from bot.answer.composer import Composer
 from bot.config import Settings
 from bot.documents.document import Document, sentence_text, source_span
 from bot.documents.parse import parse_document
-from bot.search.ranking import AnswerType, answer_type
+from bot.search.question import AnswerType, answer_type
 from bot.text import tokenize, words
 from tests.discord_helpers import embed_length
 

@@ -120,7 +120,7 @@ def article_groups(article: Article) -> dict[str, Any]:
     corpus: Corpus = composer.ranker.corpus
     ranker = composer.ranker
     sentences = [corpus.sentence(i) for i in range(len(corpus))]
-    paragraph_of = ranker.paragraph_of.tolist()
+    paragraph_of = ranker.table.paragraph_of.tolist()
     offsets, at = [], 0
     for paragraph in article.paragraphs:
         offsets.append(at)

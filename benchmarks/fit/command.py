@@ -10,7 +10,7 @@
 Three fits, all on the `--fit` sets only; the other sets are scored with what was chosen, never
 tuned on:
 - the lexical weights (`RERANK=false`, and before a sentence's vector can be had): a coarse grid
-  over the weights of `bot.search.ranking.FEATURES`' first lexical columns (the sentence's own
+  over the weights of `bot.search.features.FEATURES`' first lexical columns (the sentence's own
   BM25 fixed at 1) and BM25's k1 and b, for the best MRR@3 of the answer sentence, then the
   document step's columns (`about`, `title`, `content`) with them by coordinate descent;
 - the re-ranking weights: every feature, the cosine ones included, and the pool size, by
@@ -42,7 +42,8 @@ from benchmarks.fit.sets import SETS, SQUAD_SETS, cases_of, composer_for, docume
 from benchmarks.fit.tables import Scored, fitting_tables, load_together, measure, tables
 from benchmarks.fit.weights import BM25_GRID, RERANK_GRID, balanced, descend, fit, fit_rerank
 from bot.evaluate import DEPTH, evaluate
-from bot.search.ranking import FEATURES, SEMANTIC, WEIGHTS_FILE, Abstain, Rerank, Weights, fitted_params
+from bot.search.features import FEATURES, SEMANTIC
+from bot.search.ranking import WEIGHTS_FILE, Abstain, Rerank, Weights, fitted_params
 from bot.search.retriever import Bm25Params
 
 

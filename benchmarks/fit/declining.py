@@ -12,7 +12,7 @@ from benchmarks.fit.sets import SETS, SQUAD_SETS, cases_of, composer_for, docume
 from benchmarks.fit.tables import F32, question_vectors
 from bot.answer.composer import Composer, declines
 from bot.evaluate import DEPTH, Case
-from bot.search.ranking import Abstain, Groups
+from bot.search.ranking import Abstain
 from bot.search.semantic import best_cosines_by_document, document_references
 
 
@@ -59,7 +59,7 @@ def folders(names: Iterable[str], *, together: bool = False) -> list[Folder]:
         off_topic = best_cosines_by_document(
             semantic.vectors.matrix(), semantic.relevance.off_topic, semantic.vectors.starts
         )
-        indexes = Groups(composer.ranker.paragraphs, composer.ranker.documents)
+        indexes = composer.ranker.table.grouped
         lexical = Composer(composer.corpus, composer.index, grouped=indexes)
         out.append(Folder(key, members, composer, off_topic, lexical))
     return out
@@ -86,7 +86,7 @@ def ask_all(folder: Folder, cases: Iterable[tuple[Case, bool]], *, lexical: bool
         if not settled:
             coverages = composer.coverages(shown, asked)
             judged = tuple(
-                (coverages[n], ranker.names_unknown(asked, d if several else None), d)
+                (coverages[n], ranker.questions.names_unknown(asked, d if several else None), d)
                 for n, d in composer.judged(shown)
             )
         cosines = best_cosines_by_document(matrix, vectors[case.question][None, :], starts)[:, 0]

@@ -10,7 +10,8 @@ import numpy.typing as npt
 
 from benchmarks.fit.sets import METADATA, SETS, documents_of, load_set, ranker_for
 from bot.evaluate import Case, read_question_set
-from bot.search.ranking import MEANING, SEMANTIC, Ranker, reranked_order
+from bot.search.features import MEANING, SEMANTIC
+from bot.search.ranking import Ranker, reranked_order
 from bot.search.retriever import Bm25Params
 from bot.text import fold_space
 
@@ -81,13 +82,15 @@ def tables(ranker: Ranker, cases: Sequence[Case]) -> Iterator[Scored]:
     candidate too, whatever the pool, so that the pool size can be fitted)."""
     answerable = [c for c in cases if c.answerable and c.kind != METADATA]
     vectors = question_vectors(ranker, (c.question for c in answerable))
+    semantic = ranker.semantic
     for case in answerable:
         gold = gold_sentences(ranker, case)
         question = ranker.question(case.question)
         ranked = ranker.rank(question, rerank=False)
         features = ranked.features.copy()
-        if case.question in vectors and len(ranked.ids):
-            features[:, SEMANTIC:MEANING] = ranker.cosines(vectors[case.question], ranked.ids)
+        if semantic is not None and case.question in vectors and len(ranked.ids):
+            vector = vectors[case.question]
+            features[:, SEMANTIC:MEANING] = ranker.table.cosines(vector, ranked.ids, semantic.vectors)
             features[:, MEANING] = ranker.meaning_of_documents(question, ranked.ids)
         yield Scored(features, ranked.ids, np.isin(ranked.ids, sorted(gold)), ranker.factors(ranked.ids))
 

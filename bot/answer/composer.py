@@ -21,19 +21,9 @@ from bot.answer import metadata, short
 from bot.answer.answers import Answer, DocumentError, Excerpt, QuestionError, ShortAnswer
 from bot.documents.corpus import Corpus, DocumentNotFoundError, shown_name
 from bot.documents.document import Sentence
-from bot.search.ranking import (
-    Abstain,
-    AnswerType,
-    Groups,
-    Question,
-    Ranked,
-    Ranker,
-    ReaderStage,
-    Semantic,
-    Weights,
-    answer_type,
-    holds_type,
-)
+from bot.search.groups import Groups
+from bot.search.question import AnswerType, Question, answer_type, holds_type
+from bot.search.ranking import Abstain, Ranked, Ranker, ReaderStage, Semantic, Weights
 from bot.search.retriever import Index
 from bot.text import term_spans
 
@@ -232,7 +222,7 @@ class Composer:
 
         With one document, whether the question names something no document mentions is a fact
         about the corpus. With several it is one about the excerpt's document
-        (`Ranker.names_unknown`): a question whose names are spread over several documents is
+        (`Questions.names_unknown`): a question whose names are spread over several documents is
         one that no single document answers as a whole, and is declined. How close the
         question's meaning comes is the document's too (`semantic.Relevance`).
         """
@@ -241,7 +231,7 @@ class Composer:
         corpus_wide = len(self.corpus.documents) == 1
         for position, document in judged:
             relevance = None if relevances is None else float(relevances[document])
-            named = self.ranker.names_unknown(asked, None if corpus_wide else document)
+            named = self.ranker.questions.names_unknown(asked, None if corpus_wide else document)
             if not declines(coverages[position], named, relevance, abstain):
                 return False
         return True
@@ -267,7 +257,7 @@ class Composer:
             if e.sentence_ids
             for first, last in [(e.sentence_ids[0], e.sentence_ids[-1])]
         }
-        held = self.ranker.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
+        held = self.ranker.table.held_terms(asked, sorted({j for ids in around.values() for j in ids}))
         coverages = []
         for e in excerpts:
             ids = around.get(e, [])
@@ -308,11 +298,9 @@ class Composer:
         answer with its question.
         """
         corpus = self.corpus
-        if (corpus.same_paragraph(i, i - 1) and corpus.sentence(i).quoted) or self.ranker.leans_on_previous(
-            i
-        ):
+        if (corpus.same_paragraph(i, i - 1) and corpus.quoted(i)) or self.ranker.table.leans_on_previous(i):
             pair = [i - 1, i]
-        elif corpus.same_paragraph(i, i + 1) and corpus.sentence(i + 1).quoted:
+        elif corpus.same_paragraph(i, i + 1) and corpus.quoted(i + 1):
             pair = [i, i + 1]
         else:
             return [i]

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from bot.answer.answers import Answer, Excerpt
 from bot.documents.corpus import Corpus, View, shown_name
 from bot.documents.document import FILE_NAME, FRONT_MATTER, Document, sentence_text
-from bot.search.ranking import Question, Ranker
+from bot.search.question import Question
+from bot.search.ranking import Ranker
 from bot.text import tokenize, written_names
 
 # Spans of a text that match the question (the composer's highlighting).
@@ -256,7 +257,7 @@ def _named(
     descriptions: an author's or outlet's name, or at least half its title ("When was 'Parasite
     scores historic upset at SAG awards' published?").
     """
-    weights = [ranker.weight(t) for t in terms]
+    weights = [ranker.questions.weight(t) for t in terms]
     among = None if view is None else ranker.corpus.visible(view)  # a server's view: its documents
     documents = ranker.step.best(ranker.step.fit(question, terms, weights), among)
     if names_document:

@@ -1,6 +1,6 @@
 """A short answer above the excerpts: a span of the top excerpt's own text, given only when sure.
 
-The question's answer type (`bot.search.ranking.answer_type`: when, how many, who, where) says
+The question's answer type (`bot.search.question.answer_type`: when, how many, who, where) says
 what kind of span to look for; the top excerpt's spans of that kind (dates; numbers with their
 unit; names; names of places after a word that places them) that are more than the question's own
 words are the candidates. The one nearest the question's words is given when it is the only one
@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.answer.answers import Answer, ShortAnswer
 from bot.documents.corpus import Corpus
 from bot.documents.document import Document, source_span
-from bot.search.ranking import AnswerType, Question
+from bot.search.question import AnswerType, Question
 from bot.text import MONTHS, STOP_WORDS, term_spans, tokenize
 
 PARAMS_FILE = Path(__file__).with_name("short_answer.json")
@@ -264,10 +264,15 @@ class Gate:
             {k: data[k]["min_gap"] for k in KINDS},
         )
 
+    def confident(self, kind: str, confidence: float) -> bool:
+        """Whether a proposal of `kind` with this `confidence` (the answer's, `confidence`) may be
+        shown, whatever else it is: when not, nothing need be proposed."""
+        least = self.min_confidence.get(kind)
+        return least is not None and confidence >= least
+
     def admits(self, proposal: Proposal) -> bool:
         """Whether the proposal is sure enough to be shown."""
-        least = self.min_confidence.get(proposal.kind)
-        if least is None or proposal.confidence < least:
+        if not self.confident(proposal.kind, proposal.confidence):
             return False
         if proposal.support < self.min_support.get(proposal.kind, 0.0):
             return False
@@ -320,6 +325,8 @@ def propose(corpus: Corpus, answer: Answer, asked: Question) -> Proposal | None:
 
 def short_answer(corpus: Corpus, answer: Answer, asked: Question, gate: Gate) -> ShortAnswer | None:
     """The short answer to give above the excerpts, or None when the bot is not sure."""
+    if not gate.confident(KIND_NAMES[asked.kind], confidence(answer)):
+        return None  # (a kind never given, or excerpts too close in score: nothing to look for)
     proposal = propose(corpus, answer, asked)
     if proposal is None or not gate.admits(proposal):
         return None

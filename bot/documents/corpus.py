@@ -85,7 +85,7 @@ def shown_name(name: str) -> str:
 class Corpus:
     """The loaded documents and every sentence's position, addressable by sentence id."""
 
-    COLUMNS = ("doc", "paragraph", "para_no", "sent_no", "start", "end", "in_quote")
+    COLUMNS = ("doc", "paragraph", "para_no", "sent_no", "start", "end", "in_quote", "marks")
 
     def __init__(
         self,
@@ -104,12 +104,14 @@ class Corpus:
         self._start = columns["start"].astype(np.int64, copy=False)
         self._end = columns["end"].astype(np.int64, copy=False)
         self._in_quote = columns["in_quote"].astype(np.int8, copy=False)
+        # What each sentence's text says of it (`segment.mark`: a question, a pointer back).
+        self.marks: npt.NDArray[np.int8] = columns["marks"].astype(np.int8, copy=False)
         # Answering reads the same few sentences several times; keep the recent ones made.
         self.sentence = lru_cache(maxsize=4096)(self._sentence)  # type: ignore[method-assign]
         # A server's view, and its sentences' ranges, for every question asked there: made once.
         self.view = lru_cache(maxsize=VIEWS_KEPT)(self._view)
         self.spans = lru_cache(maxsize=VIEWS_KEPT)(self._spans)
-        lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote)}
+        lengths = {len(self.doc_of), len(self._start), len(self._end), len(self._in_quote), len(self.marks)}
         if len(lengths) != 1:
             raise ValueError("sentence columns differ in length")
 
@@ -145,6 +147,7 @@ class Corpus:
             "start": column["start"],
             "end": column["end"],
             "in_quote": column["in_quote"].astype(np.int8),
+            "marks": column["marks"].astype(np.int8),
         }
         return cls(documents, columns, problems)
 
@@ -158,6 +161,7 @@ class Corpus:
             "start": self._start,
             "end": self._end,
             "in_quote": self._in_quote,
+            "marks": self.marks,
         }
 
     def __len__(self) -> int:
@@ -228,6 +232,11 @@ class Corpus:
     def texts(self) -> Iterator[str]:
         """Every sentence's text as shown, in id order (for indexing)."""
         return map(self.text, range(len(self)))
+
+    def quoted(self, i: int) -> bool:
+        """Whether sentence i is all quotation, with no attribution of its own (`Sentence.quoted`),
+        without reading its text."""
+        return bool(self._in_quote[i])
 
     def same_paragraph(self, i: int, j: int) -> bool:
         """Whether sentences i and j are both in range and in one paragraph."""

@@ -8,13 +8,14 @@ subtitle, where the file states them, are the sentences of its paragraph 0 (`¶0
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents import markdown
+from bot.documents import markdown, segment
 from bot.documents.markdown import Visible
 from bot.text import fold_space
 
@@ -107,13 +108,18 @@ class ParsedDocument:
     sentences: list[tuple[int, int, int, int, bool]]
 
 
-# The fields of a row of `ParsedDocument.sentences`, in order.
-ROW_FIELDS = ("para_no", "sent_no", "start", "end", "in_quote")
+# The fields of a row of `ParsedDocument.sentences`, in order, then what the sentence's text says
+# of it (`segment.mark`).
+ROW_FIELDS = ("para_no", "sent_no", "start", "end", "in_quote", "marks")
 
 
-def sentence_rows(parsed: ParsedDocument) -> npt.NDArray[np.int64]:
-    """A parsed document's sentences as an int64 array, one row each (the form the cache keeps)."""
-    return np.array(parsed.sentences, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
+def sentence_rows(parsed: ParsedDocument, texts: Sequence[str] | None = None) -> npt.NDArray[np.int64]:
+    """A parsed document's sentences as an int64 array, one row each (the form the cache keeps),
+    given their `texts` (`sentence_text`) when they have been read already."""
+    if texts is None:
+        texts = [sentence_text(parsed.document, start, end) for _, _, start, end, _ in parsed.sentences]
+    rows = [(*row, segment.mark(text)) for row, text in zip(parsed.sentences, texts, strict=True)]
+    return np.array(rows, dtype=np.int64).reshape(-1, len(ROW_FIELDS))
 
 
 class Problem(NamedTuple):

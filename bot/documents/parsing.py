@@ -72,12 +72,11 @@ class Vocabulary:
 def piece(key: str, parsed: ParsedDocument, vocabulary: Vocabulary) -> Piece:
     """A parsed document's rows and terms, its terms numbered in `vocabulary`."""
     document = parsed.document
-    terms, counts = tokenize_many(
-        [sentence_text(document, start, end) for _, _, start, end, *_ in parsed.sentences]
-    )
+    texts = [sentence_text(document, start, end) for _, _, start, end, *_ in parsed.sentences]
+    terms, counts = tokenize_many(texts)
     tokens = vocabulary.number(terms)
     lengths = np.array(counts, dtype=np.int32)
-    return Piece(key, document, sentence_rows(parsed), vocabulary.terms, tokens, lengths)
+    return Piece(key, document, sentence_rows(parsed, texts), vocabulary.terms, tokens, lengths)
 
 
 def parse_files(todo: Sequence[Todo], done: Callable[[int], None]) -> list[Piece | Problem]:

@@ -205,3 +205,33 @@ def unattributed_quotes(block: str, spans: list[Span]) -> list[bool]:
         ends_quoted = inside or tail[-1:] in _CLOSE_QUOTES or tail[-1:] == '"'
         flags.append(starts_quoted and ends_quoted)
     return flags
+
+
+# -- what a sentence's text says of it -------------------------------------------------------------
+
+# A sentence that opens with a pronoun or a demonstrative names its subject in the sentence before.
+_REFERS_BACK = re.compile(
+    r"^[\"'“‘(]?(?:it|its|he|his|she|her|they|their|them|this|these|those|such|there|"
+    r"the (?:latter|former|same))\b",
+    re.IGNORECASE,
+)
+_CLOSERS = " \"'”’»)]*_"
+# What a sentence's text says of it, as bits of one mark a sentence (`mark`): read once, when the
+# corpus is built, and kept with its other columns (`Corpus.marks`).
+ASKING, REFERRING = 1, 2
+
+
+def refers_back(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points to the sentence before it."""
+    return _REFERS_BACK.match(sentence) is not None
+
+
+def asks(sentence: str) -> bool:
+    """Whether a sentence is itself a question."""
+    return sentence.rstrip(_CLOSERS).endswith("?")
+
+
+def mark(sentence: str) -> int:
+    """A sentence's mark: `ASKING` when it is itself a question, `REFERRING` when it opens with a
+    word that points back."""
+    return ASKING * asks(sentence) | REFERRING * refers_back(sentence)

@@ -9,7 +9,7 @@ wrote it or where it appeared outranks one that only mentions the words. A name 
 question capitalises) that only one document holds counts once more for it: "the story about
 North Korean troops in Kursk" is the one that mentions Kursk, whichever mentions troops. The
 result, over the question's IDF weight, is each document's fit (0 to 2): a ranking feature
-(`bot.search.ranking`) and what decides which documents a metadata question asks about
+(`bot.search.features`) and what decides which documents a metadata question asks about
 (`bot.answer.metadata`).
 """
 
@@ -27,7 +27,7 @@ import numpy.typing as npt
 from bot.documents import describe
 from bot.documents.corpus import Corpus
 from bot.search.retriever import Index
-from bot.text import fold_word, term_spans, tokenize, tokenize_many
+from bot.text import TermSpan, fold_word, term_spans, tokenize, tokenize_many
 from bot.text import words as text_words
 
 F32 = npt.NDArray[np.float32]
@@ -54,12 +54,13 @@ class DocumentStep:
 
     def __init__(self, corpus: Corpus, documents: Index) -> None:
         self.corpus = corpus
-        self.documents = documents  # the document-level index (bot.search.ranking.Groups)
+        self.documents = documents  # the document-level index (bot.search.groups.Groups)
         self._described: _Described | None = None
         self._lock = threading.Lock()
-        # A question's words read as parts of addresses, asked again for each document that fits it.
-        self._hosts: Callable[[str], dict[str, I32]] = lru_cache(maxsize=64)(
-            lambda text: self._host_matches(text, self.described())
+        # A question's words written as names, and those read as parts of addresses: asked again for
+        # each document that fits it (`fields`), its terms read once.
+        self._names: Callable[[str], _Names] = lru_cache(maxsize=64)(
+            lambda text: _names(term_spans(text), text, self.described())
         )
 
     def __len__(self) -> int:
@@ -81,19 +82,18 @@ class DocumentStep:
         if total <= 0 or len(self) == 0:
             return out
         described = self.described()
-        hosts = self._hosts(text)
-        names = _names(text)
+        names, hosts = self._names(text)
         for term, weight in zip(terms, weights, strict=True):
             ids, _ = self.documents.postings(term)
             if len(ids):
                 out[ids] += np.float32(BODY_SHARE * weight / len(ids))
-            named = described.any_field.get(term, np.empty(0, np.int32))
+            named = described.any_field.get(term, _NONE)
             if term in hosts:
                 named = np.union1d(named, hosts[term]).astype(np.int32)
             if len(named):
                 out[named] += np.float32((1 - BODY_SHARE) * weight / len(named))
-            if term in names and len(holders := np.union1d(ids, named)) == 1:
-                out[holders] += np.float32(weight)
+            if term in names and (holder := _only(ids, named)) is not None:
+                out[holder] += np.float32(weight)
         out /= np.float32(total)
         return out
 
@@ -135,7 +135,7 @@ class DocumentStep:
         """For each of `terms` (of the question `text`), the descriptions of `document` that hold
         it (no entry: none)."""
         described = self.described()
-        hosts = self._hosts(text)
+        hosts = self._names(text).hosts
         found: dict[str, set[str]] = {}
         for term in terms:
             held = {f for f in DESCRIPTIONS if document in described.by_field[f].get(term, ())}
@@ -145,21 +145,36 @@ class DocumentStep:
                 found[term] = held
         return found
 
-    @staticmethod
-    def _host_matches(text: str, described: _Described) -> dict[str, I32]:
-        """For each term of `text` written as a name (capitalised), the documents whose address
-        it is part of ("Ledger" in `rivertonledger.com`)."""
-        found: dict[str, I32] = {}
-        for span in term_spans(text):
-            word = text[span.start : span.end]
-            if word[:1].isupper() and (docs := described.host_affixes.get(fold_word(word))) is not None:
-                found[span.term] = docs if span.term not in found else np.union1d(found[span.term], docs)
-        return found
+
+class _Names(NamedTuple):
+    """What a question's words written as names point to."""
+
+    terms: set[str]  # the terms of its words written as names: capitalised, past its first word
+    hosts: dict[str, I32]  # a capitalised word's term -> the documents whose address it is part of
 
 
-def _names(text: str) -> set[str]:
-    """The terms of the words a question writes as names: capitalised, past its first word."""
-    return {s.term for s in term_spans(text) if s.start > 0 and text[s.start].isupper()}
+def _names(spans: Sequence[TermSpan], text: str, described: _Described) -> _Names:
+    """The terms a question (`text`, its `spans`) writes as names, and for each term of a
+    capitalised word the documents whose address it is part of ("Ledger" in `rivertonledger.com`)."""
+    hosts: dict[str, I32] = {}
+    for span in spans:
+        word = text[span.start : span.end]
+        if word[:1].isupper() and (docs := described.host_affixes.get(fold_word(word))) is not None:
+            hosts[span.term] = docs if span.term not in hosts else np.union1d(hosts[span.term], docs)
+    return _Names({s.term for s in spans if s.start > 0 and text[s.start].isupper()}, hosts)
+
+
+_NONE = np.empty(0, np.int32)
+
+
+def _only(a: I32, b: I32) -> int | None:
+    """The one document of two sorted sets of documents together, or None when they hold none or
+    several."""
+    if len(a) > 1 or len(b) > 1 or not (len(a) or len(b)):
+        return None
+    if len(a) and len(b) and a[0] != b[0]:
+        return None
+    return int(a[0] if len(a) else b[0])
 
 
 def _describe(corpus: Corpus) -> _Described:

@@ -35,6 +35,7 @@ _LOW_HALF = 0 if sys.byteorder == "little" else 1  # the low int32 of an int64, 
 Variant = Literal["okapi", "plus", "l"]
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
+Flags = npt.NDArray[np.bool_]
 
 _MODELS: dict[str, type[rank_bm25.BM25]] = {
     "okapi": rank_bm25.BM25Okapi,
@@ -105,19 +106,28 @@ def idf_values(
 
 
 def idf_formula(
-    params: Bm25Params, n_docs: npt.NDArray[np.float64], doc_freq: npt.NDArray[np.float64]
+    params: Bm25Params,
+    n_docs: npt.NDArray[np.float64],
+    doc_freq: npt.NDArray[np.float64],
+    runs: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """rank-bm25's IDF for each (collection size, document frequency) pair, vectorised: for many
     small collections at once (`Index.within`), where a call of `_calc_idf` per collection would
-    cost more than the question. Plus and L are rank-bm25's formulas exactly; Okapi's floor for
-    a negative IDF is `epsilon` times the mean IDF of the pairs given, not of a whole vocabulary.
+    cost too much. Plus and L are rank-bm25's formulas exactly; Okapi's floor for a negative IDF
+    is `epsilon` times the mean IDF of the pairs given (of each run of them, one a term, when
+    `runs` gives where each starts), not of a whole vocabulary.
     """
     if params.variant == "plus":
         return np.log((n_docs + 1) / doc_freq)
     if params.variant == "l":
         return np.log(n_docs + 1) - np.log(doc_freq + 0.5)
     raw = np.log(n_docs - doc_freq + 0.5) - np.log(doc_freq + 0.5)
-    floor = params.epsilon * float(raw.mean()) if raw.size else 0.0
+    if runs is None:
+        floor: float | npt.NDArray[np.float64] = params.epsilon * float(raw.mean()) if raw.size else 0.0
+    else:
+        lengths = np.diff(np.append(runs, len(raw)))
+        sums = np.add.reduceat(raw, runs) if raw.size else np.zeros(len(runs))
+        floor = np.repeat(params.epsilon * sums / np.maximum(lengths, 1), lengths)
     return np.where(raw < 0, floor, raw)
 
 
@@ -127,6 +137,15 @@ def rank_bm25_model(params: Bm25Params, corpus: list[list[str]]) -> rank_bm25.BM
         return rank_bm25.BM25Okapi(corpus, k1=params.k1, b=params.b, epsilon=params.epsilon)
     cls = _MODELS[params.variant]
     return cls(corpus, k1=params.k1, b=params.b, delta=params.delta)
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """An index whose documents are groups of another's (`Index.grouped`) and, for each of its
+    postings, how many of the group's items hold the term (its term frequency there)."""
+
+    index: Index
+    frequencies: F32
 
 
 class Index:
@@ -241,8 +260,9 @@ class Index:
             term_id=term_id,
         )
 
-    def grouped(self, group_of: I32) -> Index:
-        """An index whose documents are runs of consecutive sentences (paragraphs), from these postings.
+    def grouped(self, group_of: I32) -> Grouped:
+        """An index whose documents are runs of consecutive sentences (paragraphs), from these
+        postings, with each of its term frequencies.
 
         `group_of[i]` is sentence i's group, non-decreasing in i. A term's frequency in a group is
         the number of its sentences that hold the term, and a group's length the sum of its
@@ -277,7 +297,9 @@ class Index:
         offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(doc_freq, out=offsets[1:])
         idf = idf_values(self.params, n_groups, doc_freq)
-        return Index._scored(self.params, self.terms, offsets, doc_ids, tf, length, idf, self.term_id)
+        return Grouped(
+            Index._scored(self.params, self.terms, offsets, doc_ids, tf, length, idf, self.term_id), tf
+        )
 
     def __len__(self) -> int:
         return self.n_docs
@@ -292,64 +314,61 @@ class Index:
 
     def impacts_at(self, terms: Sequence[str], ids: I32) -> F32:
         """Each term's impact on each of documents `ids` (0 where it is absent): a row a term."""
-        out = np.zeros((len(terms), len(ids)), dtype=np.float32)
-        offsets = self.offsets
-        for row, term in enumerate(terms):
-            t = self.term_id.get(term)
-            if t is None:
-                continue
-            lo, hi = int(offsets[t]), int(offsets[t + 1])
-            found = self.doc_ids[lo:hi]
-            at = found.searchsorted(ids)  # postings are sorted by document
-            np.minimum(at, hi - lo - 1, out=at)
-            hit = found[at] == ids
-            out[row, hit] = self.impacts[lo:hi][at[hit]]
+        at, absent = self._found(terms, ids)
+        out = self.impacts[at]
+        out[absent] = 0.0
         return out
 
-    def within(self, terms: Sequence[str], ids: I32, group_of: I32, group_sizes: I32) -> F32:
-        """For each term (rows) and each of items `ids` (columns), how much the term's weight
-        changes when its IDF is taken among the items of the item's group (a document's
-        sentences) rather than among all: the term's IDF in the group, scaled to this index's
-        range (a term in one item of the group weighs what a term in one item of all weighs),
-        over its IDF here. 1 where the term is absent or unknown.
+    def locate(self, terms: Sequence[str], ids: I32) -> npt.NDArray[np.int64]:
+        """Where each term's posting for each of documents `ids` stands among the postings (to read
+        what is kept beside them, `Index.within`): a row a term; -1 where the term is absent."""
+        at, absent = self._found(terms, ids)
+        at[absent] = -1
+        return at
+
+    def _found(self, terms: Sequence[str], ids: I32) -> tuple[npt.NDArray[np.int64], Flags]:
+        """For each term (rows) and each of documents `ids`, the posting where the term would be
+        for it (a position among the postings), and whether it is not there."""
+        at = np.zeros((len(terms), len(ids)), dtype=np.int64)
+        if not len(self.doc_ids):
+            return at, np.ones(at.shape, dtype=bool)
+        last = np.full(len(terms), -1, dtype=np.int64)  # each term's last posting; -1: no term
+        # One bisection a term (its postings are sorted by document); the rest for all at once.
+        for row, term in enumerate(terms):
+            t = self.term_id.get(term)
+            if t is not None:
+                lo, hi = self.offsets[t : t + 2].tolist()
+                np.add(self.doc_ids[lo:hi].searchsorted(ids), lo, out=at[row])
+                last[row] = hi - 1
+        np.minimum(at, last[:, None], out=at)
+        np.maximum(at, 0, out=at)  # (a row of no term: any posting, marked absent)
+        return at, (self.doc_ids[at] != ids) | (last < 0)[:, None]
+
+    def within(self, grouped: Grouped, group_sizes: I32) -> F32:
+        """For each posting of `grouped` (a term in a group of this index's items: a document's
+        sentences, `Index.grouped`), how much the term's weight in one of the group's items changes
+        when its IDF is taken among the items of the group rather than among all: the term's IDF
+        in the group (`group_sizes` items, `grouped.frequencies` of them holding it), scaled to
+        this index's range (a term in one item of the group weighs what a term in one item of all
+        weighs), over its IDF here. 1 for a term whose IDF here is not above 0.
 
         A document's own name ("Riverton" in the Riverton story) stands in most of its sentences
         and says little about which of them answers; a word rare in the corpus can be common in
-        the one document that holds it.
-
-        A group's items are consecutive (`group_of` never decreases), so the items of a group that
-        hold a term are a run of the term's postings, found by bisection: the cost grows with the
-        terms and `ids`, not with the number of groups or the terms' postings.
+        the one document that holds it. Computed once, when the index is built: a question reads
+        the factors of its terms in its candidates' documents off the group's postings.
         """
-        out = np.ones((len(terms), len(ids)), dtype=np.float32)
-        if not len(ids):
-            return out
-        groups = group_of[ids]
-        first = np.searchsorted(group_of, groups)
-        last = first + group_sizes[groups]
-        held = np.zeros((len(terms), len(ids)), dtype=np.float64)
-        idf = np.ones(len(terms), dtype=np.float64)
-        for row, term in enumerate(terms):
-            t = self.term_id.get(term)
-            if t is None or self.idf[t] <= 0:
-                continue  # its row stays 1
-            found = self.doc_ids[self.offsets[t] : self.offsets[t + 1]]
-            held[row] = found.searchsorted(last) - found.searchsorted(first)
-            idf[row] = self.idf[t]
-        rows, cols = np.nonzero(held)  # row by row, as each term's pairs were taken one term at a time
-        if not len(rows):
-            return out
-        sizes = group_sizes[groups].astype(np.float64)
+        index = grouped.index
+        term_of = np.repeat(np.arange(len(self.terms)), np.diff(index.offsets))
+        idf = self.idf[term_of].astype(np.float64)
+        sizes = group_sizes[index.doc_ids].astype(np.float64)
         top = idf_formula(self.params, np.array([np.float64(self.n_docs)]), np.ones(1))[0]
-        local_top = idf_formula(self.params, sizes, np.ones_like(sizes))[cols]
-        if self.params.variant == "okapi":  # its floor is a mean over the pairs given: one term's
-            cuts = np.flatnonzero(np.diff(rows)) + 1
-            pairs = zip(np.split(sizes[cols], cuts), np.split(held[rows, cols], cuts), strict=True)
-            local = np.concatenate([idf_formula(self.params, s, h) for s, h in pairs])
-        else:
-            local = idf_formula(self.params, sizes[cols], held[rows, cols])
-        out[rows, cols] = (local / local_top * top / idf[rows]).astype(np.float32)
-        return out
+        # (Okapi floors a negative IDF by a mean: over the groups that hold the term.)
+        runs = index.offsets[:-1][np.diff(index.offsets) > 0]
+        local_top = idf_formula(self.params, sizes, np.ones_like(sizes), runs)
+        local = idf_formula(self.params, sizes, grouped.frequencies.astype(np.float64), runs)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = local / local_top * top / idf
+        return np.where(idf > 0, out, 1.0).astype(np.float32)
 
     def term_idf(self, term: str) -> float | None:
         """The term's IDF, or None when no sentence has it."""
@@ -385,17 +404,21 @@ class Index:
         are (a server's view: only those parts of each posting list are read, so a question's cost
         does not grow with the sentences outside it)."""
         terms = [QueryTerm(q) if isinstance(q, str) else q for q in query]
-        buf = self._buffer()
-        view = buf[1:-1]  # sentence i lives at buf[i + 1], so i-1 and i+1 are always in range
         touched: list[I32] = []
+        added: list[F32] = []
         for term, weight in terms:
             for ids, impacts in self._postings_in(term, ranges):
-                view[ids] += impacts if weight == 1.0 else impacts * np.float32(weight)
                 touched.append(ids)
+                added.append(impacts if weight == 1.0 else impacts * np.float32(weight))
         if not touched:
             empty = np.empty(0, np.float32)
             return Ranking(np.empty(0, np.int32), empty, empty, empty)
-        cand = np.concatenate(touched) if len(touched) > 1 else touched[0]
+        buf = self._buffer()
+        view = buf[1:-1]  # sentence i lives at buf[i + 1], so i-1 and i+1 are always in range
+        every = np.concatenate(touched) if len(touched) > 1 else touched[0]
+        # Term after term, in the query's order, as one call: the same float sums as a loop of adds.
+        np.add.at(view, every, np.concatenate(added) if len(added) > 1 else added[0])
+        cand = every
         if within is not None:
             cand = cand[(cand >= within[0]) & (cand < within[1])]
         cand_scores = view[cand]
@@ -412,8 +435,7 @@ class Index:
         np.not_equal(cand[1:], cand[:-1], out=keep[1:])
         ids = cand[keep][:k].astype(np.int32)
         result = Ranking(ids, view[ids].copy(), buf[ids].copy(), buf[ids + 2].copy())
-        for t in touched:
-            view[t] = 0.0
+        view[every] = 0.0
         return result
 
     def _postings_in(self, term: str, ranges: Sequence[tuple[int, int]] | None) -> list[tuple[I32, F32]]:
