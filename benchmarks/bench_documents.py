@@ -10,11 +10,11 @@ wordfreq, names, numbers, quotations) with front matter as `add` writes it (a ti
 an author, a site and a source address, drawn from a few hundred names and outlets), loads it,
 and times, question by question: the document step's fit over every document
 (`DocumentStep.fit`), the metadata route (`bot.answer.metadata`, which runs the step on a
-question's remaining words), and the whole answer by words (`RERANK=false`: the re-ranker's own
-cost is `bench_rerank`'s to measure). Content questions are drawn from the corpus's sentences,
-half of them naming a document's outlet ("What does the Daily Ledger story say about ...?": every
-document of that outlet fits it as well); metadata questions name a document by its subject,
-outlet or author.
+question's remaining words), and the whole answer by words (`RERANK=false READER=false`: the
+re-ranker's and the reader's own costs are `bench_rerank`'s to measure). Content questions are
+drawn from the corpus's sentences, half of them naming a document's outlet ("What does the Daily
+Ledger story say about ...?": every document of that outlet fits it as well); metadata questions
+name a document by its subject, outlet or author.
 
 Then the question as a user asks it: `python -m bot ask --json -` (its cache filled) given every
 question on standard input, beside a bm25s process that indexes the same files and answers each
@@ -137,7 +137,8 @@ def run(documents: int, per_file: int, n_questions: int, seed: int, cli_runs: in
         fields = write_documents(folder, rng, words, p, documents, per_file)
         # The document step is lexical; the re-ranker (timed by bench_rerank) would embed 100,000
         # sentences first.
-        composer = engine.load(Settings(_env_file=None, corpus_dir=folder, use_cache=False, rerank=False))
+        settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False, rerank=False, reader=False)
+        composer = engine.load(settings)
         asked = list(dict.fromkeys(questions(rng, composer, fields, n_questions)))  # each asked once
         lines = _in_process(composer, asked)
         if cli_runs > 0:
@@ -197,13 +198,13 @@ def through_cli(folder: Path, cache: Path, asked: list[str], runs: int) -> list[
     if len(asked) <= WARM + 1:
         return [f"  through the command line: skipped (it needs more than {WARM + 1} questions)"]
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "CORPUS_DB", "FEEDBACK_DB")}
-    ours_env = {**env, "RERANK": "false", "USE_CACHE": "true", "CACHE_DIR": str(cache)}
+    ours_env = {**env, "RERANK": "false", "READER": "false", "USE_CACHE": "true", "CACHE_DIR": str(cache)}
     ours = [sys.executable, "-m", "bot", "ask", "--json", "--corpus", str(folder), "-"]
     theirs = [sys.executable, "-c", BM25S_ANSWERS, str(folder)]
     lines = [
         f"  through the command line, a question's cost from one answer to the next (answers {WARM + 1} "
-        f"to {len(asked)}): `python -m bot ask --json -` (RERANK=false, cache filled by its first run) "
-        "and a bm25s process, in turn:"
+        f"to {len(asked)}): `python -m bot ask --json -` (RERANK=false READER=false, cache filled by its "
+        "first run) and a bm25s process, in turn:"
     ]
     ratios: list[tuple[float, float]] = []
     for run in range(runs):

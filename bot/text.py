@@ -132,6 +132,13 @@ def term_spans(text: str) -> list[TermSpan]:
     return spans
 
 
+@lru_cache(maxsize=64)
+def question_spans(text: str) -> tuple[TermSpan, ...]:
+    """A question's `term_spans`, kept for the last few questions: the ranker and the document
+    step both read them."""
+    return tuple(term_spans(text))
+
+
 # ASCII fast path. Bytes that can be part of a word (letters, case folded, digits, apostrophes)
 # are kept and every other byte becomes a space, so splitting gives the runs `_WORD` works in.
 _ASCII_RUNS = bytes(

@@ -102,11 +102,10 @@ def about_documents(
     # photos?" may ask what the story says: see below).
     reported = bool(used & set(_FIELD_NOUNS)) and bool(used & (_WRITE | _COVER))
     names_document = reported or any(w in _DOCUMENT_WORDS for w in asked.words)
-    seen = corpus.visible(view)
     if document is not None:
         documents = [document]
     elif not rest_terms:
-        documents = seen
+        documents = corpus.visible(view)
     else:
         documents = _named(ranker, text, rest_terms, names_document, view)
         if not documents:
@@ -146,7 +145,7 @@ def about_documents(
         return None  # no document states it: the question may be about what one reports
     if not found:
         which = "The article doesn't" if len(documents) == 1 else "The articles don't"
-        if document is not None or len(documents) < len(seen):
+        if document is not None or len(documents) < len(corpus.visible(view)):
             which = _names(silent) + (" doesn't" if len(silent) == 1 else " don't")
         return Answer(question, abstained=True, terms=asked.terms, note=f"{which} say {asked_for}.")
     note = f"{_names(silent)} {'doesn' if len(silent) == 1 else 'don'}'t say {asked_for}." if silent else ""
@@ -311,8 +310,7 @@ def _excerpt(doc: Document, field: str, asked: Question, highlight: Highlighter)
         where = stated.source
     if field == "outlet" and stated is not None and stated.field == "source_url":
         where = "source address"
-    spans = [(m.start(), m.end()) for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
-    spans += highlight(text, asked)
+    spans = _occurrences(value, text) + highlight(text, asked)
     return Excerpt(
         document=doc,
         citation=f"metadata: {label}" + (f", from the {where}" if where else ""),
@@ -322,3 +320,18 @@ def _excerpt(doc: Document, field: str, asked: Question, highlight: Highlighter)
         end=end,
         matches=tuple(sorted(set(spans))),
     )
+
+
+def _occurrences(value: str, text: str) -> list[tuple[int, int]]:
+    """Where `value` stands in `text`, case aside: left to right, none overlapping."""
+    if not (value.isascii() and text.isascii()):
+        return [(m.start(), m.end()) for m in re.finditer(re.escape(value), text, re.IGNORECASE)]
+    # ASCII: lower case keeps every offset, and no pattern is compiled for each value (at 10,000
+    # documents, their values overflow `re`'s cache of compiled patterns).
+    haystack, needle = text.lower(), value.lower()
+    found: list[tuple[int, int]] = []
+    at = haystack.find(needle)
+    while at >= 0:
+        found.append((at, at + len(needle)))
+        at = haystack.find(needle, at + len(needle))
+    return found

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from bot.documents import describe
 from bot.documents.corpus import Corpus
 from bot.search.retriever import Index
-from bot.text import TermSpan, fold_word, term_spans, tokenize, tokenize_many
+from bot.text import TermSpan, fold_word, question_spans, tokenize, tokenize_many
 from bot.text import words as text_words
 
 F32 = npt.NDArray[np.float32]
@@ -60,7 +60,7 @@ class DocumentStep:
         # A question's words written as names, and those read as parts of addresses: asked again for
         # each document that fits it (`fields`), its terms read once.
         self._names: Callable[[str], _Names] = lru_cache(maxsize=64)(
-            lambda text: _names(term_spans(text), text, self.described())
+            lambda text: _names(question_spans(text), text, self.described())
         )
 
     def __len__(self) -> int:
@@ -117,8 +117,10 @@ class DocumentStep:
         stemmed: "France" is not the author "Frances"), or whose address it is part of."""
         described = self.described()
         folded = fold_word(word)
-        hosts = described.host_affixes.get(folded, np.empty(0, np.int32)).tolist()
-        return described.words.get(folded, frozenset()) | frozenset(hosts)
+        named = described.words.get(folded, frozenset())
+        hosts = described.host_affixes.get(folded)
+        # (A word of many documents' descriptions, "The" of every outlet "The ...": not copied.)
+        return named if hosts is None else named | frozenset(hosts.tolist())
 
     def best(self, fit: F32, among: Sequence[int] | None = None) -> list[int]:
         """The documents that fit best (equally, within `TIE`), best first; none when none fits."""

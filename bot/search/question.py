@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.search.documents import DocumentStep
 from bot.search.retriever import Index, QueryTerm, variants
-from bot.text import MONTHS, fold_word, term_spans, tokenize, words, written_names
+from bot.text import MONTHS, fold_word, question_spans, tokenize, words, written_names
 
 VARIANT_WEIGHT = 0.5  # a derived form or a near spelling counts half as much as the word itself
 PRESENT_VARIANT_SHARE = 0.2  # ... and a fifth of that when the word itself is in the corpus
@@ -172,6 +172,7 @@ class Questions:
         self._max_idf = index.max_idf()
         self.variants = lru_cache(maxsize=50_000)(lambda t: tuple(variants(index, t)))
         self.spellings = lru_cache(maxsize=10_000)(self._spellings)
+        self._names_in = lru_cache(maxsize=64)(self._read_names)
 
     def _spellings(self, word: str) -> tuple[str, ...]:
         """Index terms of the words one edit from `word` (a typo: "Nore Dame", "Cavanugh")."""
@@ -188,7 +189,7 @@ class Questions:
 
     def read(self, text: str) -> Question:
         """The question's terms, their weights, and the query that stands for them."""
-        spans = term_spans(text)
+        spans = question_spans(text)
         said = tuple(words(text))
         terms = tuple(dict.fromkeys(s.term for s in spans))
         query: dict[str, tuple[float, int]] = {}
@@ -223,25 +224,31 @@ class Questions:
         cannot answer, however well "president" matches. A name that has a near spelling in the
         corpus (a typo) or an acronym ("TV") is not such a name; title-cased questions are skipped.
         """
-        names = written_names(question.text)
-        if not names:
-            return False
+        for asked, described, known in self._names_in(question):
+            if not asked and not described:
+                return True
+            if document is None or document in described:
+                continue
+            if not any(self.mentions(document, t) for t in known):
+                return True
+        return False
+
+    def _read_names(self, question: Question) -> tuple[tuple[bool, frozenset[int], tuple[str, ...]], ...]:
+        """For each term of each name the question writes (`written_names`): whether its query
+        stands for it (itself or a stand-in), the documents whose descriptions name it, and the
+        terms that would show it in a document's text. Asked once for each document judged."""
         stood_for: dict[str, list[str]] = {}
         for q, n in zip(question.query, question.owner, strict=True):
             stood_for.setdefault(question.terms[n], []).append(q.term)
-        for name in names:
+        found = []
+        for name in written_names(question.text):
             described = self.step.naming(name)  # an outlet's or author's name, say: not in the text
             for t in tokenize(name):
-                if t not in stood_for and not described:
-                    return True
-                if document is None or document in described:
-                    continue
                 # In the document's text: the name itself, or (a name the corpus lacks) its near
                 # spellings; not its derived forms ("Lakeview" is not "lake").
                 known = [t] if self.index.term_idf(t) is not None else stood_for.get(t, [])
-                if not any(self.mentions(document, q) for q in known):
-                    return True
-        return False
+                found.append((t in stood_for, described, tuple(known)))
+        return tuple(found)
 
     def mentions(self, document: int, term: str) -> bool:
         """Whether a document's text (its title included) holds a term."""
