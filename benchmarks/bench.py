@@ -16,7 +16,8 @@ one process on the same tokens (our `tokenize`), each query on every system befo
 It also times the whole answer over the article (`engine.load` then `Composer.answer`),
 the cold start of `python -m bot ask`, and parsing the same sentences saved as plain text and
 as Markdown. With `--load SIZES` it measures loading folders of files as a user meets it, beside
-a bm25s process (`bot/bench_load.py`).
+a bm25s process (`bot/bench_load.py`). `--plot PNG` draws the query times against the corpus
+size (docs/img/speed-retrieval.png), the command that drew it written in the figure.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -482,6 +484,43 @@ def targets(run: SizeRun) -> list[str]:
     return out
 
 
+def plot(runs: list[SizeRun], path: Path, command: str) -> None:
+    """Each system's query time (p50, and p99 dashed) against the corpus size, on log scales, as a
+    PNG saying which command drew it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in SYSTEMS:
+        measured = [
+            (r.n, r.results[name]) for r in runs if name in r.results and r.results[name].latencies_ns
+        ]
+        if not measured:
+            continue
+        sizes = [n for n, _ in measured]
+        p50 = [res.p50_us() / 1000 for _, res in measured]
+        p99 = [res.p99_us() / 1000 for _, res in measured]
+        (line,) = ax.plot(sizes, p50, marker="o", label=f"{LABELS[name]}, p50")
+        ax.plot(
+            sizes, p99, linestyle="--", linewidth=0.8, color=line.get_color(), label=f"{LABELS[name]}, p99"
+        )
+        for n, value in zip(sizes, p50, strict=True):
+            ax.annotate(f"{value:,.3g}", (n, value), textcoords="offset points", xytext=(5, -10), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sentences in the corpus")
+    ax.set_ylabel(f"one query, top {K}: milliseconds")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(textwrap.fill(f"query time against corpus size, drawn by: {command}", 110), fontsize=7)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -545,6 +584,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--per-file", type=int, default=100, help="sentences per file in --load corpora (default 100)")
     add("--load-runs", type=int, default=3, help="runs of each --load measurement (default 3)")
+    add("--plot", type=Path, metavar="PNG", help="draw the query times against corpus size into this PNG")
     return parser
 
 
@@ -592,6 +632,9 @@ def _agreement(runs: list[SizeRun]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.plot is not None and not args.sizes:
+        parser.error("--plot draws the index comparison: give --sizes")
+    command = " ".join(["python -m benchmarks.bench", *(argv if argv is not None else sys.argv[1:])])
     if args.answer_rounds > 0:  # a section asked for and not measured would read as measured
         for path in (args.corpus, args.dev):
             if not path.exists():
@@ -621,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
             limit = len(query_tokens) if n <= args.skip_rank_bm25_above else args.rank_bm25_queries
             runs.append(run_size(n, texts, query_tokens, bm25s, params, limit, not args.no_memory))
         sections += [table(runs, len(query_tokens)), _agreement(runs), targets(runs[-1])]
+        if args.plot is not None:
+            plot(runs, args.plot, command)
+            sections.append([f"plot: {args.plot}"])
     parse_lines = parsing(texts[: args.parse_sentences]) if args.parse_sentences > 0 else []
     del texts
     if parse_lines:

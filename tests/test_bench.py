@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +16,15 @@ from benchmarks.bench import main
 _SMALL = ["--vocab", "5000", "--answer-rounds", "0", "--cold-runs", "0"]
 
 
-def test_bench_small(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--sizes", "1000", "--queries", "5", "--parse-sentences", "1000", *_SMALL])
+def test_bench_small(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plot = tmp_path / "img" / "speed.png"
+    code = main(
+        ["--sizes", "1000", "--queries", "5", "--parse-sentences", "1000", "--plot", str(plot), *_SMALL]
+    )
     out = capsys.readouterr().out
     assert code == 0
+    # The plot the docs show is drawn by the same run: a PNG, named in the report.
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plot: {plot}" in out
     rows = [line for line in out.splitlines() if line.lstrip().startswith("1,000 ")]
     for label in ("ours (Index)", "bm25s bm25+", "rank-bm25 Plus", "tokenize (ours)"):
         assert any(label in row for row in rows), (label, out)
