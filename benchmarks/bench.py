@@ -380,11 +380,12 @@ def saved_documents(texts: list[str], per_file: int = 100) -> tuple[list[bytes],
 
 
 def parsing(texts: list[str]) -> list[str]:
-    """Time `corpus.parse_bytes` over the same sentences saved as plain text and as Markdown."""
-    from bot.documents.corpus import TITLE_PARAGRAPH, ParsedDocument, parse_bytes
+    """Time `parse.parse_bytes` over the same sentences saved as plain text and as Markdown."""
+    from bot.documents.document import TITLE_PARAGRAPH, ParsedDocument
+    from bot.documents.parse import parse_bytes
 
     plain, marked = saved_documents(texts)
-    lines = [f"parsing (corpus.parse_bytes) {len(texts):,} sentences in {len(plain):,} files, best of 3:"]
+    lines = [f"parsing (parse.parse_bytes) {len(texts):,} sentences in {len(plain):,} files, best of 3:"]
     seconds: dict[str, float] = {}
     for label, suffix, docs in (("plain text", "txt", plain), ("Markdown", "md", marked)):
         best = math.inf

@@ -18,7 +18,6 @@ import numpy.typing as npt
 
 from bot.documents.document import (
     ROW_FIELDS,
-    TITLE_PARAGRAPH,
     Citation,
     Document,
     ParsedDocument,
@@ -27,24 +26,16 @@ from bot.documents.document import (
     sentence_rows,
     sentence_text,
 )
-from bot.documents.parse import parse_bytes
 from bot.text import fold_space
 
-# TITLE_PARAGRAPH, ParsedDocument and parse_bytes are named here too for the modules that imported
-# them from here before this module was split, and that are being reworked beside it
-# (`bot.search.ranking`, `benchmarks.bench`); their homes are `bot.documents.document` and
-# `bot.documents.parse`, where new code imports them from.
 __all__ = [
     "SERVER_PREFIX",
-    "TITLE_PARAGRAPH",
     "VIEWS_KEPT",
     "Corpus",
     "CorpusError",
     "DocumentNotFoundError",
-    "ParsedDocument",
     "View",
     "listed_names",
-    "parse_bytes",
     "server_of",
     "shown_name",
 ]

@@ -40,7 +40,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from bot.documents.corpus import TITLE_PARAGRAPH, Corpus
+from bot.documents.corpus import Corpus
+from bot.documents.document import TITLE_PARAGRAPH
 from bot.documents.segment import ASKING, REFERRING
 from bot.search.documents import DocumentStep
 from bot.search.groups import Groups, paragraph_numbers
