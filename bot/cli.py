@@ -430,6 +430,9 @@ def _servers(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 mirror.store.close()
         out.write(f"deleted the {count} articles of server {args.server}\n")
         return EXIT_OK
+    mirror = _shared_corpus(settings)  # with CORPUS_DB: caught up first, so every machine lists alike
+    if mirror is not None:
+        mirror.store.close()
     for server in servers.servers(settings):
         held = servers.held(settings, server)
         at = servers.left_at(settings, server)

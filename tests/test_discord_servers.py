@@ -526,6 +526,10 @@ async def test_an_article_removed_or_purged_on_one_process_leaves_the_others_ans
             "CORPUS_DIR": str(tmp_path / "operator"),
             "SERVERS_DIR": str(tmp_path / "operator-servers"),
         }
+        # The operator's machine lists what the shared corpus holds, not only its own folder.
+        listed = await asyncio.to_thread(run, "servers", "list", CORPUS_DB=postgres_url, **elsewhere)
+        size = folders[0].stat().st_size  # as process one holds it
+        assert listed.returncode == 0 and listed.stdout == f"{guild}: 1 articles, {size:,} bytes\n", listed
         purged = await asyncio.to_thread(
             run, "servers", "purge", str(guild), CORPUS_DB=postgres_url, **elsewhere
         )
