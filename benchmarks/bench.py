@@ -34,7 +34,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -488,10 +487,9 @@ def targets(run: SizeRun) -> list[str]:
 def plot(runs: list[SizeRun], path: Path, command: str) -> None:
     """Each system's query time (p50, and p99 dashed) against the corpus size, on log scales, as a
     PNG saying which command drew it."""
-    import matplotlib
+    from benchmarks.figures import pyplot, save
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for name in SYSTEMS:
@@ -515,11 +513,7 @@ def plot(runs: list[SizeRun], path: Path, command: str) -> None:
     ax.set_ylabel(f"one query, top {K}: milliseconds")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle(textwrap.fill(f"query time against corpus size, drawn by: {command}", 110), fontsize=7)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, "query time against corpus size", command, width=110, rect=(0, 0, 1, 0.95))
 
 
 def _stderr(message: str) -> None:

@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -447,10 +446,9 @@ def main(
 def draw(measured: Sequence[StartUps], path: Path, command: str) -> None:
     """Cold, warm and after-a-change start-up against corpus size (median, and the runs' range),
     bm25s's cold start beside them, as a chart saying which command drew it."""
-    import matplotlib
+    from benchmarks.figures import pyplot, save
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     sizes = [m.sentences for m in measured]
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
@@ -486,13 +484,7 @@ def draw(measured: Sequence[StartUps], path: Path, command: str) -> None:
     ax.set_ylabel("one process, start to exit (s)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.suptitle(
-        textwrap.fill(f"start-up, median and range of the runs, drawn by: {command}", 110), fontsize=7
-    )
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, "start-up, median and range of the runs", command, width=110, rect=(0, 0, 1, 0.95))
 
 
 def command(argv: Sequence[str] | None = None) -> int:

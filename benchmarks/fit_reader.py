@@ -23,7 +23,6 @@ import json
 import pickle
 import random
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -336,10 +335,9 @@ def report(name: str, stage: ReaderStage, seed: int) -> dict[str, dict[str, floa
 
 def plot(reported: dict[str, dict[str, dict[str, float]]], path: Path, command: str) -> None:
     """hit@1 and hit@3 per set at each stage, as a bar chart saying which command drew it."""
-    import matplotlib
+    from benchmarks.figures import pyplot, save
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     names = list(reported)
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.9 + 0.55 * len(names) * len(STAGES) / 2), sharey=True)
@@ -356,11 +354,7 @@ def plot(reported: dict[str, dict[str, dict[str, float]]], path: Path, command: 
         ax.set_title(measure)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(STAGES), fontsize=8, frameon=False)
-    title = textwrap.fill(f"whole answers at each stage, drawn by: {command}", 150)
-    fig.suptitle(title, fontsize=7)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save(fig, path, "whole answers at each stage", command, width=150, rect=(0, 0.06, 1, 0.97))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
