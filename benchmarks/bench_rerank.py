@@ -8,6 +8,9 @@ Printed, each with RERANK=true beside RERANK=false:
   and a question's missing candidates get);
 - the article: `Composer.answer` p50/p99 over the dev questions, warm (every vector in), and the
   peak memory of a whole `python -m bot ask` process;
+- the article re-ranked and read, with the reader on one thread and on two (`READER_THREADS`),
+  asked by one, two and four threads at once (a bot answering several people): p50/p99 of a
+  question's time and the questions answered a second;
 - a synthetic corpus (bench_load's prose, 100 sentences a file): the first answer of a cold
   `python -m bot ask` (no cache: the candidates' vectors computed as the question needs them),
   and, with every sentence's vector present, the added latency per question and the memory the
@@ -24,6 +27,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +110,35 @@ def article_figures(rounds: int, cache: Path) -> list[str]:
             f"  {_label(rerank, read)}  Composer.answer {_percentiles(times)};  "
             f"`python -m bot ask` {ask.wall:.2f} s wall, peak {ask.peak / 2**20:.0f} MiB"
         )
+    return lines
+
+
+def concurrency_figures(rounds: int, cache: Path, threads: tuple[int, ...] = (1, 2)) -> list[str]:
+    """Warm answer latency and throughput on the article, re-ranked and read, with the reader on
+    each number of `threads`, asked by 1, 2 and 4 threads at once."""
+    questions = _questions()
+    lines = [f"the article, re-ranked and read, questions asked at once ({len(questions)} x {rounds} each):"]
+    for reader_threads in threads:
+        composer = engine.load(Settings(_env_file=None, cache_dir=cache, reader_threads=reader_threads))
+        for at_once in (1, 2, 4):
+            times: list[list[int]] = [[] for _ in range(at_once)]
+
+            def ask(mine: list[int], composer: Composer = composer) -> None:
+                mine.extend(_timed(composer, questions, rounds))
+
+            askers = [threading.Thread(target=ask, args=(mine,)) for mine in times]
+            started = time.perf_counter()
+            for asker in askers:
+                asker.start()
+            for asker in askers:
+                asker.join()
+            wall = time.perf_counter() - started
+            every = [t for ts in times for t in ts]
+            answered = at_once * len(questions) * (rounds + 1)  # `_timed`'s warm-up round too
+            lines.append(
+                f"  READER_THREADS={reader_threads}  {at_once} at once: {_percentiles(every)};  "
+                f"{answered / wall:.1f} questions/s"
+            )
     return lines
 
 
@@ -200,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = [model_figures(texts)]
     with tempfile.TemporaryDirectory(prefix="bench-rerank-cache-") as cache:
         sections.append(article_figures(args.rounds, Path(cache)))
+        sections.append(concurrency_figures(args.rounds, Path(cache)))
     for size in sizes:
         sections.append(large_figures(size, args.runs))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

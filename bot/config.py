@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     reader: bool = True  # read the first candidates with the question (bot.search.reader)
     # How many of them it reads; None: the fitted number (bot/search/reader.json).
     reader_candidates: int | None = Field(default=None, ge=1, le=50)
+    # The processor threads one reading runs on (onnxruntime's); None: two, or one on a one-core machine.
+    reader_threads: int | None = Field(default=None, ge=1, le=64)
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

@@ -160,14 +160,16 @@ def load(
 
 def reader_stage(settings: Settings) -> ranking.ReaderStage | None:
     """The reader and its fitted numbers (`READER_CANDIDATES` in place of the fitted count when
-    set), or None with `READER=false`. The model loads in the background (`reader.Loading`); one that
-    cannot be loaded turns the reader off at the first question, with a warning that says why."""
+    set), reading on `READER_THREADS` threads, or None with `READER=false`. The model loads in the
+    background (`reader.Loading`); one that cannot be loaded turns the reader off at the first
+    question, with a warning that says why."""
     if not settings.reader:
         return None
     fitted = reader.Fitted.load()
     if settings.reader_candidates is not None:
         fitted = replace(fitted, candidates=settings.reader_candidates)
-    return ranking.ReaderStage(reader.Loading(), fitted)
+    threads = settings.reader_threads or reader.default_threads()
+    return ranking.ReaderStage(reader.Loading(lambda: reader.load_reader(threads)), fitted)
 
 
 # ----------------------------------------------------------------------------- the re-ranking stage

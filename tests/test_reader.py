@@ -232,3 +232,22 @@ def test_a_reload_keeps_the_loaded_reader_instead_of_loading_it_again(tmp_path: 
     assert second.ranker.reader is first.ranker.reader  # the same model: its 23 MB file read once
     first.ranker.reader = None  # a reader turned off (it failed to load) stays off on reload
     assert engine.load(settings, previous=first).ranker.reader is None
+
+
+def test_reader_threads_sets_the_threads_a_reading_runs_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    def threads_of(settings: Settings) -> int:
+        stage = engine.reader_stage(settings)
+        assert stage is not None and isinstance(stage.model, Loading)
+        stage.model.read("When?", ["In May."])  # waits for the load
+        session = stage.model._model._session  # type: ignore[union-attr]  # the loaded one's
+        return int(session.get_session_options().intra_op_num_threads)
+
+    assert threads_of(Settings(_env_file=None, reader_threads=3)) == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert reader.default_threads() == 1  # a process that may use one core reads on one
+    assert threads_of(Settings(_env_file=None)) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert reader.default_threads() == 2
+    assert Settings(_env_file=None, reader_threads=None).reader_threads is None
+    with pytest.raises(ValueError, match="reader_threads"):
+        Settings(_env_file=None, reader_threads=0)

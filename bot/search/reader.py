@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -166,10 +167,22 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def default_threads() -> int:
+    """The threads a reading runs on unless told: two, or one where this process may use one core.
+    Measured on two cores (docs/speed.md#the-reader): two threads nearly halve a question's time
+    when it is the only one, and cost a little throughput when several are answered at once."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return min(2, cores)
+
+
 @cache
-def load_reader() -> Reader:
-    """The shipped reader, loaded once a process; ReaderError says why it cannot be."""
-    return Reader()
+def load_reader(threads: int = 1) -> Reader:
+    """The shipped reader on `threads` processor threads, loaded once a process; ReaderError says
+    why it cannot be."""
+    return Reader(threads=threads)
 
 
 class Reads(Protocol):
