@@ -248,6 +248,5 @@ def test_reader_threads_sets_the_threads_a_reading_runs_on(monkeypatch: pytest.M
     assert threads_of(Settings(_env_file=None)) == 1
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
     assert reader.default_threads() == 2
-    assert Settings(_env_file=None, reader_threads=None).reader_threads is None
     with pytest.raises(ValueError, match="reader_threads"):
         Settings(_env_file=None, reader_threads=0)
