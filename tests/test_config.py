@@ -33,6 +33,7 @@ HOSTILE = {
     "rerank_max_sentences": "10",
     "reader": "false",
     "reader_candidates": "7",
+    "reader_threads": "3",
     "discord_token": "hostile-token",
     "discord_guild_id": "1234",
     "shard_count": "4",
