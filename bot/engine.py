@@ -168,7 +168,7 @@ def reader_stage(settings: Settings) -> ranking.ReaderStage | None:
     fitted = reader.Fitted.load()
     if settings.reader_candidates is not None:
         fitted = replace(fitted, candidates=settings.reader_candidates)
-    threads = settings.reader_threads or reader.default_threads()
+    threads = settings.reader_threads or min(reader.DEFAULT_THREADS, parsing.usable_cores())
     return ranking.ReaderStage(reader.Loading(lambda: reader.load_reader(threads)), fitted)
 
 

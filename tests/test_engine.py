@@ -136,7 +136,7 @@ def test_process_pool_builds_what_one_process_builds(
     alone = _uncached(folder)
     monkeypatch.setattr(parsing, "POOL_MIN_BYTES", 0)  # real worker processes, even for a small corpus
     monkeypatch.setattr(parsing, "_MIN_CHUNK_BYTES", 1)
-    monkeypatch.setattr(parsing, "_usable_cores", lambda: 3)
+    monkeypatch.setattr(parsing, "usable_cores", lambda: 3)
     caplog.set_level("WARNING")
     workers: list[int] = []  # how many worker processes run as the work advances
     settings = Settings(_env_file=None, corpus_dir=folder, use_cache=False)  # type: ignore[call-arg]
@@ -255,7 +255,7 @@ def test_a_script_without_a_main_guard_still_loads(tmp_path: Path) -> None:
         "from bot.config import Settings\n"
         "parsing.POOL_MIN_BYTES = 0\n"
         "parsing._MIN_CHUNK_BYTES = 1\n"
-        "parsing._usable_cores = lambda: 2\n"
+        "parsing.usable_cores = lambda: 2\n"
         f"settings = Settings(_env_file=None, corpus_dir=Path({str(folder)!r}), use_cache=False)\n"
         "print(len(engine.load(settings).corpus.documents), 'documents')\n",
         encoding="utf-8",

@@ -18,6 +18,7 @@ import pytest
 from bot import engine
 from bot.answer.composer import Composer
 from bot.config import Settings
+from bot.documents import parsing
 from bot.search import reader
 from bot.search.ranking import ReaderStage, read_order
 from bot.search.reader import Fitted, Loading, Reader, ReaderError, Reading, Span, best_span
@@ -243,10 +244,9 @@ def test_reader_threads_sets_the_threads_a_reading_runs_on(monkeypatch: pytest.M
         return int(session.get_session_options().intra_op_num_threads)
 
     assert threads_of(Settings(_env_file=None, reader_threads=3)) == 3
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    assert reader.default_threads() == 1  # a process that may use one core reads on one
-    assert threads_of(Settings(_env_file=None)) == 1
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
-    assert reader.default_threads() == 2
+    monkeypatch.setattr(parsing, "usable_cores", lambda: 1)
+    assert threads_of(Settings(_env_file=None)) == 1  # a process that may use one core reads on one
+    monkeypatch.setattr(parsing, "usable_cores", lambda: 16)
+    assert threads_of(Settings(_env_file=None)) == reader.DEFAULT_THREADS == 2
     with pytest.raises(ValueError, match="reader_threads"):
         Settings(_env_file=None, reader_threads=0)

@@ -85,7 +85,7 @@ def parse_files(todo: Sequence[Todo], done: Callable[[int], None]) -> list[Piece
     Pieces parsed by a worker come back without their document's text (the caller has the
     bytes already, and sending the text back would cost as much as decoding it)."""
     total = sum(len(raw) for _, raw, _ in todo)
-    workers = _usable_cores() - 1
+    workers = usable_cores() - 1
     if workers < 1 or total < POOL_MIN_BYTES:
         out: list[Piece | Problem] = []
         vocabulary = Vocabulary()
@@ -171,7 +171,8 @@ def _chunks(todo: Sequence[Todo], size: int) -> Iterable[list[Todo]]:
         yield chunk
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """The processor cores this process may run on (its affinity where the system has one)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,10 @@ FITTED_FILE = Path(__file__).with_name("reader.json")
 MAX_TOKENS = 128  # question and sentence together; a longer sentence is cut at its end
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model's, in onnxruntime and in torch
 MAX_SPAN_TOKENS = 30  # a short answer longer than this is not short
+# The threads a reading runs on unless told (`READER_THREADS`), fewer where the process may use fewer
+# cores. Measured on two cores (docs/speed.md#the-reader): two nearly halve a question's time when it
+# is the only one, and cost a little throughput when several are answered at once.
+DEFAULT_THREADS = 2
 
 
 class ReaderError(Exception):
@@ -165,17 +168,6 @@ def _softmax(logits: F32) -> npt.NDArray[np.float64]:
 def sha256_of(path: Path) -> str:
     """A file's SHA-256 (to check a reader's file against the one this bot was checked with)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def default_threads() -> int:
-    """The threads a reading runs on unless told: two, or one where this process may use one core.
-    Measured on two cores (docs/speed.md#the-reader): two threads nearly halve a question's time
-    when it is the only one, and cost a little throughput when several are answered at once."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return min(2, cores)
 
 
 @cache
